@@ -1,0 +1,292 @@
+package ws
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Conn is one accepted WebSocket connection.
+//
+// Hooks (OnMessage, OnPing, OnPong, OnClose, OnError) must be set inside the
+// Server's OnConnection callback, before the connection starts reading. They
+// are called one at a time, in the order frames arrived; OnClose is called
+// exactly once, last. A hook must not block for long: while it runs, the
+// connection reads nothing.
+//
+// Send, SendPrepared, SendText, Ping, Pong, Close and Terminate are safe for
+// concurrent use and never block on the network: they queue frames for a
+// writer that runs only while the queue is not empty.
+type Conn struct {
+	srv          *Server
+	nc           net.Conn
+	req          *http.Request
+	subprotocol  string
+	compress     bool
+	lastActivity atomic.Int64 // server clock, unix nanoseconds
+	pingSentAt   atomic.Int64 // 0 when no ping is outstanding
+	pollID       uint32       // matches poller events to this Conn
+	pollFD       int32        // the socket's descriptor while the poller watches it
+	early        []byte       // bytes the client sent right behind its handshake
+
+	onMessage func(MessageType, []byte)
+	onPing    func([]byte)
+	onPong    func([]byte)
+	onClose   func(code int, reason string)
+	onError   func(error)
+
+	// Read state, touched only by the goroutine reading the connection.
+	msgOp         ws.OpCode // opcode of the fragmented message in progress, 0 if none
+	msgCompressed bool
+	msgBuf        []byte
+
+	mu           sync.Mutex
+	queue        [][]byte // frames waiting for the writer
+	spare        [][]byte // the writer's previous batch, reused
+	writing      bool     // a writer goroutine is running
+	reading      bool     // a reader goroutine is running
+	closeSent    bool     // a Close frame is queued or written
+	closeRcvd    bool     // the peer's Close frame was received
+	dropAfter    bool     // drop TCP once the queue is written
+	closed       bool     // TCP closed; OnClose is due or done
+	closeCode    StatusCode
+	closeReason  string
+	overflowCode StatusCode
+	overflowMsg  string
+	ctx          context.Context
+	cancel       context.CancelFunc
+}
+
+// OnMessage sets the hook for received text and binary messages. data is the
+// whole message (fragments joined, decompressed) and belongs to the hook.
+func (c *Conn) OnMessage(f func(t MessageType, data []byte)) { c.onMessage = f }
+
+// OnPing sets the hook for received pings. The server answers every ping
+// with a pong itself; the hook only observes.
+func (c *Conn) OnPing(f func(data []byte)) { c.onPing = f }
+
+// OnPong sets the hook for received pongs, solicited or not.
+func (c *Conn) OnPong(f func(data []byte)) { c.onPong = f }
+
+// OnClose sets the hook called exactly once when the connection has ended,
+// with the peer's close code and reason, 1005 when its Close carried no code,
+// 1006 when the TCP connection ended without a Close, or the code this side
+// sent when it failed the connection.
+func (c *Conn) OnClose(f func(code int, reason string)) { c.onClose = f }
+
+// OnError sets the hook for errors on the connection, such as a protocol
+// violation by the peer. It is called before the close the error causes.
+func (c *Conn) OnError(f func(err error)) { c.onError = f }
+
+// Subprotocol returns the sub-protocol selected in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Request returns the handshake request: its method, URL, headers and remote
+// address. Its body and context are not kept.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool { return c.compress }
+
+// Context returns a context cancelled when the connection ends. It is made
+// on first use, so connections that never ask cost nothing for it.
+func (c *Conn) Context() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+		if c.closed {
+			c.cancel()
+		}
+	}
+	return c.ctx
+}
+
+// SetOverflowClose sets the close code and reason sent when the send queue
+// overflows. Dialects use their protocol's "reconnect later" code. Default
+// 1013 "send queue full".
+func (c *Conn) SetOverflowClose(code StatusCode, reason string) {
+	c.mu.Lock()
+	c.overflowCode, c.overflowMsg = code, reason
+	c.mu.Unlock()
+}
+
+// Send queues one message. It returns ErrClosed once the close handshake
+// began, ErrQueueFull (and closes the connection) when the send queue is
+// full, or ctx's error if ctx is already done. It never waits for the
+// network.
+func (c *Conn) Send(ctx context.Context, t MessageType, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	compress := c.compress && len(data) >= compressThreshold
+	return c.enqueue(encodeFrame(t.opcode(), data, compress), false)
+}
+
+// SendText queues one text message.
+func (c *Conn) SendText(ctx context.Context, s string) error {
+	return c.Send(ctx, Text, []byte(s))
+}
+
+// SendPrepared queues a message framed once for many connections. It fails
+// as Send does.
+func (c *Conn) SendPrepared(m *PreparedMessage) error {
+	return c.enqueue(m.frameFor(c.compress), false)
+}
+
+// Ping queues a ping with data, at most 125 bytes.
+func (c *Conn) Ping(ctx context.Context, data []byte) error {
+	return c.control(ctx, ws.OpPing, data)
+}
+
+// Pong queues an unsolicited pong with data, at most 125 bytes.
+func (c *Conn) Pong(ctx context.Context, data []byte) error {
+	return c.control(ctx, ws.OpPong, data)
+}
+
+func (c *Conn) control(ctx context.Context, op ws.OpCode, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(data) > maxControlPayload {
+		return ErrControlTooLong
+	}
+	return c.enqueue(encodeFrame(op, data, false), true)
+}
+
+// Close starts the close handshake: it queues a Close frame with code and
+// reason (at most 123 bytes), waits up to 5 s for the peer's Close, then
+// drops the TCP connection. Codes that may not be sent (see
+// StatusCode.Sendable) return ErrInvalidCloseCode.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if !code.Sendable() {
+		return ErrInvalidCloseCode
+	}
+	if len(reason) > maxCloseReason {
+		reason = reason[:maxCloseReason]
+	}
+	return c.sendClose(code, reason, false)
+}
+
+// Terminate drops the TCP connection at once, without a close handshake.
+func (c *Conn) Terminate() { c.terminate(StatusAbnormalClosure, "") }
+
+// sendClose queues a Close frame. With dropAfter the TCP connection is
+// dropped as soon as it is written (a reply to the peer's Close, or a
+// failure); otherwise the peer has closeTimeout to answer.
+func (c *Conn) sendClose(code StatusCode, reason string, dropAfter bool) error {
+	c.mu.Lock()
+	if c.closeSent || c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.closeSent = true
+	if !c.closeRcvd {
+		c.closeCode, c.closeReason = code, reason
+	}
+	c.dropAfter = dropAfter
+	c.pushLocked(encodeFrame(ws.OpClose, closePayload(code, reason), false))
+	c.mu.Unlock()
+	if !dropAfter {
+		time.AfterFunc(closeTimeout, c.Terminate)
+	}
+	return nil
+}
+
+// fail reports err, then closes with code and drops the connection without
+// waiting for the peer.
+func (c *Conn) fail(code StatusCode, reason string, err error) {
+	if c.onError != nil && err != nil {
+		c.onError(err)
+	}
+	if c.sendClose(code, reason, true) != nil {
+		c.Terminate()
+	}
+}
+
+// terminate closes TCP once and arranges for OnClose to run exactly once:
+// here, or in the reader when one is running, so that OnClose always comes
+// after the last OnMessage.
+func (c *Conn) terminate(code StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	if !c.closeSent && !c.closeRcvd {
+		c.closeCode, c.closeReason = code, reason
+	}
+	reading := c.reading
+	c.queue, c.spare = nil, nil
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.mu.Unlock()
+
+	c.srv.poller.remove(c)
+	_ = c.nc.Close()
+	if !reading {
+		c.finish()
+	}
+}
+
+// watch starts reading: by the poller for plain TCP connections, by a
+// goroutine of the connection's own otherwise.
+func (c *Conn) watch() {
+	if c.early != nil {
+		r := readers.Get().(*reader)
+		r.br.Reset(io.MultiReader(bytes.NewReader(c.early), c.nc))
+		c.early = nil
+		open := c.readPass(r)
+		r.br.Reset(nil)
+		readers.Put(r)
+		if !open {
+			return
+		}
+	}
+	if _, tcp := c.nc.(*net.TCPConn); tcp && c.srv.poller != nil {
+		c.mu.Lock()
+		var err error
+		if !c.closed {
+			err = c.srv.poller.add(c)
+		}
+		c.mu.Unlock()
+		if err == nil {
+			return
+		}
+		c.srv.reportError(err)
+	}
+	r := &reader{br: bufio.NewReaderSize(c.nc, readBufferSize)}
+	c.srv.goTask(func() { c.readLoop(r) })
+}
+
+// rearm asks the poller for the next input, unless the connection closed.
+func (c *Conn) rearm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		if err := c.srv.poller.rearm(c); err != nil {
+			c.srv.reportError(err)
+		}
+	}
+}
+
+// finish runs once the connection is closed and no reader is running.
+func (c *Conn) finish() {
+	c.srv.forget(c)
+	if c.onClose != nil {
+		c.onClose(int(c.closeCode), c.closeReason)
+	}
+}

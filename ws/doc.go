@@ -1,0 +1,33 @@
+// Package ws is Switchboard's embeddable RFC 6455 WebSocket server.
+//
+// A [Server] accepts WebSocket handshakes, either on its own listener
+// ([Server.ListenAndServe]) or mounted on any [net/http] mux ([Server.ServeHTTP]),
+// and hands each accepted connection to the function registered with
+// [Server.OnConnection]. A [Conn] reports what happens on it through event
+// hooks (OnMessage, OnPing, OnPong, OnClose, OnError), in the style of Node's
+// ws module, and is written to with [Conn.Send], [Conn.Ping], [Conn.Pong] and
+// [Conn.Close]. The examples are the best way to learn the API.
+//
+// Frame encoding, decoding and the handshake come from github.com/gobwas/ws.
+// This package adds what a server of many mostly idle connections needs:
+//
+//   - No goroutine and no buffer per idle connection. On Linux, plain TCP
+//     connections are watched by an epoll poller; a goroutine with a pooled
+//     read buffer exists only while a connection has bytes to read, and a
+//     writer goroutine only while it has bytes to write. TLS connections, and
+//     every connection on other systems, use one reader goroutine each.
+//   - A bounded send queue per connection. Everything queued is written with
+//     one writev call, so a burst of frames costs one system call.
+//   - [PreparedMessage]: a message framed once and shared by every connection
+//     it is sent to, which is what fan-out to many subscribers needs.
+//   - Keep-alive pings and pong timeouts from one sweeper per server, not a
+//     timer per connection.
+//
+// A server never masks the frames it sends (RFC 6455 section 5.1), so no
+// method takes a mask argument. Frames from clients must be masked; an
+// unmasked frame fails the connection with close code 1002.
+//
+// Protocol violations close the connection with the code RFC 6455 names:
+// 1002 for framing errors, 1007 for invalid UTF-8 in a text message or a
+// close reason, 1009 for a message over [Options.MaxPayload].
+package ws

@@ -1,0 +1,57 @@
+package ws_test
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+// An echo server on its own listener, the shape of Node's
+// `new WebSocket.Server({port, maxPayload, clientTracking})`.
+func ExampleServer_ListenAndServe() {
+	srv := ws.NewServer(ws.Options{
+		Addr:           "127.0.0.1:0",
+		MaxConnections: 10000,   // "backlog": more handshakes get 503
+		ClientTracking: true,    // srv.Clients() lists open connections
+		MaxPayload:     1 << 20, // larger messages close with 1009
+	})
+	srv.OnConnection(func(c *ws.Conn) {
+		c.OnMessage(func(t ws.MessageType, data []byte) {
+			_ = c.Send(context.Background(), t, data) // never blocks; ErrQueueFull closes the connection
+		})
+		c.OnClose(func(code int, reason string) {
+			log.Printf("closed: %d %s", code, reason)
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := srv.ListenAndServe(ctx); err != nil {
+		log.Print(err)
+	}
+	// Output:
+}
+
+// Mounting on an existing mux, with a sub-protocol chosen from the client's
+// offer.
+func ExampleServer_ServeHTTP() {
+	chat := ws.NewServer(ws.Options{
+		Accept: func(r *http.Request, offered []string) (string, bool) {
+			for _, p := range offered {
+				if p == "chat.v1" {
+					return p, true
+				}
+			}
+			return "", false // refused with 403
+		},
+	})
+	chat.OnConnection(func(c *ws.Conn) {
+		_ = c.SendText(context.Background(), "welcome, speaker of "+c.Subprotocol())
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /chat", chat)
+	_ = &http.Server{Addr: "127.0.0.1:8080", Handler: mux}
+	// Output:
+}

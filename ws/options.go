@@ -1,0 +1,105 @@
+package ws
+
+import (
+	"net/http"
+	"time"
+)
+
+// Options configures a Server. The zero value is usable: every zero field
+// takes the default its comment gives. NewServer copies the options, so the
+// caller's struct is never changed.
+type Options struct {
+	// Addr is the address ListenAndServe listens on ("port" in Node's ws).
+	// It is ignored when the Server is mounted with ServeHTTP. Default ":8000".
+	Addr string
+
+	// MaxConnections caps concurrent connections ("backlog" in ZJS). A
+	// handshake over the cap is answered 503 Service Unavailable with
+	// Retry-After: 1. 0 means no cap.
+	MaxConnections int
+
+	// ClientTracking keeps the set of open connections readable with
+	// Server.Clients.
+	ClientTracking bool
+
+	// MaxPayload is the largest message accepted, in bytes, after fragments
+	// are joined and after decompression. A larger message closes the
+	// connection with 1009. 0 means 1 MiB; negative means no limit, which
+	// lets any client make the server allocate without bound.
+	MaxPayload int64
+
+	// Accept decides whether to accept a handshake and which sub-protocol to
+	// select from the ones the client offered, in the client's order. It
+	// returns ok=false to refuse the handshake with 403 Forbidden; a
+	// protocol the client did not offer is a programming error answered with
+	// 500. nil accepts every handshake and selects no sub-protocol.
+	Accept func(r *http.Request, protocols []string) (protocol string, ok bool)
+
+	// CheckOrigin decides whether a handshake's Origin header is allowed; a
+	// refused one is answered 403. nil allows requests with no Origin header
+	// and requests whose Origin host equals the Host header.
+	CheckOrigin func(r *http.Request) bool
+
+	// PingInterval is how long a connection may stay silent before the server
+	// pings it. 0 means 30 s; negative turns server pings off.
+	PingInterval time.Duration
+
+	// PongTimeout is how long the server waits for any frame after a ping
+	// before it closes the connection with 1001. 0 means 10 s.
+	PongTimeout time.Duration
+
+	// ReadTimeout bounds how long a frame may take to arrive once its first
+	// byte has: a peer that stalls mid-frame is closed with 1008. 0 means 30 s.
+	ReadTimeout time.Duration
+
+	// WriteTimeout bounds one write to the socket; a peer that does not read
+	// for that long is dropped. 0 means 10 s.
+	WriteTimeout time.Duration
+
+	// SendQueue bounds the messages queued for one connection and not yet
+	// written. Send on a full queue returns ErrQueueFull and closes the
+	// connection with its overflow code (1013 unless changed). 0 means 256.
+	SendQueue int
+
+	// Compression enables permessage-deflate (RFC 7692) negotiation, with no
+	// context takeover in either direction so that one compressed copy of a
+	// PreparedMessage serves every connection. It costs CPU per message.
+	Compression bool
+
+	// ShutdownCode and ShutdownReason are sent to every connection by
+	// Shutdown. Default 1001 "server shutting down".
+	ShutdownCode   StatusCode
+	ShutdownReason string
+}
+
+// Defaults for Options fields left zero.
+const (
+	DefaultAddr         = ":8000"
+	DefaultMaxPayload   = 1 << 20
+	DefaultPingInterval = 30 * time.Second
+	DefaultPongTimeout  = 10 * time.Second
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultSendQueue    = 256
+	closeTimeout        = 5 * time.Second
+)
+
+func (o Options) withDefaults() Options {
+	setDefault(&o.Addr, DefaultAddr)
+	setDefault(&o.MaxPayload, DefaultMaxPayload)
+	setDefault(&o.PingInterval, DefaultPingInterval)
+	setDefault(&o.PongTimeout, DefaultPongTimeout)
+	setDefault(&o.ReadTimeout, DefaultReadTimeout)
+	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&o.SendQueue, DefaultSendQueue)
+	setDefault(&o.ShutdownCode, StatusGoingAway)
+	setDefault(&o.ShutdownReason, "server shutting down")
+	return o
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}

@@ -1,0 +1,426 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
+)
+
+// Server accepts WebSocket connections. Create one with NewServer, register
+// OnConnection, then mount it with ServeHTTP or run ListenAndServe. Its
+// methods are safe for concurrent use. A Server starts its background
+// goroutines (the poller and the keep-alive sweeper) with the first
+// connection; Shutdown stops them.
+type Server struct {
+	opts   Options
+	onConn func(*Conn)
+	onErr  func(error)
+
+	clock   atomic.Int64 // unix nanoseconds, advanced by the sweeper
+	metrics counters
+	tasks   sync.WaitGroup // readers, writers and the sweeper
+	poller  *poller
+
+	startOnce sync.Once
+	stop      chan struct{}
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{}
+	shutdown bool
+	httpSrv  *http.Server
+}
+
+// NewServer returns a Server with opts, zero fields set to their defaults.
+func NewServer(opts Options) *Server {
+	s := &Server{
+		opts:  opts.withDefaults(),
+		stop:  make(chan struct{}),
+		conns: make(map[*Conn]struct{}),
+	}
+	s.clock.Store(time.Now().UnixNano())
+	return s
+}
+
+// OnConnection sets the function called with each accepted connection, on
+// the handshake's goroutine, before the connection reads its first frame.
+// Set the connection's hooks there.
+func (s *Server) OnConnection(f func(c *Conn)) { s.onConn = f }
+
+// OnError sets the function called with server-level errors: failed
+// handshakes and programming errors such as an Accept function selecting a
+// sub-protocol the client did not offer.
+func (s *Server) OnError(f func(err error)) { s.onErr = f }
+
+// Options returns the server's options, defaults filled in.
+func (s *Server) Options() Options { return s.opts }
+
+func (s *Server) reportError(err error) {
+	if s.onErr != nil {
+		s.onErr(err)
+	}
+}
+
+// start launches the background goroutines on first use.
+func (s *Server) start() {
+	s.startOnce.Do(func() {
+		p, err := newPoller(s)
+		if err != nil {
+			s.reportError(fmt.Errorf("ws: poller unavailable, one goroutine per connection: %w", err))
+		}
+		s.poller = p
+		s.goTask(s.sweep)
+	})
+}
+
+// goTask runs f on a goroutine that Shutdown waits for.
+func (s *Server) goTask(f func()) {
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		f()
+	}()
+}
+
+// ServeHTTP answers a WebSocket handshake: 101 and a new connection, or an
+// HTTP error (400 bad handshake, 403 origin or Accept refused, 426 wrong
+// version, 503 over MaxConnections or shutting down).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.start()
+	if !s.checkOrigin(r) {
+		http.Error(w, "websocket: origin not allowed", http.StatusForbidden)
+		return
+	}
+	if !s.reserve() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "websocket: too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	c, ok := s.upgrade(w, r)
+	if !ok {
+		s.metrics.conns.Add(-1)
+		return
+	}
+	s.metrics.accepted.Add(1)
+	if s.onConn != nil {
+		s.onConn(c)
+	}
+	c.watch()
+}
+
+// reserve counts a connection in, refusing it over MaxConnections or during
+// shutdown.
+func (s *Server) reserve() bool {
+	s.mu.Lock()
+	down := s.shutdown
+	s.mu.Unlock()
+	if down {
+		return false
+	}
+	n := s.metrics.conns.Add(1)
+	if max := s.opts.MaxConnections; max > 0 && n > int64(max) {
+		s.metrics.conns.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*Conn, bool) {
+	up := ws.HTTPUpgrader{Timeout: s.opts.WriteTimeout}
+	if s.opts.Accept != nil {
+		offered := offeredProtocols(r)
+		proto, ok := s.opts.Accept(r, offered)
+		if !ok {
+			http.Error(w, "websocket: connection refused", http.StatusForbidden)
+			return nil, false
+		}
+		if proto != "" && !slices.Contains(offered, proto) {
+			s.reportError(fmt.Errorf("ws: Accept selected sub-protocol %q, which the client did not offer (%q)", proto, offered))
+			http.Error(w, "websocket: server selected an unoffered sub-protocol", http.StatusInternalServerError)
+			return nil, false
+		}
+		if proto != "" {
+			up.Protocol = func(p string) bool { return p == proto }
+		}
+	}
+	var ext wsflate.Extension
+	if s.opts.Compression {
+		ext.Parameters = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+		up.Negotiate = ext.Negotiate
+	}
+	nc, brw, hs, err := up.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		s.reportError(fmt.Errorf("ws: handshake from %s: %w", r.RemoteAddr, err))
+		return nil, false
+	}
+	_, compress := ext.Accepted()
+	c := &Conn{
+		srv:         s,
+		nc:          nc,
+		req:         handshakeRequest(r),
+		subprotocol: hs.Protocol,
+		compress:    compress,
+	}
+	c.lastActivity.Store(s.clock.Load())
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	if n := brw.Reader.Buffered(); n > 0 {
+		// The client sent frames right behind its handshake: read them
+		// before the poller takes over.
+		early, _ := brw.Reader.Peek(n)
+		c.early = append([]byte(nil), early...)
+	}
+	return c, true
+}
+
+// handshakeRequest keeps what a connection may need of its handshake
+// request, dropping its body and context.
+func handshakeRequest(r *http.Request) *http.Request {
+	return &http.Request{
+		Method:     r.Method,
+		URL:        r.URL,
+		Proto:      r.Proto,
+		ProtoMajor: r.ProtoMajor,
+		ProtoMinor: r.ProtoMinor,
+		Header:     r.Header,
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		RequestURI: r.RequestURI,
+		TLS:        r.TLS,
+	}
+}
+
+func offeredProtocols(r *http.Request) []string {
+	var out []string
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) checkOrigin(r *http.Request) bool {
+	if s.opts.CheckOrigin != nil {
+		return s.opts.CheckOrigin(r)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// forget removes a finished connection.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	_, ok := s.conns[c]
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if ok {
+		s.metrics.conns.Add(-1)
+	}
+}
+
+// Clients returns a snapshot of the open connections, or nil unless
+// Options.ClientTracking is set.
+func (s *Server) Clients() []*Conn {
+	if !s.opts.ClientTracking {
+		return nil
+	}
+	return s.snapshot(nil)
+}
+
+func (s *Server) snapshot(dst []*Conn) []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// ListenAndServe listens on Options.Addr and serves WebSocket handshakes on
+// every path until ctx is done, then shuts down, waiting up to
+// Options.WriteTimeout for connections to close.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("ws: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves WebSocket handshakes on ln until ctx is done, then shuts
+// down as ListenAndServe does.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Lock()
+	s.httpSrv = hs
+	s.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("ws: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
+	defer cancel()
+	err := s.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// Shutdown stops accepting handshakes, sends every connection a Close with
+// Options.ShutdownCode, and waits for them to end or for ctx; connections
+// still open then are dropped. It returns ctx's error if it had to drop any.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	already := s.shutdown
+	s.shutdown = true
+	hs := s.httpSrv
+	s.mu.Unlock()
+	if hs != nil {
+		_ = hs.Shutdown(ctx) // hijacked connections are not its concern
+	}
+	s.start() // so that stopping below is the same on every path
+	if !already {
+		close(s.stop)
+	}
+	for _, c := range s.snapshot(nil) {
+		_ = c.Close(s.opts.ShutdownCode, s.opts.ShutdownReason)
+	}
+	var err error
+	for !s.empty() {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			for _, c := range s.snapshot(nil) {
+				c.Terminate()
+			}
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	s.poller.close()
+	s.tasks.Wait()
+	return err
+}
+
+func (s *Server) empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns) == 0
+}
+
+// sweep advances the server clock, pings connections that have been silent
+// for PingInterval and closes those that did not answer within PongTimeout:
+// one goroutine for all connections instead of a timer each.
+func (s *Server) sweep() {
+	t := time.NewTicker(s.sweepInterval())
+	defer t.Stop()
+	var batch []*Conn
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.clock.Store(now.UnixNano())
+			if s.opts.PingInterval < 0 {
+				continue
+			}
+			batch = s.snapshot(batch[:0])
+			for _, c := range batch {
+				s.keepAlive(c, now.UnixNano())
+			}
+			clear(batch)
+		}
+	}
+}
+
+// sweepInterval is a second, or less when the keep-alive settings are
+// shorter, so that a timeout is noticed within a quarter of itself.
+func (s *Server) sweepInterval() time.Duration {
+	d := time.Second
+	for _, v := range []time.Duration{s.opts.PingInterval / 4, s.opts.PongTimeout / 4} {
+		if v > 0 && v < d {
+			d = v
+		}
+	}
+	return max(d, 10*time.Millisecond)
+}
+
+func (s *Server) keepAlive(c *Conn, now int64) {
+	if sent := c.pingSentAt.Load(); sent != 0 {
+		if time.Duration(now-sent) >= s.opts.PongTimeout {
+			c.fail(StatusGoingAway, "pong timeout", nil)
+		}
+		return
+	}
+	if time.Duration(now-c.lastActivity.Load()) >= s.opts.PingInterval {
+		c.pingSentAt.Store(now)
+		_ = c.enqueue(encodeFrame(ws.OpPing, nil, false), true)
+	}
+}
+
+// Stats is a snapshot of a server's counters.
+type Stats struct {
+	Connections      int64  // open now
+	Accepted         uint64 // handshakes completed
+	MessagesReceived uint64
+	BytesReceived    uint64
+	FramesSent       uint64
+	BytesSent        uint64
+	Writes           uint64 // socket writes; FramesSent/Writes is the coalescing factor
+	Overflows        uint64 // connections closed for a full send queue
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats { return s.metrics.snapshot() }
+
+type counters struct {
+	conns                       atomic.Int64
+	accepted, msgsIn, bytesIn   atomic.Uint64
+	framesOut, bytesOut, writes atomic.Uint64
+	overflows                   atomic.Uint64
+}
+
+func (m *counters) received(n int) { m.msgsIn.Add(1); m.bytesIn.Add(uint64(n)) }
+func (m *counters) overflow()      { m.overflows.Add(1) }
+func (m *counters) wrote(frames, bytes int) {
+	m.writes.Add(1)
+	m.framesOut.Add(uint64(frames))
+	m.bytesOut.Add(uint64(bytes))
+}
+
+func (m *counters) snapshot() Stats {
+	return Stats{
+		Connections:      m.conns.Load(),
+		Accepted:         m.accepted.Load(),
+		MessagesReceived: m.msgsIn.Load(),
+		BytesReceived:    m.bytesIn.Load(),
+		FramesSent:       m.framesOut.Load(),
+		BytesSent:        m.bytesOut.Load(),
+		Writes:           m.writes.Load(),
+		Overflows:        m.overflows.Load(),
+	}
+}
