@@ -1,0 +1,41 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Environment variables read by ApplyEnv and, for EnvConfig, by the binary.
+const (
+	EnvConfig = "SWITCHBOARD_CONFIG" // path of the config file, like --config
+	EnvHost   = "SWITCHBOARD_HOST"   // overrides host
+	EnvPort   = "SWITCHBOARD_PORT"   // overrides port
+)
+
+// ApplyEnv overrides keys from the environment, read through getenv
+// (usually os.Getenv): EnvHost sets Host and EnvPort sets Port. An unset or
+// empty variable changes nothing. A bad value changes nothing and is an
+// *Error naming the variable; all of them are reported at once.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	var errs []*Error
+	if h := getenv(EnvHost); h != "" {
+		if msg := hostProblem(h); msg != "" {
+			errs = append(errs, &Error{Key: EnvHost, Msg: msg})
+		} else {
+			c.Host = h
+		}
+	}
+	if p := getenv(EnvPort); p != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			errs = append(errs, &Error{Key: EnvPort, Msg: fmt.Sprintf("%q is not a port number; use 1-65535", p)})
+		case n < 1 || n > 65535:
+			errs = append(errs, &Error{Key: EnvPort, Msg: fmt.Sprintf("%d is out of range 1-65535", n)})
+		default:
+			c.Port = n
+		}
+	}
+	return joinErrors(errs, "")
+}

@@ -1,0 +1,208 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hjson/hjson-go/v4"
+)
+
+// Pusher is the "pusher" section: the Pusher Channels dialect (protocol 7,
+// and its "broadcastt:" variant) at /app/{key} and the REST API at
+// /apps/{id}. With no apps, the dialect serves DefaultPusherApp and warns.
+type Pusher struct {
+	// Enabled serves the dialect (true).
+	Enabled bool `json:"enabled"`
+	// Apps are the applications served, each with its own credentials and
+	// limits (none: DefaultPusherApp).
+	Apps []PusherApp `json:"apps"`
+}
+
+// PusherApp is one entry of pusher.apps. Keys left out of an entry take
+// the defaults of DefaultPusherApp, except id, key and secret, which are
+// required.
+type PusherApp struct {
+	// ID is the app id of the REST API, /apps/{id} (required).
+	ID string `json:"id"`
+	// Key is the public key clients connect with, /app/{key} (required).
+	Key string `json:"key"`
+	// Secret signs REST calls, channel auth, sign-ins and webhooks
+	// (required). It is a secret: never log it.
+	Secret string `json:"secret"`
+	// Enabled serves the app; a disabled app refuses connections with 4003
+	// and REST calls with 403 (true).
+	Enabled bool `json:"enabled"`
+	// EventPrefix is "pusher" (pusher:, pusher_internal:) or "broadcastt"
+	// (broadcastt:, broadcastt_internal:) ("pusher").
+	EventPrefix string `json:"event_prefix"`
+	// AllowedOrigins are the Origin values accepted on WebSocket
+	// handshakes, scheme://host[:port] (none: any origin).
+	AllowedOrigins []string `json:"allowed_origins"`
+	// MaxConnections caps the app's open connections; more are closed with
+	// 4004 (0: unlimited).
+	MaxConnections int `json:"max_connections"`
+	// MaxClientEventsPerSecond caps client events per connection; excess
+	// ones are refused with 4301 (10).
+	MaxClientEventsPerSecond int `json:"max_client_events_per_second"`
+	// MaxPresenceMembers caps the members of one presence channel (100).
+	MaxPresenceMembers int `json:"max_presence_members"`
+	// MaxPresenceMemberSizeKB caps a presence member's user_info (1 KB).
+	MaxPresenceMemberSizeKB int `json:"max_presence_member_size_kb"`
+	// MaxEventPayloadKB caps an event's data, in KiB (10).
+	MaxEventPayloadKB int `json:"max_event_payload_kb"`
+	// MaxChannelsPerEvent caps the channels of one REST event (100).
+	MaxChannelsPerEvent int `json:"max_channels_per_event"`
+	// MaxBatchEvents caps the events of one batch_events call (10).
+	MaxBatchEvents int `json:"max_batch_events"`
+	// EnableClientMessages lets connections send client- events on private
+	// and presence channels (false).
+	EnableClientMessages bool `json:"enable_client_messages"`
+	// EnableUserAuthentication accepts pusher:signin (true).
+	EnableUserAuthentication bool `json:"enable_user_authentication"`
+	// UserAuthenticationTimeout, when positive, closes connections that
+	// have not signed in within it with 4009 (0: signing in is optional).
+	UserAuthenticationTimeout Duration `json:"user_authentication_timeout"`
+	// EnableSubscriptionCount sends pusher_internal:subscription_count to
+	// the subscribers of a channel when its subscriber count changes (false).
+	EnableSubscriptionCount bool `json:"enable_subscription_count"`
+	// ActivityTimeout is the silence after which the server pings a
+	// connection, announced to clients as activity_timeout (120s).
+	ActivityTimeout Duration `json:"activity_timeout"`
+	// PongTimeout is how long a pinged connection has to answer before it
+	// is closed with 4201 (30s).
+	PongTimeout Duration `json:"pong_timeout"`
+	// CacheTTL is how long a cache channel keeps its last event (30m).
+	CacheTTL Duration `json:"cache_ttl"`
+	// Webhooks are the URLs told about channel and member events (none).
+	Webhooks []PusherWebhook `json:"webhooks"`
+}
+
+// PusherWebhook is one entry of an app's webhooks.
+type PusherWebhook struct {
+	// URL receives the signed POSTs (required).
+	URL string `json:"url"`
+	// EventTypes are the events sent, of PusherWebhookEvents (none: all).
+	EventTypes []string `json:"event_types"`
+}
+
+// PusherWebhookEvents are the webhook event types an app can ask for.
+var PusherWebhookEvents = []string{
+	"channel_occupied", "channel_vacated", "member_added", "member_removed",
+	"client_event", "cache_miss", "subscription_count",
+}
+
+// DefaultPusherApp returns the app served when pusher.apps is empty, with
+// the well-known credentials app-id, app-key and app-secret, client events
+// and user sign-in on. Its fields are also the defaults of every entry of
+// pusher.apps, except that client events are off there.
+func DefaultPusherApp() PusherApp {
+	a := pusherAppDefaults()
+	a.ID, a.Key, a.Secret = "app-id", "app-key", "app-secret"
+	a.EnableClientMessages = true
+	return a
+}
+
+func pusherAppDefaults() PusherApp {
+	return PusherApp{
+		Enabled:                  true,
+		EventPrefix:              "pusher",
+		MaxClientEventsPerSecond: 10,
+		MaxPresenceMembers:       100,
+		MaxPresenceMemberSizeKB:  1,
+		MaxEventPayloadKB:        10,
+		MaxChannelsPerEvent:      100,
+		MaxBatchEvents:           10,
+		EnableUserAuthentication: true,
+		ActivityTimeout:          Duration(120 * time.Second),
+		PongTimeout:              Duration(30 * time.Second),
+		CacheTTL:                 Duration(30 * time.Minute),
+	}
+}
+
+// setHJSON decodes one app over the defaults, so that an entry names only
+// what it changes.
+func (a *PusherApp) setHJSON(d *decoder, path string, v any) {
+	m, ok := v.(*hjson.OrderedMap)
+	if !ok {
+		d.failf(path, "want an app object { id: ..., key: ..., secret: ... }, got %s", describe(v))
+		return
+	}
+	*a = pusherAppDefaults()
+	d.object(path, m, reflect.ValueOf(a).Elem())
+}
+
+func (p *Pusher) validate(ck *checker, path string) {
+	ids, keys := map[string]int{}, map[string]int{}
+	for i := range p.Apps {
+		a := &p.Apps[i]
+		ap := fmt.Sprintf("%s.apps[%d]", path, i)
+		a.validate(ck, ap)
+		if j, dup := ids[a.ID]; dup && a.ID != "" {
+			ck.errorf(ap+".id", "%q is also the id of %s.apps[%d]; give each app its own id", a.ID, path, j)
+		}
+		if j, dup := keys[a.Key]; dup && a.Key != "" {
+			ck.errorf(ap+".key", "%q is also the key of %s.apps[%d]; give each app its own key", a.Key, path, j)
+		}
+		ids[a.ID], keys[a.Key] = i, i
+	}
+}
+
+// pusherNameChars are the characters allowed in an app id or key: they
+// appear in URL paths.
+const pusherNameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.="
+
+func (a *PusherApp) validate(ck *checker, path string) {
+	for _, f := range []struct{ key, val string }{{"id", a.ID}, {"key", a.Key}} {
+		switch {
+		case f.val == "":
+			ck.errorf(path+"."+f.key, "missing; every app needs an id, a key and a secret")
+		case strings.Trim(f.val, pusherNameChars) != "":
+			ck.errorf(path+"."+f.key, "%q has characters not allowed in a URL path segment; use letters, digits and - _ . =", f.val)
+		}
+	}
+	if a.Secret == "" {
+		ck.errorf(path+".secret", "missing; every app needs an id, a key and a secret")
+	}
+	if a.EventPrefix != "pusher" && a.EventPrefix != "broadcastt" {
+		ck.errorf(path+".event_prefix", "%q is not one of pusher, broadcastt%s", a.EventPrefix, commaHint(a.EventPrefix))
+	}
+	for _, o := range a.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			ck.errorf(path+".allowed_origins", "%q is not an origin; write scheme://host[:port], e.g. \"https://example.com\"", o)
+		}
+	}
+	if a.MaxConnections < 0 {
+		ck.errorf(path+".max_connections", "%d is negative; use 0 for unlimited or a positive limit", a.MaxConnections)
+	}
+	ck.positive(path+".max_client_events_per_second", int64(a.MaxClientEventsPerSecond), "events, e.g. 10")
+	ck.positive(path+".max_presence_members", int64(a.MaxPresenceMembers), "members, e.g. 100")
+	ck.positive(path+".max_presence_member_size_kb", int64(a.MaxPresenceMemberSizeKB), "KiB, e.g. 1")
+	ck.positive(path+".max_event_payload_kb", int64(a.MaxEventPayloadKB), "KiB, e.g. 10")
+	ck.positive(path+".max_channels_per_event", int64(a.MaxChannelsPerEvent), "channels, e.g. 100")
+	ck.positive(path+".max_batch_events", int64(a.MaxBatchEvents), "events, e.g. 10")
+	if a.UserAuthenticationTimeout < 0 {
+		ck.errorf(path+".user_authentication_timeout", "%s is negative; use 0 to make signing in optional, or e.g. \"30s\"", a.UserAuthenticationTimeout)
+	}
+	if a.ActivityTimeout < Duration(time.Second) {
+		ck.errorf(path+".activity_timeout", "%s is too short; use at least \"1s\", e.g. \"120s\"", a.ActivityTimeout)
+	}
+	ck.positiveDuration(path+".pong_timeout", a.PongTimeout)
+	ck.positiveDuration(path+".cache_ttl", a.CacheTTL)
+	for i, w := range a.Webhooks {
+		wp := fmt.Sprintf("%s.webhooks[%d]", path, i)
+		u, err := url.Parse(w.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ck.errorf(wp+".url", "%q is not an http or https URL; use e.g. \"https://example.com/pusher/webhook\"%s", w.URL, commaHint(w.URL))
+		}
+		for _, e := range w.EventTypes {
+			if !slices.Contains(PusherWebhookEvents, e) {
+				ck.errorf(wp+".event_types", "%q is not one of %s%s", e, strings.Join(PusherWebhookEvents, ", "), suggest(e, PusherWebhookEvents))
+			}
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+)
+
+// TLS is the "tls" section. With both files set the server speaks HTTPS and
+// WSS on its one port; with neither, plain HTTP. Relative paths are relative
+// to the working directory.
+type TLS struct {
+	// CertFile is the PEM certificate chain (legacy key Crtfile).
+	CertFile string `json:"cert_file"`
+	// KeyFile is the PEM private key (legacy key Keyfile).
+	KeyFile string `json:"key_file"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+func (t *TLS) validate(ck *checker, path string) {
+	cert, key := path+".cert_file", path+".key_file"
+	switch {
+	case t.CertFile == "" && t.KeyFile == "":
+		return
+	case t.CertFile == "":
+		ck.errorf(cert, "missing: %s is set, so set %s too (or remove both)", ck.name(key), ck.name(cert))
+	case t.KeyFile == "":
+		ck.errorf(key, "missing: %s is set, so set %s too (or remove both)", ck.name(cert), ck.name(key))
+	}
+	ck.file(cert, t.CertFile)
+	ck.file(key, t.KeyFile)
+}
+
+// WebSocket is the "websocket" section: limits and timers shared by every
+// WebSocket endpoint, whatever its dialect.
+type WebSocket struct {
+	// MaxPayload is the largest message accepted, in bytes (1 MiB); larger closes the connection.
+	MaxPayload int64 `json:"max_payload"`
+	// SendQueue is the number of messages queued per connection (256); a
+	// connection that stays over it is closed as a slow consumer.
+	SendQueue int `json:"send_queue"`
+	// MaxConnections caps open WebSocket connections (0: unlimited).
+	MaxConnections int `json:"max_connections"`
+	// PingInterval is how often an idle connection is pinged (30s; 0: never).
+	PingInterval Duration `json:"ping_interval"`
+	// PongTimeout is how long to wait for the pong before closing (10s).
+	PongTimeout Duration `json:"pong_timeout"`
+	// WriteTimeout bounds one write to the socket (10s).
+	WriteTimeout Duration `json:"write_timeout"`
+	// ReadTimeout is the time allowed to finish a partly received frame (30s).
+	ReadTimeout Duration `json:"read_timeout"`
+	// Compression offers permessage-deflate (false: it costs memory per connection).
+	Compression bool `json:"compression"`
+}
+
+func (w *WebSocket) validate(ck *checker, path string) {
+	ck.positive(path+".max_payload", w.MaxPayload, "bytes, e.g. 1048576 for 1 MiB")
+	ck.positive(path+".send_queue", int64(w.SendQueue), "messages, e.g. 256")
+	if w.MaxConnections < 0 {
+		ck.errorf(path+".max_connections", "%d is negative; use 0 for unlimited or a positive limit", w.MaxConnections)
+	}
+	if w.PingInterval < 0 {
+		ck.errorf(path+".ping_interval", "%s is negative; use 0 to turn pings off or e.g. \"30s\"", w.PingInterval)
+	}
+	ck.positiveDuration(path+".pong_timeout", w.PongTimeout)
+	ck.positiveDuration(path+".write_timeout", w.WriteTimeout)
+	ck.positiveDuration(path+".read_timeout", w.ReadTimeout)
+}
+
+// Echo is the "echo" section: a WebSocket endpoint that sends every message
+// back, for health checks and benchmarks.
+type Echo struct {
+	// Enabled serves the endpoint (true).
+	Enabled bool `json:"enabled"`
+	// Path is where it is served ("/echo").
+	Path string `json:"path"`
+	// MaxMessageSize is the largest message echoed, in bytes (1 MiB).
+	MaxMessageSize int64 `json:"max_message_size"`
+}
+
+func (e *Echo) validate(ck *checker, path string) {
+	ck.urlPath(path+".path", e.Path, e.Enabled)
+	ck.positive(path+".max_message_size", e.MaxMessageSize, "bytes, e.g. 1048576 for 1 MiB")
+}
+
+// Metrics is the "metrics" section: Prometheus text exposition.
+type Metrics struct {
+	// Enabled serves the endpoint (true).
+	Enabled bool `json:"enabled"`
+	// Path is where it is served ("/metrics").
+	Path string `json:"path"`
+}
+
+func (m *Metrics) validate(ck *checker, path string) {
+	ck.urlPath(path+".path", m.Path, m.Enabled)
+}
+
+// PprofPath is where Go's profiling handlers are served when Pprof is enabled.
+const PprofPath = "/debug/pprof/"
+
+// Pprof is the "pprof" section: Go's profiling handlers under PprofPath.
+// They reveal internals, so they are off by default.
+type Pprof struct {
+	// Enabled serves the profiling handlers (false).
+	Enabled bool `json:"enabled"`
+}
+
+func (p *Pprof) validate(ck *checker, path string) {
+	if p.Enabled {
+		ck.route(path+".enabled", PprofPath)
+	}
+}
+
+// Log is the "log" section.
+type Log struct {
+	// Level is the least severe level written: debug, info, warn or error ("info").
+	Level string `json:"level"`
+	// Format is text (key=value) or json, one record a line ("text").
+	Format string `json:"format"`
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+// SlogLevel returns Level as a slog.Level (info when Level is not valid).
+func (l Log) SlogLevel() slog.Level {
+	return logLevels[strings.ToLower(l.Level)] // the zero Level is info
+}
+
+// JSON reports whether Format asks for JSON records.
+func (l Log) JSON() bool { return strings.EqualFold(l.Format, "json") }
+
+func (l *Log) validate(ck *checker, path string) {
+	if _, ok := logLevels[strings.ToLower(l.Level)]; !ok {
+		ck.errorf(path+".level", "%q is not one of debug, info, warn, error%s", l.Level, commaHint(l.Level))
+	}
+	if f := strings.ToLower(l.Format); f != "text" && f != "json" {
+		ck.errorf(path+".format", "%q is not one of text, json%s", l.Format, commaHint(l.Format))
+	}
+}
