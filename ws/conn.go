@@ -27,7 +27,8 @@ import (
 // writer that runs only while the queue is not empty.
 type Conn struct {
 	srv          *Server
-	nc           net.Conn
+	nc           net.Conn // nil until the 101 response is written
+	remote       net.Addr // the peer's address, while nc is nil
 	req          *http.Request
 	subprotocol  string
 	compress     bool
@@ -51,6 +52,7 @@ type Conn struct {
 	mu           sync.Mutex
 	queue        [][]byte // frames waiting for the writer
 	spare        [][]byte // the writer's previous batch, reused
+	started      bool     // the 101 response is written; frames may follow
 	writing      bool     // a writer goroutine is running
 	reading      bool     // a reader goroutine is running
 	closeSent    bool     // a Close frame is queued or written
@@ -90,11 +92,25 @@ func (c *Conn) OnError(f func(err error)) { c.onError = f }
 func (c *Conn) Subprotocol() string { return c.subprotocol }
 
 // Request returns the handshake request: its method, URL, headers and remote
-// address. Its body and context are not kept.
-func (c *Conn) Request() *http.Request { return c.req }
+// address; its body and context are not kept. Unless Options.KeepRequest is
+// set, it is available only inside OnConnection and nil afterwards: the
+// headers are the largest part of an idle connection, so read what you need
+// of them when the connection opens.
+func (c *Conn) Request() *http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.req
+}
 
 // RemoteAddr returns the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nc == nil { // inside OnConnection
+		return c.remote
+	}
+	return c.nc.RemoteAddr()
+}
 
 // Compressed reports whether permessage-deflate was negotiated.
 func (c *Conn) Compressed() bool { return c.compress }
@@ -236,10 +252,31 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 	c.mu.Unlock()
 
 	c.srv.poller.remove(c)
-	_ = c.nc.Close()
+	if c.nc != nil { // nil when the handshake failed after OnConnection
+		_ = c.nc.Close()
+	}
 	if !reading {
 		c.finish()
 	}
+}
+
+// attach gives the connection its socket once the 101 response is written,
+// and starts the writer for frames queued by OnConnection. It returns false
+// when the connection was closed meanwhile.
+func (c *Conn) attach(nc net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nc, c.remote = nc, nil
+	if c.closed {
+		_ = nc.Close()
+		return false
+	}
+	c.started = true
+	if len(c.queue) > 0 {
+		c.writing = true
+		c.srv.goTask(c.writeLoop)
+	}
+	return true
 }
 
 // watch starts reading: by the poller for plain TCP connections, by a

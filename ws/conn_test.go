@@ -3,6 +3,8 @@ package ws
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +268,46 @@ func TestEarlyFramesBehindHandshake(t *testing.T) {
 		if f := c.read(); string(f.Payload) != want {
 			t.Fatalf("got %q, want %q", f.Payload, want)
 		}
+	}
+}
+
+func TestOnConnectionRunsBeforeHandshakeResponse(t *testing.T) {
+	srv := NewServer(Options{})
+	requests := make(chan *http.Request, 2)
+	srv.OnConnection(func(c *Conn) {
+		requests <- c.Request()
+		// Queued before the 101 is written: must arrive right behind it.
+		_ = c.SendText(context.Background(), "welcome "+c.Request().URL.Query().Get("name"))
+		go func() { requests <- c.Request() }()
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	c := dialRaw(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/?name=ada", nil)
+	if f := c.read(); string(f.Payload) != "welcome ada" {
+		t.Fatalf("first frame %q, want \"welcome ada\"", f.Payload)
+	}
+	if r := <-requests; r == nil || r.URL.Query().Get("name") != "ada" {
+		t.Fatalf("Request() inside OnConnection = %v", r)
+	}
+	if r := <-requests; r != nil {
+		t.Fatalf("Request() after OnConnection = %v, want nil without KeepRequest", r)
+	}
+}
+
+func TestKeepRequest(t *testing.T) {
+	ts := newTestServer(t, Options{KeepRequest: true}, false)
+	dialRaw(t, ts.url+"/path?q=1", http.Header{"X-Trace": {"abc"}})
+	c := <-ts.conns
+	r := c.Request()
+	if r == nil || r.URL.Path != "/path" || r.Header.Get("X-Trace") != "abc" {
+		t.Fatalf("Request() = %+v, want the handshake request", r)
+	}
+	if c.RemoteAddr() == nil {
+		t.Fatal("RemoteAddr() = nil")
 	}
 }

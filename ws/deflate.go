@@ -2,6 +2,11 @@ package ws
 
 import (
 	"bytes"
+	"net/http"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws/wsflate"
+
 	"compress/flate"
 	"fmt"
 	"io"
@@ -12,6 +17,30 @@ import (
 // messages are sent as they are even on a deflate connection (RFC 7692 lets
 // each message choose).
 const compressThreshold = 128
+
+// deflateParams are the only permessage-deflate parameters this server
+// accepts: no context takeover either way, so that messages compress and
+// decompress on their own and one compressed copy serves every connection.
+var deflateParams = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+
+// negotiateDeflate reports whether the client offered permessage-deflate in
+// a form this server accepts.
+func negotiateDeflate(r *http.Request) (bool, error) {
+	ext := wsflate.Extension{Parameters: deflateParams}
+	for _, h := range r.Header.Values("Sec-WebSocket-Extensions") {
+		opts, ok := httphead.ParseOptions([]byte(h), nil)
+		if !ok {
+			return false, fmt.Errorf("cannot parse %q", h)
+		}
+		for _, opt := range opts {
+			if _, err := ext.Negotiate(opt); err != nil {
+				return false, err
+			}
+		}
+	}
+	_, ok := ext.Accepted()
+	return ok, nil
+}
 
 // deflateTail is the empty stored block that RFC 7692 section 7.2.1 strips
 // from every compressed message and section 7.2.2 appends before inflating.

@@ -66,6 +66,11 @@ type Options struct {
 	// PreparedMessage serves every connection. It costs CPU per message.
 	Compression bool
 
+	// KeepRequest keeps the handshake request (headers, URL, remote
+	// address) for Conn.Request after OnConnection returns. Off by default:
+	// headers are the largest part of an idle connection's memory.
+	KeepRequest bool
+
 	// ShutdownCode and ShutdownReason are sent to every connection by
 	// Shutdown. Default 1001 "server shutting down".
 	ShutdownCode   StatusCode

@@ -1,11 +1,14 @@
 package ws
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 )
@@ -93,8 +97,13 @@ func (s *Server) goTask(f func()) {
 }
 
 // ServeHTTP answers a WebSocket handshake: 101 and a new connection, or an
-// HTTP error (400 bad handshake, 403 origin or Accept refused, 426 wrong
-// version, 503 over MaxConnections or shutting down).
+// HTTP error (400 bad handshake, 403 origin or Accept refused, 405 not GET,
+// 426 wrong version, 503 over MaxConnections or shutting down).
+//
+// The OnConnection callback runs after the handshake is validated and before
+// the 101 response is written, so whatever it sets up (subscriptions, say)
+// is in place by the time the client learns it is connected; frames it
+// sends are written right behind the 101.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.start()
 	if !s.checkOrigin(r) {
@@ -106,16 +115,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "websocket: too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	c, ok := s.upgrade(w, r)
+	up, c, ok := s.prepare(w, r)
 	if !ok {
 		s.metrics.conns.Add(-1)
 		return
 	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
 	s.metrics.accepted.Add(1)
 	if s.onConn != nil {
 		s.onConn(c)
 	}
-	c.watch()
+	c.mu.Lock()
+	c.req = nil
+	if s.opts.KeepRequest {
+		c.req = handshakeRequest(r)
+	}
+	c.mu.Unlock()
+	nc, brw, _, err := up.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		s.reportError(fmt.Errorf("ws: handshake from %s: %w", r.RemoteAddr, err))
+		c.terminate(StatusAbnormalClosure, "")
+		return
+	}
+	if n := brw.Reader.Buffered(); n > 0 {
+		// The client sent frames right behind its handshake: they are
+		// read before the poller takes over.
+		early, _ := brw.Reader.Peek(n)
+		c.early = append([]byte(nil), early...)
+	}
+	if c.attach(nc) {
+		c.watch()
+	}
 }
 
 // reserve counts a connection in, refusing it over MaxConnections or during
@@ -135,56 +170,84 @@ func (s *Server) reserve() bool {
 	return true
 }
 
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*Conn, bool) {
+// prepare checks a handshake and builds the upgrader and the connection for
+// it. When the handshake is malformed, or refused by Accept, it answers with
+// the error status itself and returns ok=false.
+func (s *Server) prepare(w http.ResponseWriter, r *http.Request) (ws.HTTPUpgrader, *Conn, bool) {
 	up := ws.HTTPUpgrader{Timeout: s.opts.WriteTimeout}
+	if !wellFormed(r) {
+		// gobwas/ws answers with the precise status (400, 405, 426).
+		if nc, _, _, err := up.Upgrade(r, w); err == nil || nc != nil {
+			_ = nc.Close()
+		}
+		return up, nil, false
+	}
+	var proto string
 	if s.opts.Accept != nil {
 		offered := offeredProtocols(r)
-		proto, ok := s.opts.Accept(r, offered)
-		if !ok {
+		var ok bool
+		if proto, ok = s.opts.Accept(r, offered); !ok {
 			http.Error(w, "websocket: connection refused", http.StatusForbidden)
-			return nil, false
+			return up, nil, false
 		}
 		if proto != "" && !slices.Contains(offered, proto) {
 			s.reportError(fmt.Errorf("ws: Accept selected sub-protocol %q, which the client did not offer (%q)", proto, offered))
 			http.Error(w, "websocket: server selected an unoffered sub-protocol", http.StatusInternalServerError)
-			return nil, false
+			return up, nil, false
 		}
 		if proto != "" {
 			up.Protocol = func(p string) bool { return p == proto }
 		}
 	}
-	var ext wsflate.Extension
+	compress := false
 	if s.opts.Compression {
-		ext.Parameters = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
-		up.Negotiate = ext.Negotiate
-	}
-	nc, brw, hs, err := up.Upgrade(r, w)
-	if err != nil {
-		if nc != nil {
-			_ = nc.Close()
+		var err error
+		if compress, err = negotiateDeflate(r); err != nil {
+			http.Error(w, "websocket: bad Sec-WebSocket-Extensions: "+err.Error(), http.StatusBadRequest)
+			return up, nil, false
 		}
-		s.reportError(fmt.Errorf("ws: handshake from %s: %w", r.RemoteAddr, err))
-		return nil, false
+		if compress {
+			up.Negotiate = func(opt httphead.Option) (httphead.Option, error) {
+				if !bytes.Equal(opt.Name, wsflate.ExtensionNameBytes) {
+					return httphead.Option{}, nil
+				}
+				return deflateParams.Option(), nil
+			}
+		}
 	}
-	_, compress := ext.Accepted()
 	c := &Conn{
 		srv:         s,
-		nc:          nc,
-		req:         handshakeRequest(r),
-		subprotocol: hs.Protocol,
+		req:         r,
+		subprotocol: proto,
 		compress:    compress,
 	}
-	c.lastActivity.Store(s.clock.Load())
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	if n := brw.Reader.Buffered(); n > 0 {
-		// The client sent frames right behind its handshake: read them
-		// before the poller takes over.
-		early, _ := brw.Reader.Peek(n)
-		c.early = append([]byte(nil), early...)
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		c.remote = net.TCPAddrFromAddrPort(ap)
 	}
-	return c, true
+	c.lastActivity.Store(s.clock.Load())
+	return up, c, true
+}
+
+// wellFormed reports whether r is a handshake gobwas/ws will accept, so that
+// a connection is only announced for handshakes that will succeed.
+func wellFormed(r *http.Request) bool {
+	key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key"))
+	return r.Method == http.MethodGet && r.ProtoAtLeast(1, 1) && r.Host != "" &&
+		strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		headerHasToken(r.Header.Values("Connection"), "upgrade") &&
+		err == nil && len(key) == 16 &&
+		r.Header.Get("Sec-WebSocket-Version") == "13"
+}
+
+func headerHasToken(values []string, token string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // handshakeRequest keeps what a connection may need of its handshake

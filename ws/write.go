@@ -36,7 +36,7 @@ func (c *Conn) enqueue(frame []byte, ctrl bool) error {
 // c.mu must be held.
 func (c *Conn) pushLocked(frame []byte) {
 	c.queue = append(c.queue, frame)
-	if !c.writing {
+	if !c.writing && c.started {
 		c.writing = true
 		c.srv.goTask(c.writeLoop)
 	}
