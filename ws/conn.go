@@ -50,15 +50,16 @@ type Conn struct {
 	msgBuf        []byte
 
 	mu           sync.Mutex
-	queue        [][]byte // frames waiting for the writer
-	spare        [][]byte // the writer's previous batch, reused
-	started      bool     // the 101 response is written; frames may follow
-	writing      bool     // a writer goroutine is running
-	reading      bool     // a reader goroutine is running
-	closeSent    bool     // a Close frame is queued or written
-	closeRcvd    bool     // the peer's Close frame was received
-	dropAfter    bool     // drop TCP once the queue is written
-	closed       bool     // TCP closed; OnClose is due or done
+	queue        [][]byte    // frames waiting for the writer
+	spare        [][]byte    // the writer's previous batch, reused
+	started      bool        // the 101 response is written; frames may follow
+	writing      bool        // a writer goroutine is running
+	reading      bool        // a reader goroutine is running
+	closeSent    bool        // a Close frame is queued or written
+	closeRcvd    bool        // the peer's Close frame was received
+	dropAfter    bool        // drop TCP once the queue is written
+	closed       bool        // TCP closed; OnClose is due or done
+	closeTimer   *time.Timer // drops TCP if the peer never answers our Close
 	closeCode    StatusCode
 	closeReason  string
 	overflowCode StatusCode
@@ -213,10 +214,10 @@ func (c *Conn) sendClose(code StatusCode, reason string, dropAfter bool) error {
 	}
 	c.dropAfter = dropAfter
 	c.pushLocked(encodeFrame(ws.OpClose, closePayload(code, reason), false))
-	c.mu.Unlock()
 	if !dropAfter {
-		time.AfterFunc(closeTimeout, c.Terminate)
+		c.closeTimer = time.AfterFunc(closeTimeout, c.Terminate)
 	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -246,6 +247,9 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 	}
 	reading := c.reading
 	c.queue, c.spare = nil, nil
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+	}
 	if c.cancel != nil {
 		c.cancel()
 	}

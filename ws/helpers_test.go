@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -122,7 +123,7 @@ func (c *rawClient) sendRaw(f ws.Frame) {
 func (c *rawClient) read() ws.Frame {
 	c.t.Helper()
 	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	f, err := ws.ReadFrame(c.br)
+	f, err := readFrame(c.br)
 	if err != nil {
 		c.t.Fatalf("read frame: %v", err)
 	}
@@ -149,7 +150,7 @@ func (c *rawClient) expectEOF() {
 	c.t.Helper()
 	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
-		if _, err := ws.ReadFrame(c.br); err != nil {
+		if _, err := readFrame(c.br); err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				c.t.Fatalf("server did not close TCP")
 			}
@@ -169,4 +170,15 @@ func newTLSServer(t *testing.T, srv *Server) string {
 		hs.Close()
 	})
 	return hs.URL
+}
+
+// readFrame reads one whole frame.
+func readFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+	_, err = io.ReadFull(r, f.Payload)
+	return f, err
 }

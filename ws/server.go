@@ -148,18 +148,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		early, _ := brw.Reader.Peek(n)
 		c.early = append([]byte(nil), early...)
 	}
-	if c.attach(nc) {
-		c.watch()
+	if !c.attach(nc) {
+		return
 	}
+	if s.shuttingDown() { // Shutdown began during the handshake
+		_ = c.Close(s.opts.ShutdownCode, s.opts.ShutdownReason)
+	}
+	c.watch()
 }
 
 // reserve counts a connection in, refusing it over MaxConnections or during
 // shutdown.
 func (s *Server) reserve() bool {
-	s.mu.Lock()
-	down := s.shutdown
-	s.mu.Unlock()
-	if down {
+	if s.shuttingDown() {
 		return false
 	}
 	n := s.metrics.conns.Add(1)
@@ -373,26 +374,48 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range s.snapshot(nil) {
 		_ = c.Close(s.opts.ShutdownCode, s.opts.ShutdownReason)
 	}
-	var err error
-	for !s.empty() {
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-			for _, c := range s.snapshot(nil) {
-				c.Terminate()
-			}
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	err := s.drain(ctx)
 	s.poller.close()
-	s.tasks.Wait()
+	if err == nil {
+		s.tasks.Wait()
+	}
 	return err
 }
 
-func (s *Server) empty() bool {
+// shutdownGrace is how long Shutdown waits for OnClose hooks after it
+// dropped the connections left at its deadline.
+const shutdownGrace = time.Second
+
+// drain waits until no connection is open or half-way through its
+// handshake. At ctx's deadline it drops the ones left and gives their hooks
+// shutdownGrace to finish.
+func (s *Server) drain(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var grace <-chan time.Time
+	for s.metrics.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			for _, c := range s.snapshot(nil) {
+				c.Terminate()
+			}
+			grace = time.After(shutdownGrace)
+			ctx = context.Background() // ctx is done with; wait on grace alone
+		case <-grace:
+			return context.DeadlineExceeded
+		case <-tick.C:
+		}
+	}
+	if grace != nil {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (s *Server) shuttingDown() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns) == 0
+	return s.shutdown
 }
 
 // sweep advances the server clock, pings connections that have been silent

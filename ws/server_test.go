@@ -196,3 +196,26 @@ func TestTLSConnectionsUseReaderGoroutine(t *testing.T) {
 	}
 	c.Close(websocket.StatusNormalClosure, "")
 }
+
+func TestShutdownDeadlineDropsSilentPeers(t *testing.T) {
+	ts := newTestServer(t, Options{}, false)
+	c := dialRaw(t, ts.url, nil)
+	<-ts.conns
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	// The client never answers the Close, so only the deadline ends it.
+	if err := ts.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Shutdown = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Shutdown took %v after a 100ms deadline", d)
+	}
+	if code, _ := c.readClose(); code != StatusGoingAway {
+		t.Fatalf("close = %d, want 1001", code)
+	}
+	c.expectEOF()
+	if e := ts.next(t, "close"); e.code != int(StatusGoingAway) {
+		t.Errorf("OnClose code = %d, want 1001 (the code sent)", e.code)
+	}
+}
