@@ -2,15 +2,29 @@ module github.com/switchboard-rt/switchboard
 
 go 1.26.8
 
+// Direct dependencies, each with why it was chosen; the test-only ones say so.
 require (
-	github.com/coder/websocket v1.8.15
-	github.com/gobwas/ws v1.5.0
-	github.com/hjson/hjson-go/v4 v4.6.0
-	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.49.0
+	github.com/coder/websocket v1.8.15 // tests: an independent Go WebSocket client; engine candidate
+	github.com/gobwas/httphead v0.1.0 // permessage-deflate offer parsing, by the gobwas/ws authors
+	github.com/gobwas/ws v1.5.0 // WebSocket framing and handshake: small, allocation-conscious, leaves I/O to our poller
+	github.com/hjson/hjson-go/v4 v4.6.0 // HJSON, the syntax of the legacy websockets.conf
+	github.com/lxzan/gws v1.8.9 // measurement only: engine candidate in internal/enginecmp
+	github.com/prometheus/client_golang v1.25.0 // /metrics in the format operators scrape
+	github.com/redis/go-redis/v9 v9.23.0 // bus/redis: the cluster bus and shared state
+	go.uber.org/goleak v1.3.0 // tests: goroutine leak checks in TestMain
+	golang.org/x/crypto v0.58.0 // bcrypt for Atmosphere user passwords
+	golang.org/x/sys v0.49.0 // epoll and raw socket calls for the ws poller
 )
 
 require (
-	github.com/gobwas/httphead v0.1.0 // indirect
-	github.com/stretchr/testify v1.8.4 // indirect
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dolthub/maphash v0.1.0 // indirect
+	github.com/klauspost/compress v1.20.1 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -155,8 +155,9 @@ func (a *Atmosphere) validate(ck *checker, path string) {
 	})) {
 		ck.errorf(path+".prefix", "%q is not a path prefix: use \"\" or a path such as \"/v2\" (a leading '/', no trailing '/', no spaces, '?', '#', '{' or '}')%s", p, commaHint(p))
 	} else if a.Enabled {
-		ck.route(path+".prefix", p+AtmosphereSubscriptionPath)
-		ck.route(path+".prefix", p+AtmosphereAuthPath)
+		for _, ep := range []string{AtmosphereSubscriptionPath, AtmosphereAuthPath, AtmosphereLogoutPath, AtmospherePublisherPath} {
+			ck.route(path+".prefix", p+ep)
+		}
 	}
 	(&Tokens{Origin: a.Origin}).validateOrigin(ck, path+".origin")
 	if _, err := time.LoadLocation(a.TimeZone); err != nil || a.TimeZone == "" || a.TimeZone == "Local" {

@@ -36,6 +36,8 @@ type Config struct {
 	// Atmosphere is the Navixy-style event subscription dialect
 	// (/event/subscription, user/auth and its publisher API).
 	Atmosphere Atmosphere `json:"atmosphere"`
+	// Cluster joins nodes through Redis (off: one node).
+	Cluster Cluster `json:"cluster"`
 
 	keys     map[string]string // key path -> the spelling the file used, for messages
 	warnings []Warning
@@ -68,6 +70,7 @@ func Default() *Config {
 		},
 		Pusher:     Pusher{Enabled: true},
 		Atmosphere: defaultAtmosphere(),
+		Cluster:    defaultCluster(),
 	}
 }
 

@@ -11,12 +11,15 @@ const (
 	EnvConfig = "SWITCHBOARD_CONFIG" // path of the config file, like --config
 	EnvHost   = "SWITCHBOARD_HOST"   // overrides host
 	EnvPort   = "SWITCHBOARD_PORT"   // overrides port
+
+	EnvRedisURL = "SWITCHBOARD_REDIS_URL" // overrides cluster.redis
 )
 
 // ApplyEnv overrides keys from the environment, read through getenv
-// (usually os.Getenv): EnvHost sets Host and EnvPort sets Port. An unset or
-// empty variable changes nothing. A bad value changes nothing and is an
-// *Error naming the variable; all of them are reported at once.
+// (usually os.Getenv): EnvHost sets Host, EnvPort sets Port and EnvRedisURL
+// sets Cluster.Redis. An unset or empty variable changes nothing. A bad
+// value changes nothing and is an *Error naming the variable; all of them
+// are reported at once.
 func (c *Config) ApplyEnv(getenv func(string) string) error {
 	var errs []*Error
 	if h := getenv(EnvHost); h != "" {
@@ -35,6 +38,13 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 			errs = append(errs, &Error{Key: EnvPort, Msg: fmt.Sprintf("%d is out of range 1-65535", n)})
 		default:
 			c.Port = n
+		}
+	}
+	if u := getenv(EnvRedisURL); u != "" {
+		if msg := redisURLProblem(u); msg != "" {
+			errs = append(errs, &Error{Key: EnvRedisURL, Msg: msg})
+		} else {
+			c.Cluster.Redis = u
 		}
 	}
 	return joinErrors(errs, "")

@@ -126,12 +126,12 @@ func pusherAppDefaults() PusherApp {
 // setHJSON decodes one app over the defaults, so that an entry names only
 // what it changes.
 func (a *PusherApp) setHJSON(d *decoder, path string, v any) {
+	*a = pusherAppDefaults()
 	m, ok := v.(*hjson.OrderedMap)
 	if !ok {
 		d.failf(path, "want an app object { id: ..., key: ..., secret: ... }, got %s", describe(v))
 		return
 	}
-	*a = pusherAppDefaults()
 	d.object(path, m, reflect.ValueOf(a).Elem())
 }
 

@@ -30,4 +30,6 @@
 // Lock order: a shard's settle mutex (held while the bus and the occupancy
 // hooks are told about one channel's change) before the shard's data lock;
 // never two shards at once; presence locks are never held with a shard lock.
+// The Counts store's lock is taken under a shard lock (Counts.Add) and is a
+// leaf: the store never calls back into the hub.
 package hub

@@ -56,6 +56,15 @@ type Options struct {
 	// in-memory store, right for one node; many nodes need a shared store.
 	Presence PresenceStore
 
+	// Counts holds subscription and connection counts for the whole
+	// cluster (ClusterSubscriberCount, ClusterChannels, ConnectionCount).
+	// nil means an in-memory store, right for one node.
+	Counts Counts
+
+	// Shared is the key/value store dialects share across nodes (Shared).
+	// nil means an in-memory store, right for one node.
+	Shared SharedStore
+
 	// NodeID names this node in bus messages (bus.Message.Origin). Default:
 	// 16 random hex digits.
 	NodeID string
@@ -103,6 +112,9 @@ type Hub struct {
 	opts     Options
 	bus      bus.Bus
 	presence PresenceStore
+	counts   Counts
+	shared   SharedStore
+	members  memberHooks
 	log      *slog.Logger
 	seed     maphash.Seed
 	shards   [numShards]shard
@@ -157,6 +169,12 @@ func New(opts *Options) (*Hub, error) {
 	if o.Presence == nil {
 		o.Presence = NewMemoryPresence()
 	}
+	if o.Counts == nil {
+		o.Counts = NewMemoryCounts()
+	}
+	if o.Shared == nil {
+		o.Shared = NewMemoryShared()
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -172,6 +190,10 @@ func New(opts *Options) (*Hub, error) {
 		o.ParallelThreshold = DefaultParallelThreshold
 	}
 	h.bus, h.presence, h.log = o.Bus, o.Presence, o.Logger
+	h.counts, h.shared = o.Counts, o.Shared
+	if w, ok := o.Presence.(PresenceWatcher); ok {
+		w.Watch(h.memberChanged)
+	}
 	h.idPrefix = (binary.LittleEndian.Uint64(rnd[:])>>40 | 1) << 40
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string]*chanState)

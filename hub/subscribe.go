@@ -79,6 +79,7 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, id SubscriberID, s 
 		ch.remove(old)
 	} else {
 		h.stats.subscriptions.Add(1)
+		h.counts.Add(SpaceSubscriptions, channel, 1)
 	}
 	ch.subs[id] = sub
 	ch.list = append(ch.list, sub)
@@ -136,6 +137,7 @@ func (h *Hub) unsubscribe(sh *shard, name string, id SubscriberID, want *subscri
 	}
 	delete(ch.subs, id)
 	h.stats.subscriptions.Add(-1)
+	h.counts.Add(SpaceSubscriptions, name, -1)
 	if len(ch.subs) > 0 {
 		ch.remove(sub)
 		return true, false
@@ -210,7 +212,7 @@ func (h *Hub) settle(ctx context.Context, sh *shard, name string) error {
 }
 
 // SubscriberCount returns the number of subscriptions to channel on this
-// node.
+// node; ClusterSubscriberCount counts every node's.
 func (h *Hub) SubscriberCount(channel string) int {
 	sh := h.shard(channel)
 	sh.mu.RLock()
@@ -222,7 +224,8 @@ func (h *Hub) SubscriberCount(channel string) int {
 }
 
 // Channels returns the channels occupied on this node whose names start
-// with prefix ("" for all), sorted by name, with their subscriber counts.
+// with prefix ("" for all), sorted by name, with their subscriber counts;
+// ClusterChannels answers for every node.
 func (h *Hub) Channels(prefix string) []ChannelInfo {
 	var out []ChannelInfo
 	for i := range h.shards {

@@ -1,0 +1,295 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-rt/switchboard/bus"
+	"github.com/switchboard-rt/switchboard/hub"
+)
+
+// Bus is the Redis bus.Bus of one node, and the owner of the node's other
+// cluster state: Presence, Counts and Shared. All methods are safe for
+// concurrent use.
+//
+// Delivery: Publish hands the message to the local Handler at once, on the
+// calling goroutine, then queues it for Redis; the node skips its own
+// messages when they come back. So local subscribers never wait for Redis
+// and keep getting local publishes while Redis is down. Other nodes get
+// the message through Redis: one writer goroutine sends the queue in
+// order, pipelined, and one reader goroutine per node receives and hands
+// each message to the delivery goroutine that owns its channel, so
+// messages of one channel from one node arrive in publish order. A message
+// is delivered at most once: one that cannot be sent (Redis down) or
+// received (the connection broke) is lost and counted.
+//
+// Subscribe returns once Redis acknowledged the SUBSCRIBE; the reader
+// goroutine reads the acknowledgement and never runs the Handler itself, so
+// the hub may call any method from inside the Handler. While Redis is
+// down, Subscribe records the channel and returns at once; the channel is
+// subscribed when the connection is back.
+type Bus struct {
+	opts   Options
+	id     string // opts.NodeID: name, then a random suffix
+	log    *slog.Logger
+	client *goredis.Client
+	p      string // opts.KeyPrefix
+
+	handler   atomic.Pointer[bus.Handler]
+	started   atomic.Bool
+	startedAt time.Time // set by Start
+	closed    atomic.Bool
+	closing   chan struct{} // closed when Close starts: Publish gives up
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+
+	// The pub/sub link; see link.go.
+	mu      sync.Mutex
+	ps      *goredis.PubSub            // nil while the link is down; guarded by mu
+	subs    map[string]struct{}        // hub channels with local interest; guarded by mu
+	waiters map[string][]chan struct{} // Redis channel -> Subscribes awaiting the ack; guarded by mu
+
+	linkUp  atomic.Bool   // the pub/sub connection is up and subscribed
+	linkGen atomic.Uint64 // counts link changes, so that a slow heartbeat cannot report a past link's state
+	synced  atomic.Bool   // the last heartbeat on the current link, with any resync it needed, succeeded
+	kick    chan struct{}
+	state   stateLog
+
+	pubq     chan bus.Message
+	writerWG sync.WaitGroup // the writer and the heartbeat: they stop first, on closing
+	workers  []*worker
+
+	presence *Presence
+	counts   *Counts
+	shared   *Shared
+
+	stats counters
+}
+
+var _ bus.Bus = (*Bus)(nil)
+
+// New returns a Bus for opts. It does not connect: the connection is made
+// by Start, in the background, so that a node starts (not ready) while
+// Redis is down. It fails only on bad options.
+func New(opts *Options) (*Bus, error) {
+	if opts == nil {
+		return nil, errors.New("redis: New with nil Options; Options.URL is required")
+	}
+	o, ro, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	silenceClientLogs()
+	b := &Bus{
+		opts:    o,
+		id:      o.NodeID,
+		log:     o.Logger,
+		client:  goredis.NewClient(ro),
+		p:       o.KeyPrefix,
+		closing: make(chan struct{}),
+		subs:    make(map[string]struct{}),
+		waiters: make(map[string][]chan struct{}),
+		kick:    make(chan struct{}, 1),
+		pubq:    make(chan bus.Message, o.PublishQueue),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.state.since = time.Now()
+	b.state.err = errors.New("not connected yet")
+	b.presence = newPresence(b)
+	b.counts = newCounts(b)
+	b.shared = &Shared{b: b}
+	return b, nil
+}
+
+// NodeID returns this node's id: Options.NodeID and a random suffix. Give
+// it to the hub as hub.Options.NodeID.
+func (b *Bus) NodeID() string { return b.id }
+
+// Presence returns the node's shared presence store, for
+// hub.Options.Presence.
+func (b *Bus) Presence() *Presence { return b.presence }
+
+// Counts returns the node's shared counts, for hub.Options.Counts.
+func (b *Bus) Counts() *Counts { return b.counts }
+
+// Shared returns the node's shared key/value store, for
+// hub.Options.Shared.
+func (b *Bus) Shared() *Shared { return b.shared }
+
+// Start registers h and starts the goroutines: the pub/sub link (connect,
+// read, reconnect with back-off), the publish writer, the delivery workers,
+// the heartbeat and the counts flusher. Close stops them all.
+func (b *Bus) Start(h bus.Handler) error {
+	if h == nil {
+		return errors.New("redis: Start with a nil handler")
+	}
+	if b.closed.Load() {
+		return bus.ErrClosed
+	}
+	if !b.handler.CompareAndSwap(nil, &h) {
+		return errors.New("redis: already started")
+	}
+	b.startedAt = time.Now()
+	b.started.Store(true)
+	b.workers = make([]*worker, b.opts.Workers)
+	for i := range b.workers {
+		w := newWorker(b.opts.ReceiveQueue)
+		b.workers[i] = w
+		b.wg.Go(func() { b.runWorker(w, h) })
+	}
+	b.writerWG.Go(b.runWriter)
+	b.writerWG.Go(b.runHeartbeat)
+	b.wg.Go(b.runLink)
+	b.wg.Go(b.counts.runFlusher)
+	return nil
+}
+
+// closeFlushTimeout bounds what Close sends to Redis before it lets go:
+// the queued publishes, the counts, and this node's deadline.
+const closeFlushTimeout = 2 * time.Second
+
+// Close stops the bus. Publishes already queued are sent if Redis is up
+// (for at most closeFlushTimeout), this node's counts are written and its
+// deadline set to now, so that a surviving node reaps whatever presence it
+// still held at its next heartbeat and reports those members as left.
+// Every goroutine has exited when Close returns.
+func (b *Bus) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	close(b.closing)
+	if b.started.Load() {
+		b.writerWG.Wait() // the queue drained (bounded), no heartbeat renewing the deadline
+		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+		if b.linkUp.Load() {
+			b.counts.flush(ctx)
+			if err := scriptExpire.Run(ctx, b.client, nil, b.p, b.id).Err(); err != nil {
+				b.log.Warn("redis: could not mark this node as gone; it will be reaped after its TTL", "node", b.id, "err", err)
+			}
+		}
+		cancel()
+	}
+	b.cancel()
+	b.mu.Lock()
+	if b.ps != nil {
+		_ = b.ps.Close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	if err := b.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		return fmt.Errorf("redis: close: %w", err)
+	}
+	return nil
+}
+
+// Ready returns nil while the node is connected to Redis and its state is
+// written there, or why not: the server's /readyz check.
+func (b *Bus) Ready(context.Context) error {
+	if b.closed.Load() {
+		return bus.ErrClosed
+	}
+	up, since, err := b.state.get()
+	if up {
+		return nil
+	}
+	return fmt.Errorf("redis unreachable for %s, serving local clients only: %v", time.Since(since).Round(time.Second), err)
+}
+
+// Up reports whether the node is connected to Redis and its state written.
+func (b *Bus) Up() bool {
+	up, _, _ := b.state.get()
+	return up && !b.closed.Load()
+}
+
+// reportState logs and counts a change of the overall state: up when the
+// link is up and the last heartbeat succeeded.
+func (b *Bus) reportState(err error) {
+	up := b.linkUp.Load() && b.synced.Load()
+	changed, first := b.state.set(up, err)
+	if !changed {
+		return
+	}
+	b.stats.stateChanges.Add(1)
+	if up {
+		b.log.Info("redis: connected; cluster delivery and shared state on", "node", b.id)
+		return
+	}
+	if !first {
+		b.stats.outages.Add(1)
+	}
+	b.log.Warn("redis: unreachable; serving local clients only, retrying with back-off", "node", b.id, "err", err)
+}
+
+// stateLog is the reported state, so that each change is logged once.
+type stateLog struct {
+	mu       sync.Mutex
+	reported bool // a state was reported at least once
+	up       bool
+	since    time.Time
+	err      error // why down
+}
+
+// set records the state; changed reports a change (or the first report),
+// first that it was the first report.
+func (s *stateLog) set(up bool, err error) (changed, first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !up && err != nil {
+		s.err = err
+	}
+	if s.reported && s.up == up {
+		return false, false
+	}
+	first = !s.reported
+	if first && !up {
+		// Not connected yet at start: not a change worth a line until
+		// the first attempt failed.
+		if err == nil {
+			return false, false
+		}
+	}
+	s.reported, s.up, s.since = true, up, time.Now()
+	return true, first
+}
+
+func (s *stateLog) get() (up bool, since time.Time, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.up, s.since, s.err
+}
+
+// sleep waits d or until the bus closes; it reports whether d passed.
+func (b *Bus) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.ctx.Done():
+		return false
+	}
+}
+
+// kickHeartbeat asks the heartbeat goroutine to run now.
+func (b *Bus) kickHeartbeat() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Compile-time checks of the stores against the hub's interfaces.
+var (
+	_ hub.PresenceStore   = (*Presence)(nil)
+	_ hub.PresenceWatcher = (*Presence)(nil)
+	_ hub.Counts          = (*Counts)(nil)
+	_ hub.SharedStore     = (*Shared)(nil)
+)

@@ -1,0 +1,37 @@
+// Package redis is the cluster bus: several Switchboard nodes on one Redis
+// behave, for every client, like one node.
+//
+// [New] returns a [Bus], which is a bus.Bus for the hub and also owns the
+// node's other cluster-wide state, each behind the hub's own interface:
+//
+//   - [Bus] carries publishes between nodes over Redis pub/sub, one Redis
+//     channel per hub channel, subscribed while the channel has local
+//     subscribers (SUBSCRIBE prefix+"m:"+channel);
+//   - [Presence] (hub.PresenceStore) keeps presence members in Redis, so
+//     that member_added and member_removed fire once per user across the
+//     cluster, and reports the members of dead nodes (hub.PresenceWatcher);
+//   - [Counts] (hub.Counts) keeps subscription and connection counts per
+//     node and sums them over the live nodes;
+//   - [Shared] (hub.SharedStore) is a small key/value store for dialect
+//     state that must agree across nodes.
+//
+// Wire it as
+//
+//	b, err := redis.New(&redis.Options{URL: "redis://127.0.0.1:6379/0"})
+//	h, err := hub.New(&hub.Options{Bus: b, Presence: b.Presence(),
+//		Counts: b.Counts(), Shared: b.Shared(), NodeID: b.NodeID()})
+//	srv.AddReadinessCheck("redis", b.Ready)
+//
+// and close the hub, which closes the bus. Each node heartbeats a deadline
+// into Redis; a node that misses it (kill -9) is reaped by a survivor,
+// which reports the dead node's members as left. While Redis is
+// unreachable the node keeps serving its own clients: publishes reach the
+// local subscribers, presence and counts answer for this node alone, Ready
+// fails, and the bus reconnects with back-off, then re-subscribes and
+// writes this node's state back. docs/clustering.md says what a client can
+// miss meanwhile, and why this design.
+//
+// The package knows channel names, bytes, node ids, users and counts; it
+// must not know any wire format (Pusher, token broker, Atmosphere) or
+// connection.
+package redis

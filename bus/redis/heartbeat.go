@@ -1,0 +1,112 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/hub"
+)
+
+// runHeartbeat beats every HeartbeatInterval, and at once when the link
+// comes up, until Close starts (so that no beat renews the deadline Close
+// sets to now).
+func (b *Bus) runHeartbeat() {
+	t := time.NewTicker(b.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-b.kick:
+		case <-b.closing:
+			return
+		}
+		b.beat()
+		b.stats.beats.Add(1)
+	}
+}
+
+// beat renews this node's deadline, writes its state back when Redis may
+// have lost or missed it, and reaps dead nodes. It reports the overall
+// state: up only after a beat succeeded on a live link.
+func (b *Bus) beat() {
+	gen := b.linkGen.Load()
+	if !b.linkUp.Load() {
+		b.synced.Store(false)
+		return // runLink reported it
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.OpTimeout)
+	defer cancel()
+	err := b.renew(ctx)
+	// Reaping waits one interval after Start, so that the dialects have
+	// registered their hub.OnMemberChange hooks before this node reports
+	// a dead node's members (meanwhile the other nodes reap).
+	if err == nil && time.Since(b.startedAt) >= b.opts.HeartbeatInterval {
+		err = b.reap(ctx)
+	}
+	if b.ctx.Err() != nil || b.linkGen.Load() != gen {
+		return // closed, or the link changed meanwhile: the next beat reports
+	}
+	b.synced.Store(err == nil)
+	b.reportState(err)
+}
+
+// renew writes this node's deadline and, when the node was not listed
+// (its first beat, or it was reaped while cut off), when the last beat
+// failed, or when a write of its state failed meanwhile, writes all of its
+// presence entries and counts back. Users whose presence that changes are
+// reported to the hub.
+func (b *Bus) renew(ctx context.Context) error {
+	res, err := scriptHeartbeat.Run(ctx, b.client, nil, b.p, b.id, b.opts.PresenceTTL.Milliseconds()).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("heartbeat: unexpected reply %v", res)
+	}
+	fresh := res[0] == 1
+	if !fresh && b.synced.Load() && !b.presence.dirty.Load() && !b.counts.dirty.Load() {
+		return nil
+	}
+	changes, err := b.presence.resync(ctx)
+	if err != nil {
+		return fmt.Errorf("write presence back: %w", err)
+	}
+	if err := b.counts.resync(ctx); err != nil {
+		return fmt.Errorf("write counts back: %w", err)
+	}
+	b.stats.resyncs.Add(1)
+	b.presence.report(changes)
+	return nil
+}
+
+// reap removes the nodes whose deadline passed. The reap script lets one
+// caller only take each dead node, so each departure is reported by one
+// node of the cluster.
+func (b *Bus) reap(ctx context.Context) error {
+	dead, err := scriptDeadNodes.Run(ctx, b.client, nil, b.p).StringSlice()
+	if err != nil {
+		return fmt.Errorf("list dead nodes: %w", err)
+	}
+	for _, node := range dead {
+		if node == b.id {
+			continue // our own deadline passed while we were cut off: renew rewrites it
+		}
+		flat, err := scriptReap.Run(ctx, b.client, nil, b.p, node).StringSlice()
+		if err != nil {
+			return fmt.Errorf("reap node %s: %w", node, err)
+		}
+		if len(flat) == 0 || flat[0] != "1" {
+			continue // alive again, or another node took it
+		}
+		b.stats.reapedNodes.Add(1)
+		changes := make([]hub.MemberChange, 0, len(flat)/2)
+		for i := 1; i+1 < len(flat); i += 2 {
+			changes = append(changes, hub.MemberChange{Channel: flat[i], UserID: flat[i+1]})
+		}
+		b.stats.reapedMembers.Add(uint64(len(changes)))
+		b.log.Info("redis: reaped a dead node", "node", b.id, "dead", node, "members_removed", len(changes))
+		b.presence.report(changes)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+// Package redistest starts a real redis-server for tests, on a free
+// loopback port, and stops it when the test ends.
+//
+// Tests that need Redis call Start. When redis-server is not installed,
+// Start skips the test with the reason, unless the environment variable
+// EnvRequire (SWITCHBOARD_TEST_REDIS) is "1": then it fails it, so that
+// `make test` cannot pass without having run the Redis tests.
+package redistest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// EnvRequire, set to "1", turns a missing redis-server into a test failure.
+const EnvRequire = "SWITCHBOARD_TEST_REDIS"
+
+// EnvServer names the redis-server binary to run (default: redis-server on
+// PATH). scripts/ensure-deps.sh exports it.
+const EnvServer = "REDIS_SERVER"
+
+// Server is one redis-server process. Stop and Restart may be called from
+// any goroutine, one at a time.
+type Server struct {
+	// Port is the loopback port it listens on; Addr is 127.0.0.1:Port.
+	Port int
+	Addr string
+
+	bin, dir string
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// URL returns the server's redis:// URL.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Start starts a redis-server for t, stopped by t.Cleanup.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := os.Getenv(EnvServer)
+	if bin == "" {
+		bin = "redis-server"
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		msg := fmt.Sprintf("redis-server not found (%v): install it (apt-get install redis-server) to run the cluster tests; `make test` sets %s=1 and fails instead of skipping", err, EnvRequire)
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	s := &Server{bin: path, dir: t.TempDir()}
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: free port: %v", err)
+		}
+		s.Port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if lastErr = s.start(); lastErr == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+	}
+	t.Fatalf("redistest: redis-server did not start: %v", lastErr)
+	return nil
+}
+
+// Restart starts the server again on the same port after Stop, and waits
+// until it answers; the data is gone (no persistence).
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.start()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: restart on port %d: %v", s.Port, err)
+		}
+		time.Sleep(50 * time.Millisecond) // the port may linger briefly; retried with a deadline
+	}
+}
+
+// Stop kills the server at once (SIGKILL: no goodbye to clients) and waits
+// for it to exit. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+}
+
+// start runs redis-server and waits until it answers PING.
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir,
+		"--daemonize", "no", "--loglevel", "warning", "--protected-mode", "yes")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ping(s.Addr) == nil {
+			s.mu.Lock()
+			s.cmd, s.exited = cmd, exited
+			s.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server exited: %s", strings.TrimSpace(out.String()))
+		case <-time.After(20 * time.Millisecond): // polling with a deadline
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			return errors.New("redis-server did not answer PING within 10s")
+		}
+	}
+}
+
+// ping sends PING and expects +PONG.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("unexpected reply %q", line)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,314 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-rt/switchboard/bus"
+)
+
+// The link is the node's one pub/sub connection. runLink owns it: it
+// connects, subscribes every channel of local interest, reads until the
+// connection fails, and starts again after a back-off. Subscribe and
+// Unsubscribe write to the current connection (go-redis lets one goroutine
+// write while another reads); the acknowledgements are read by runLink.
+
+// subscribeBatch is the most channels one SUBSCRIBE names when the link
+// re-subscribes everything.
+const subscribeBatch = 512
+
+// runLink keeps the link up until Close.
+func (b *Bus) runLink() {
+	backoff := b.opts.ReconnectMin
+	for b.ctx.Err() == nil {
+		b.stats.attempts.Add(1)
+		ps, err := b.connect()
+		if err != nil {
+			b.linkDown(err)
+			// Full jitter keeps a restarted Redis from a thundering herd.
+			if !b.sleep(backoff/2 + rand.N(backoff/2+1)) {
+				return
+			}
+			backoff = min(2*backoff, b.opts.ReconnectMax)
+			continue
+		}
+		backoff = b.opts.ReconnectMin
+		b.stats.connects.Add(1)
+		err = b.read(ps)
+		b.detach(ps)
+		b.linkDown(err)
+	}
+}
+
+// connect opens a pub/sub connection, subscribes this node's control
+// channel and waits for the acknowledgement, then attaches the connection:
+// every channel of local interest is subscribed on it, and a PING after
+// them is awaited, so that when the link reports up every subscription is
+// in effect.
+func (b *Bus) connect() (*goredis.PubSub, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.OpTimeout)
+	defer cancel()
+	ps := b.client.Subscribe(ctx) // no channel: nothing sent yet
+	ctl := b.p + "ctl:" + b.id
+	if err := ps.Subscribe(ctx, ctl); err != nil {
+		_ = ps.Close()
+		return nil, err
+	}
+	m, err := ps.ReceiveTimeout(ctx, b.opts.OpTimeout)
+	if err != nil {
+		_ = ps.Close()
+		return nil, err
+	}
+	if s, ok := m.(*goredis.Subscription); !ok || s.Channel != ctl {
+		_ = ps.Close()
+		return nil, fmt.Errorf("redis: unexpected first pub/sub reply %v", m)
+	}
+	if err := b.attach(ctx, ps); err != nil {
+		b.detach(ps)
+		return nil, err
+	}
+	b.synced.Store(false)
+	b.linkGen.Add(1)
+	b.linkUp.Store(true)
+	b.kickHeartbeat() // write this node's state back, then report up
+	return ps, nil
+}
+
+// attach makes ps the link, subscribes every channel of local interest on
+// it and reads up to the reply of a PING sent after them.
+func (b *Bus) attach(ctx context.Context, ps *goredis.PubSub) error {
+	b.mu.Lock()
+	if b.ctx.Err() != nil {
+		b.mu.Unlock()
+		return bus.ErrClosed
+	}
+	b.ps = ps // from here, Subscribe writes to ps and waits for its ack
+	chans := make([]string, 0, len(b.subs))
+	for c := range b.subs {
+		chans = append(chans, b.p+"m:"+c)
+	}
+	for batch := range slices.Chunk(chans, subscribeBatch) {
+		if err := ps.Subscribe(ctx, batch...); err != nil {
+			b.mu.Unlock()
+			return err
+		}
+		for _, rc := range batch {
+			b.waiters[rc] = append(b.waiters[rc], nil) // an ack no one waits for
+		}
+	}
+	b.mu.Unlock()
+	if err := ps.Ping(ctx); err != nil {
+		return err
+	}
+	for {
+		m, err := ps.ReceiveTimeout(ctx, b.opts.OpTimeout)
+		if err != nil {
+			return err
+		}
+		switch m := m.(type) {
+		case *goredis.Pong:
+			return nil
+		case *goredis.Message:
+			b.dispatch(m)
+		case *goredis.Subscription:
+			if m.Kind == "subscribe" {
+				b.acked(m.Channel)
+			}
+		}
+	}
+}
+
+// read receives until the connection fails or the bus closes. A quiet
+// connection is pinged every HeartbeatInterval; no reply within the next
+// interval counts as a failure.
+func (b *Bus) read(ps *goredis.PubSub) error {
+	pinged := false
+	for {
+		m, err := ps.ReceiveTimeout(b.ctx, b.opts.HeartbeatInterval)
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return bus.ErrClosed
+			}
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				return err
+			}
+			if pinged {
+				return errors.New("redis: no reply to PING on the pub/sub connection")
+			}
+			ctx, cancel := context.WithTimeout(b.ctx, b.opts.OpTimeout)
+			err = ps.Ping(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			pinged = true
+			continue
+		}
+		pinged = false
+		switch m := m.(type) {
+		case *goredis.Message:
+			b.dispatch(m)
+		case *goredis.Subscription:
+			if m.Kind == "subscribe" {
+				b.acked(m.Channel)
+			}
+		}
+	}
+}
+
+// detach forgets a failed connection and releases every Subscribe waiting
+// on it: their channels are subscribed again on the next connection.
+func (b *Bus) detach(ps *goredis.PubSub) {
+	b.mu.Lock()
+	if b.ps == ps {
+		b.ps = nil
+	}
+	b.linkUp.Store(false)
+	b.linkGen.Add(1)
+	for rc, ws := range b.waiters {
+		for _, w := range ws {
+			if w != nil {
+				close(w)
+			}
+		}
+		delete(b.waiters, rc)
+	}
+	b.mu.Unlock()
+	_ = ps.Close()
+}
+
+// linkDown records a failed connection attempt or a lost connection.
+func (b *Bus) linkDown(err error) {
+	if b.ctx.Err() != nil {
+		return
+	}
+	b.synced.Store(false)
+	b.reportState(err)
+}
+
+// acked takes the acknowledgement of one SUBSCRIBE of rc. Redis answers
+// the commands of one connection in order, so it belongs to the oldest
+// SUBSCRIBE of rc still unanswered: the first entry of rc's waiters (nil
+// when no one waits for it).
+func (b *Bus) acked(rc string) {
+	b.mu.Lock()
+	ws := b.waiters[rc]
+	if len(ws) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	w := ws[0]
+	if len(ws) == 1 {
+		delete(b.waiters, rc)
+	} else {
+		b.waiters[rc] = ws[1:]
+	}
+	b.mu.Unlock()
+	if w != nil {
+		close(w)
+	}
+}
+
+// Subscribe records local interest in channel and, while connected,
+// subscribes it on Redis and waits for the acknowledgement (or ctx). While
+// Redis is down it returns nil at once: the channel is subscribed when the
+// connection is back, and until then it gets local publishes only.
+func (b *Bus) Subscribe(ctx context.Context, channel string) error {
+	if b.closed.Load() {
+		return bus.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rc := b.p + "m:" + channel
+	w := make(chan struct{})
+	b.mu.Lock()
+	b.subs[channel] = struct{}{}
+	ps := b.ps
+	if ps != nil {
+		b.waiters[rc] = append(b.waiters[rc], w)
+	}
+	b.mu.Unlock()
+	if ps == nil {
+		return nil
+	}
+	if err := ps.Subscribe(ctx, rc); err != nil {
+		// Whether the command went out is unknown, and so is whether an
+		// acknowledgement will come: start the connection again, which
+		// subscribes every channel of local interest, this one too.
+		_ = ps.Close()
+		return ctx.Err()
+	}
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		b.dropWaiter(rc, w)
+		return ctx.Err()
+	case <-b.closing:
+		return bus.ErrClosed
+	}
+}
+
+// dropWaiter stops waiting for rc's acknowledgement: w's entry stays, as
+// nil, for the acknowledgement still to come.
+func (b *Bus) dropWaiter(rc string, w chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.waiters[rc], w); i >= 0 {
+		b.waiters[rc][i] = nil
+	}
+}
+
+// Unsubscribe forgets local interest in channel and, while connected,
+// sends UNSUBSCRIBE without waiting for the acknowledgement: messages
+// already on their way still arrive, and the hub drops them.
+func (b *Bus) Unsubscribe(ctx context.Context, channel string) error {
+	if b.closed.Load() {
+		return bus.ErrClosed
+	}
+	b.mu.Lock()
+	delete(b.subs, channel)
+	ps := b.ps
+	b.mu.Unlock()
+	if ps != nil {
+		_ = ps.Unsubscribe(ctx, b.p+"m:"+channel) // a broken link forgets it anyway
+	}
+	return nil
+}
+
+// subscribed returns the channels of local interest, sorted (for tests).
+func (b *Bus) subscribed() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Sorted(maps.Keys(b.subs))
+}
+
+// clientLogs forwards go-redis's own log lines (dial failures, one per
+// reconnect attempt) to slog.Default at debug level, so that an outage is
+// logged once, by the bus.
+type clientLogs struct{}
+
+func (clientLogs) Printf(ctx context.Context, format string, v ...any) {
+	if l := slog.Default(); l.Enabled(ctx, slog.LevelDebug) {
+		l.Debug("redis client: " + fmt.Sprintf(format, v...))
+	}
+}
+
+var silenceLogsOnce sync.Once
+
+// silenceClientLogs installs clientLogs as go-redis's logger, once per
+// process: go-redis has one global logger.
+func silenceClientLogs() {
+	silenceLogsOnce.Do(func() { goredis.SetLogger(clientLogs{}) })
+}
