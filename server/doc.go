@@ -1,0 +1,28 @@
+// Package server wires Switchboard's HTTP side on one port: the dialects'
+// endpoints, health and readiness probes, Prometheus metrics, optional pprof,
+// TLS and graceful shutdown.
+//
+// The binary builds the hub, the bus and every [Dialect], then hands the
+// dialects to [New]:
+//
+//	srv, err := server.New(cfg, logger, echo.New(cfg.Echo, server.WebSocketOptions(cfg.WebSocket), logger))
+//	if err != nil { ... }
+//	srv.AddReadinessCheck("redis", bus.Ping) // optional
+//	err = srv.ListenAndServe(ctx)           // until ctx is done, then a graceful shutdown
+//
+// Endpoints, all on the one port of config.Config.Addr:
+//
+//	GET /healthz        liveness: 200 "ok" while the process runs
+//	GET /readyz         readiness: 200 while serving and every readiness check passes, 503 otherwise
+//	GET /metrics        Prometheus text (metrics.path; off with metrics.enabled: false)
+//	/debug/pprof/       Go profiling, only with pprof.enabled
+//	...                 each dialect's routes
+//
+// Shutdown, when the context given to Serve is done: /readyz turns 503, the
+// listener closes (no new connections), then every dialect shuts down at
+// once, each closing its WebSocket connections with its own close code, all
+// within config.Config.ShutdownTimeout; connections still open then are cut.
+//
+// This package knows dialects only through the [Dialect] interface, and knows
+// nothing of the hub, the bus or any wire format.
+package server

@@ -1,0 +1,160 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testConfig is the default configuration with a short shutdown timeout.
+func testConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Host = "127.0.0.1"
+	cfg.ShutdownTimeout = config.Duration(5 * time.Second)
+	return cfg
+}
+
+// running is a server serving on a loopback port for one test.
+type running struct {
+	srv  *server.Server
+	base string // http://127.0.0.1:port
+	logs *syncBuffer
+	stop func() error // cancels Serve's context and returns what Serve returned
+}
+
+// start serves srv's dialects with cfg on a free loopback port; the test's
+// cleanup stops it.
+func start(t *testing.T, cfg *config.Config, ds ...server.Dialect) *running {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(cfg, logger, ds...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			t.Error("Serve did not return within 20s of cancel")
+			return nil
+		}
+	})
+	t.Cleanup(func() { _ = stop() })
+	scheme := "http://"
+	if cfg.TLS.Enabled() {
+		scheme = "https://"
+	}
+	return &running{srv: srv, base: scheme + ln.Addr().String(), logs: logs, stop: stop}
+}
+
+// client makes requests without keeping connections, so no transport
+// goroutine outlives a test.
+var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+
+// get returns the status and body of GET url.
+func get(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// eventually waits up to 5 s for cond, checking it every few milliseconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 5s waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fakeDialect is a Dialect whose parts a test sets.
+type fakeDialect struct {
+	name     string
+	routes   []server.Route
+	stats    ws.Stats
+	ready    error
+	entered  chan struct{} // closed when Shutdown starts, if not nil
+	release  chan struct{} // Shutdown waits for it, if not nil
+	shutdown chan struct{} // closed when Shutdown returns
+}
+
+func newFake(name string) *fakeDialect {
+	return &fakeDialect{name: name, shutdown: make(chan struct{})}
+}
+
+func (f *fakeDialect) Name() string           { return f.name }
+func (f *fakeDialect) Routes() []server.Route { return f.routes }
+func (f *fakeDialect) Stats() ws.Stats        { return f.stats }
+
+func (f *fakeDialect) Shutdown(ctx context.Context) error {
+	defer close(f.shutdown)
+	if f.entered != nil {
+		close(f.entered)
+	}
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// readyFake is a fakeDialect that is also a server.ReadinessChecker.
+type readyFake struct{ *fakeDialect }
+
+func (f readyFake) Ready(context.Context) error { return f.ready }

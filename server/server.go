@@ -1,0 +1,281 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-rt/switchboard/config"
+)
+
+// HTTP server limits that are not configurable.
+const (
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers, WebSocket handshakes included.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes keep-alive HTTP connections idle this long.
+	IdleTimeout = 2 * time.Minute
+	// MaxHeaderBytes bounds the size of a request's headers.
+	MaxHeaderBytes = 64 << 10
+)
+
+// Server is Switchboard's HTTP server: one listener, one mux, every
+// dialect. Create it with New, then call Serve or ListenAndServe once.
+// AddReadinessCheck, Handler and Registry are safe for concurrent use.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	dialects []Dialect
+	mux      *http.ServeMux
+	registry *prometheus.Registry
+	tls      *tls.Config // nil without TLS
+	served   []servedRoute
+	checks   checks
+	state    atomic.Int32
+	started  atomic.Bool
+}
+
+// servedRoute is one endpoint, as logged at start.
+type servedRoute struct {
+	pattern, protocol, dialect string
+}
+
+// New builds the mux: the dialects' routes, /healthz, /readyz, metrics and
+// pprof as cfg says. cfg must be valid (config.Config.Validate) and must not
+// change afterwards. It fails when two routes conflict, two dialects share a
+// name, or the TLS files cannot be loaded.
+func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: logger, dialects: dialects, mux: http.NewServeMux()}
+	names := map[string]bool{}
+	for _, d := range dialects {
+		if names[d.Name()] {
+			return nil, fmt.Errorf("server: two dialects are named %q", d.Name())
+		}
+		names[d.Name()] = true
+		if rc, ok := d.(ReadinessChecker); ok {
+			s.AddReadinessCheck(d.Name(), rc.Ready)
+		}
+	}
+	reg, err := newRegistry(dialects)
+	if err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
+	s.registry = reg
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
+	if cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: tls: %w", err)
+		}
+		// HTTP/1.1 only: a WebSocket handshake needs a connection it can
+		// take over, which HTTP/2 does not give.
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	}
+	return s, nil
+}
+
+// routes mounts every endpoint on s.mux.
+func (s *Server) routes() error {
+	h := func(pattern, protocol, dialect string, handler http.Handler) error {
+		if err := handle(s.mux, pattern, handler); err != nil {
+			return err
+		}
+		s.served = append(s.served, servedRoute{pattern, protocol, dialect})
+		return nil
+	}
+	errs := []error{
+		h("GET /healthz", ProtocolHTTP, "", http.HandlerFunc(s.healthz)),
+		h("GET /readyz", ProtocolHTTP, "", http.HandlerFunc(s.readyz)),
+	}
+	if s.cfg.Metrics.Enabled {
+		errs = append(errs, h("GET "+s.cfg.Metrics.Path, ProtocolHTTP, "", metricsHandler(s.registry)))
+	}
+	if s.cfg.Pprof.Enabled {
+		for _, r := range pprofRoutes() {
+			errs = append(errs, handle(s.mux, r.Pattern, r.Handler))
+		}
+		s.served = append(s.served, servedRoute{config.PprofPath, ProtocolHTTP, ""})
+	}
+	for _, d := range s.dialects {
+		for _, r := range d.Routes() {
+			handler := r.Handler
+			if r.Protocol == ProtocolWebSocket {
+				handler = s.limitConnections(handler)
+			}
+			errs = append(errs, h(r.Pattern, r.Protocol, d.Name(), handler))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// handle is mux.Handle returning the panic of a bad or conflicting pattern
+// as an error.
+func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("server: route %q: %v", pattern, r)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+// limitConnections answers 503 to a WebSocket handshake while the open
+// connections of all dialects together reach websocket.max_connections.
+// Handshakes running at the same moment may pass it together, so the cap can
+// be exceeded by a few; each ws.Server also enforces it on its own.
+func (s *Server) limitConnections(next http.Handler) http.Handler {
+	limit := int64(s.cfg.WebSocket.MaxConnections)
+	if limit <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var open int64
+		for _, d := range s.dialects {
+			open += d.Stats().Connections
+		}
+		if open >= limit {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "websocket: too many connections", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Handler returns the server's mux, for tests and for embedding under
+// another server.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Registry returns the server's Prometheus registry, to register more
+// collectors on.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// ListenAndServe listens on cfg.Addr() and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln, with TLS when configured, until ctx is done, then shuts
+// down gracefully (see the package doc) and returns nil, or what went wrong,
+// such as connections cut at the deadline. It closes ln. Serve may be called
+// only once per Server.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.started.Swap(true) {
+		if ln != nil {
+			_ = ln.Close()
+		}
+		return errors.New("server: Serve called twice")
+	}
+	hs := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Protocols:         new(http.Protocols),
+	}
+	hs.Protocols.SetHTTP1(true)
+	listenersClosed := make(chan struct{})
+	hs.RegisterOnShutdown(func() { close(listenersClosed) })
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+
+	for _, r := range s.served {
+		s.logServing(r)
+	}
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
+	s.state.Store(stateServing)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	var serveErr error
+	select {
+	case serveErr = <-served:
+		serveErr = fmt.Errorf("server: %w", serveErr)
+		s.log.Error("serving failed", "err", serveErr)
+	case <-ctx.Done():
+		s.log.Info("shutting down", "reason", context.Cause(ctx), "timeout", s.cfg.ShutdownTimeout.Std())
+	}
+	err := s.shutdown(hs, listenersClosed)
+	if serveErr == nil {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("server: %w", err)
+		}
+	}
+	return errors.Join(serveErr, err)
+}
+
+func (s *Server) logServing(r servedRoute) {
+	method, path, found := strings.Cut(r.pattern, " ")
+	if !found {
+		method, path = "", r.pattern
+	}
+	attrs := []any{"endpoint", path}
+	if r.dialect != "" {
+		attrs = append(attrs, "dialect", r.dialect)
+	}
+	attrs = append(attrs, "protocol", r.protocol)
+	if method != "" {
+		attrs = append(attrs, "method", method)
+	}
+	s.log.Info("serving", attrs...)
+}
+
+// shutdown marks the server not ready, stops accepting, then shuts every
+// dialect down at once, all within the shutdown timeout.
+func (s *Server) shutdown(hs *http.Server, listenersClosed <-chan struct{}) error {
+	start := time.Now()
+	s.state.Store(stateStopping)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout.Std())
+	defer cancel()
+
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- hs.Shutdown(ctx) }()
+	<-listenersClosed // Shutdown closes the listeners before it waits for requests
+
+	dialectErrs := make([]error, len(s.dialects))
+	done := make(chan struct{})
+	for i, d := range s.dialects {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := d.Shutdown(ctx); err != nil {
+				dialectErrs[i] = fmt.Errorf("server: shut down %s: %w", d.Name(), err)
+			}
+		}()
+	}
+	for range s.dialects {
+		<-done
+	}
+	err := <-httpDone
+	if err != nil {
+		err = fmt.Errorf("server: http requests still running at the deadline: %w", err)
+		_ = hs.Close()
+	}
+	err = errors.Join(append(dialectErrs, err)...)
+	if err != nil {
+		s.log.Warn("shutdown cut connections", "err", err, "took", time.Since(start))
+	} else {
+		s.log.Info("stopped", "took", time.Since(start))
+	}
+	return err
+}
