@@ -1,0 +1,108 @@
+package tokens
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Authorization failures of the HTTP API.
+var (
+	errKeyMissing = &apiError{http.StatusUnauthorized, "API key required: send it in the X-Api-Key header, as Authorization: Bearer <key>, or in the api_key field"}
+	errKeyWrong   = &apiError{http.StatusForbidden, "wrong API key"}
+	errNotLocal   = &apiError{http.StatusForbidden, "the HTTP API answers loopback clients only (from 127.0.0.1 or ::1, to localhost, not through a proxy, not from a web page of another host); set tokens.api_key (ApiKey) to let others call it"}
+)
+
+// authorize decides whether r may call the API. With tokens.api_key set,
+// every caller must send the key. Without it, only a request that is
+// plainly local is answered: from a loopback address, addressed to a
+// loopback host (which defeats DNS rebinding), without proxy headers (a
+// reverse proxy on the same host makes every caller look local), and, if
+// it comes from a web page, from a page of a loopback host (which defeats
+// cross-site requests from a browser on this machine, such as a form post
+// or an image whose URL calls the API).
+func (d *Dialect) authorize(r *http.Request, params url.Values) error {
+	if d.cfg.APIKey != "" {
+		key := requestKey(r, params)
+		if key == "" {
+			return errKeyMissing
+		}
+		// Hashing first makes the comparison's time independent of the
+		// lengths too.
+		want, got := sha256.Sum256([]byte(d.cfg.APIKey)), sha256.Sum256([]byte(key))
+		if subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+			return errKeyWrong
+		}
+		return nil
+	}
+	if !isLocal(r) {
+		return errNotLocal
+	}
+	return nil
+}
+
+// requestKey returns the API key r carries: the X-Api-Key header, an
+// Authorization: Bearer header, or the api_key (or key) parameter.
+func requestKey(r *http.Request, params url.Values) string {
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return k
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	if k := params.Get("api_key"); k != "" {
+		return k
+	}
+	return params.Get("key")
+}
+
+// isLocal reports whether r is plainly from and to this machine; see
+// authorize.
+func isLocal(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || !loopbackHost(host) {
+		return false
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	if !loopbackHost(hostOnly(r.Host)) {
+		return false
+	}
+	// A browser names the page that made the request in Origin (POSTs and
+	// scripts) or Referer (links, images), and says in Sec-Fetch-Site
+	// whether it is another site's.
+	for _, h := range []string{"Origin", "Referer"} {
+		if v := r.Header.Get(h); v != "" {
+			u, err := url.Parse(v)
+			if err != nil || !loopbackHost(u.Hostname()) {
+				return false
+			}
+		}
+	}
+	return r.Header.Get("Sec-Fetch-Site") != "cross-site"
+}
+
+// loopbackHost reports whether host is "localhost", a name under
+// ".localhost", or a loopback IP address.
+func loopbackHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// hostOnly strips the port from a Host header value.
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}

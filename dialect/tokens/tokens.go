@@ -1,0 +1,196 @@
+package tokens
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+// Name is the dialect's name in metrics and logs.
+const Name = "tokens"
+
+// Hub channel names. A connection holding token t subscribes to
+// TokenChannelPrefix+t and to GroupChannelPrefix+g for every group g of t
+// (every prefix of t ending in '/'), so that a message to a token or to a
+// group is one hub publish, whichever node the holders are on.
+const (
+	TokenChannelPrefix = "tokens:"
+	GroupChannelPrefix = "tokens-group:"
+)
+
+// UnregisteredToken is the token of a client that connected without one.
+const UnregisteredToken = "unregistered"
+
+// Dialect is the token broker: the WebSocket endpoint, the HTTP form API and
+// the registered-token list. It implements server.Dialect. Its methods are
+// safe for concurrent use; call Shutdown once, when the server stops, to
+// stop the RegisteredTokensUrl fetcher and close the connections.
+type Dialect struct {
+	cfg     config.Tokens
+	ws      *ws.Server
+	hub     *hub.Hub
+	reg     *registry
+	log     *slog.Logger
+	origins map[string]struct{} // allowed Origin values, lower case; nil: any
+	http    *http.Transport     // for RegisteredTokensUrl and HTTP push clients
+	client  *http.Client        // fetches RegisteredTokensUrl
+	push    pushClients         // this node's HTTP push clients
+	ctx     context.Context     // cancelled by Shutdown
+	cancel  context.CancelFunc
+	fetcher sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[*client]struct{} // this node's connections, for get_clients
+}
+
+var _ server.Dialect = (*Dialect)(nil)
+
+// New returns the token broker for cfg and starts fetching
+// cfg.RegisteredTokensURL in the background, if set. opts carries the
+// shared WebSocket settings (see server.WebSocketOptions); New sets
+// CheckOrigin from cfg.Origin. h routes the messages: the hub shared with
+// the other dialects, carried across nodes by its bus, and closed by its
+// owner after Shutdown. It must not be nil. A nil logger logs nothing.
+func New(cfg config.Tokens, opts ws.Options, h *hub.Hub, logger *slog.Logger) *Dialect {
+	if h == nil {
+		panic("tokens: New with a nil hub")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Dialect{
+		cfg:   cfg,
+		hub:   h,
+		reg:   newRegistry(cfg.RegisteredTokens),
+		log:   logger.With("dialect", Name),
+		conns: make(map[*client]struct{}),
+	}
+	if list := cfg.Origins(); list != nil {
+		d.origins = make(map[string]struct{}, len(list))
+		for _, o := range list {
+			d.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = struct{}{}
+		}
+	}
+	d.http = http.DefaultTransport.(*http.Transport).Clone()
+	d.client = &http.Client{Transport: d.http, Timeout: FetchTimeout}
+	d.push = pushClients{byURL: make(map[string]*pushClient), http: &http.Client{Transport: d.http}}
+	opts.CheckOrigin = d.originAllowed
+	d.ws = ws.NewServer(opts)
+	d.ws.OnConnection(d.accept)
+	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+
+	if cfg.APIKey == "" {
+		d.log.Info("HTTP API answers loopback clients only; set tokens.api_key (ApiKey) to let other hosts call it", "path", cfg.APIPath)
+	} else {
+		d.log.Info("HTTP API requires the API key (X-Api-Key header, Authorization: Bearer, or api_key field)", "path", cfg.APIPath)
+	}
+	if u := cfg.RegisteredTokensURL; u != "" {
+		d.fetcher.Go(func() { d.fetchLoop(d.ctx, u, cfg.RegisteredTokensRefresh.Std()) })
+	}
+	return d
+}
+
+// Name returns "tokens".
+func (d *Dialect) Name() string { return Name }
+
+// Routes returns the WebSocket endpoint (tokens.path) and the HTTP form API
+// (tokens.api_path, any method), each for that path exactly.
+func (d *Dialect) Routes() []server.Route {
+	return []server.Route{
+		{Pattern: "GET " + exact(d.cfg.Path), Protocol: server.ProtocolWebSocket, Handler: http.HandlerFunc(d.serveWS)},
+		{Pattern: exact(d.cfg.APIPath), Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.serveAPI)},
+	}
+}
+
+// exact returns a ServeMux pattern matching path only: a pattern ending in
+// '/' would match every path below it ("/" every path).
+func exact(path string) string {
+	if strings.HasSuffix(path, "/") {
+		return path + "{$}"
+	}
+	return path
+}
+
+// Stats returns the WebSocket counters.
+func (d *Dialect) Stats() ws.Stats { return d.ws.Stats() }
+
+// Shutdown stops the RegisteredTokensUrl fetcher and the HTTP push
+// clients' POSTs, closes every connection with 1001 and waits for them or
+// ctx.
+func (d *Dialect) Shutdown(ctx context.Context) error {
+	d.cancel()
+	d.fetcher.Wait()
+	d.push.stop()
+	d.http.CloseIdleConnections()
+	return d.ws.Shutdown(ctx)
+}
+
+// originAllowed is the WebSocket origin check: any origin when tokens.origin
+// is "*"; otherwise a request without an Origin header (not a browser) or
+// with one of the listed values.
+func (d *Dialect) originAllowed(r *http.Request) bool {
+	if d.origins == nil {
+		return true
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	_, ok := d.origins[strings.ToLower(strings.TrimSuffix(o, "/"))]
+	return ok
+}
+
+// serveWS admits a handshake to tokens.path (see the package doc) and hands
+// it to the WebSocket server.
+func (d *Dialect) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !d.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	if isUpgrade(r) {
+		token := handshakeToken(r)
+		if p := tokenProblem(token); p != "" {
+			http.Error(w, "invalid token: "+p, http.StatusForbidden)
+			return
+		}
+		if !d.admits(token) {
+			http.Error(w, "unregistered token", http.StatusForbidden)
+			return
+		}
+	}
+	d.ws.ServeHTTP(w, r) // answers a request that is not a handshake with 400
+}
+
+// admits reports whether a client may hold token.
+func (d *Dialect) admits(token string) bool {
+	return d.cfg.AllowUnregisteredClients || d.reg.registered(token)
+}
+
+func isUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Upgrade") {
+		if strings.EqualFold(strings.TrimSpace(v), "websocket") {
+			return true
+		}
+	}
+	return false
+}
+
+// handshakeToken returns the token a handshake asks for: the first
+// RegisterToken query parameter, trimmed, or UnregisteredToken when it is
+// absent or empty.
+func handshakeToken(r *http.Request) string {
+	if v := r.URL.Query()["RegisterToken"]; len(v) > 0 {
+		if t := strings.TrimSpace(v[0]); t != "" {
+			return t
+		}
+	}
+	return UnregisteredToken
+}
