@@ -1,0 +1,108 @@
+package pusher
+
+import (
+	"context"
+	"strings"
+
+	"github.com/switchboard-rt/switchboard/hub"
+)
+
+// What the dialect asks of the whole cluster through the hub: subscription
+// and connection counts over all nodes, and presence changes that no
+// connection of this node made (the members of a node that died). With one
+// node, the hub answers from memory and reports no presence changes.
+
+// subscriberCount returns the subscriptions to a hub channel on all nodes,
+// or this node's when the cluster's count cannot be read.
+func (d *Dialect) subscriberCount(ctx context.Context, hubName string) int {
+	ctx, cancel := context.WithTimeout(ctx, hubTimeout)
+	defer cancel()
+	n, err := d.hub.ClusterSubscriberCount(ctx, hubName)
+	if err != nil {
+		d.log.Warn("pusher: cluster subscription count unavailable; using this node's", "err", err)
+		return d.hub.SubscriberCount(hubName)
+	}
+	return n
+}
+
+// occupiedChannels returns the hub channels with subscribers on any node
+// whose names start with prefix, or this node's when the cluster's list
+// cannot be read.
+func (d *Dialect) occupiedChannels(ctx context.Context, prefix string) []hub.ChannelInfo {
+	ctx, cancel := context.WithTimeout(ctx, hubTimeout)
+	defer cancel()
+	cs, err := d.hub.ClusterChannels(ctx, prefix)
+	if err != nil {
+		d.log.Warn("pusher: cluster channel list unavailable; using this node's", "err", err)
+		return d.hub.Channels(prefix)
+	}
+	return cs
+}
+
+// connectionKey is the hub's connection-count key of an app.
+func (a *app) connectionKey() string { return "pusher/" + a.id }
+
+// overQuota counts a new connection of a in, on this node and in the
+// cluster, and reports whether it is over the app's max_connections; if
+// so, it has been counted out again.
+func (d *Dialect) overQuota(a *app) bool {
+	local := a.conns.Add(1)
+	d.hub.AddConnections(a.connectionKey(), 1)
+	if a.maxConns <= 0 {
+		return false
+	}
+	n := local
+	ctx, cancel := d.hubCtx()
+	if total, err := d.hub.ConnectionCount(ctx, a.connectionKey()); err == nil {
+		n = int64(total)
+	} else {
+		d.log.Warn("pusher: cluster connection count unavailable; using this node's", "app_id", a.id, "err", err)
+	}
+	cancel()
+	if n > a.maxConns {
+		d.countOut(a)
+		return true
+	}
+	return false
+}
+
+// countOut is the inverse of the counting in overQuota.
+func (d *Dialect) countOut(a *app) {
+	a.conns.Add(-1)
+	d.hub.AddConnections(a.connectionKey(), -1)
+}
+
+// memberChanged announces a presence change the hub's store found without a
+// connection of this node making it (a dead node's users leaving, or
+// members written back after an outage): member_added or member_removed on
+// presence channels, online or offline to watchers.
+func (d *Dialect) memberChanged(mc hub.MemberChange) {
+	if d.ctx.Err() != nil {
+		return // shut down
+	}
+	rest, ok := strings.CutPrefix(mc.Channel, "pusher/")
+	if !ok {
+		return // another dialect's channel
+	}
+	id, name, _ := strings.Cut(rest, "/")
+	a := d.byID[id]
+	if a == nil {
+		return
+	}
+	switch {
+	case typeOf(name).kind == kindPresence && channelNameProblem(name) == "":
+		if mc.Added {
+			_ = d.publish(a, name, encodeEventJSON(a.ev.memberAdded, name, memberData{UserID: mc.UserID, UserInfo: mc.Info}), hub.NoID)
+			d.hooks.member(a, "member_added", name, mc.UserID)
+		} else {
+			_ = d.publish(a, name, encodeEventJSON(a.ev.memberRemoved, name, memberData{UserID: mc.UserID}), hub.NoID)
+			d.hooks.member(a, "member_removed", name, mc.UserID)
+		}
+	case strings.HasPrefix(name, prefixOnline):
+		state := "offline"
+		if mc.Added {
+			state = "online"
+		}
+		_ = d.publish(a, prefixWatchers+mc.UserID, watchlistPayload(a, state, []string{mc.UserID}), hub.NoID)
+	}
+}

@@ -1,0 +1,119 @@
+package pusher
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+// conn is the dialect's state of one connection. It is small on purpose:
+// an idle connection costs this struct and the closures of its hooks, no
+// goroutine and no timer (the sweeper watches lastSeen and pingSent).
+//
+// The fields below the atomics belong to the connection's hooks, which ws
+// calls one at a time (OnMessage, then OnClose last), so they need no lock.
+// Other goroutines (the sweeper, the hub's fan-out) touch only the atomics
+// and the *ws.Conn, whose methods are safe for concurrent use.
+type conn struct {
+	d   *Dialect
+	app *app
+	ws  *ws.Conn
+	id  hub.SubscriberID
+	sid string // id as a socket id, "hi.lo"
+
+	lastSeen atomic.Int64 // dialect clock at the last message received
+	pingSent atomic.Int64 // dialect clock when pusher:ping went out; 0 if none is due
+	openedAt int64
+	signedIn atomic.Bool
+	closing  atomic.Bool // a close was started by this side
+
+	channels map[string]string // subscribed channel -> presence user id ("" if not presence); nil until the first
+	user     *signedUser       // after pusher:signin
+	evSecond int64             // the second client events are being counted in
+	evCount  int               // client events in evSecond
+}
+
+func newConn(d *Dialect, a *app, wc *ws.Conn, id hub.SubscriberID) *conn {
+	c := &conn{d: d, app: a, ws: wc, id: id, sid: socketID(id)}
+	now := d.clock.Load()
+	c.lastSeen.Store(now)
+	c.openedAt = now
+	wc.OnMessage(c.onMessage)
+	wc.OnClose(c.onClose)
+	return c
+}
+
+// Deliver queues a message fanned out by the hub; it is the hub.Subscriber
+// of every channel the connection is subscribed to.
+func (c *conn) Deliver(m *ws.PreparedMessage) error { return c.ws.SendPrepared(m) }
+
+// send queues one message to the client. A full queue closes the
+// connection with 4100 (ws does it); other errors mean it is closing.
+func (c *conn) send(b []byte) { _ = c.ws.Send(context.Background(), ws.Text, b) }
+
+// sendError sends pusher:error without closing; code 0 sends "code": null.
+func (c *conn) sendError(code Code, msg string) {
+	d := errorData{Message: msg}
+	if code != 0 {
+		n := int(code)
+		d.Code = &n
+	}
+	c.send(encodeEventJSON(c.app.ev.error, "", d))
+}
+
+// fail sends pusher:error with e's code and closes the connection with it.
+// It may be called from any goroutine.
+func (c *conn) fail(e *Error) {
+	if c.closing.Swap(true) {
+		return
+	}
+	c.d.stats.closedByServer.Add(1)
+	refuse(c.ws, &c.app.ev, e)
+}
+
+// onMessage handles one message from the client.
+func (c *conn) onMessage(t ws.MessageType, data []byte) {
+	c.lastSeen.Store(c.d.clock.Load())
+	c.pingSent.Store(0) // any message shows the client is alive
+	if t != ws.Text {
+		c.sendError(0, "Binary messages are not supported; send JSON text")
+		return
+	}
+	e, err := DecodeEvent(data)
+	if err != nil {
+		c.sendError(0, "Invalid message: "+err.Error())
+		return
+	}
+	ev := &c.app.ev
+	switch e.Event {
+	case ev.ping:
+		c.send(encodeEvent(ev.pong, "", "{}", ""))
+	case ev.pong:
+	case ev.subscribe:
+		c.subscribe(e)
+	case ev.unsubscribe:
+		c.unsubscribe(e)
+	case ev.signin:
+		c.signin(e)
+	default:
+		if strings.HasPrefix(e.Event, clientPrefix) {
+			c.clientEvent(e)
+			return
+		}
+		c.sendError(0, "Unsupported event received: "+truncate(e.Event, 60))
+	}
+}
+
+// onClose leaves every channel and forgets the connection.
+func (c *conn) onClose(code int, reason string) {
+	for name := range c.channels {
+		c.leave(name)
+	}
+	c.signout()
+	c.d.countOut(c.app)
+	c.d.conns.remove(c)
+	c.d.stats.connections.Add(-1)
+}

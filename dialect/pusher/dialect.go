@@ -1,0 +1,258 @@
+package pusher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+// hubTimeout bounds one hub call made for a client (subscribe, presence,
+// publish): the hub may talk to Redis.
+const hubTimeout = 5 * time.Second
+
+// Dialect serves the Pusher Channels protocol for the configured apps: the
+// WebSocket endpoint /app/{key} and the REST API /apps/{id}/... It
+// implements server.Dialect and prometheus.Collector. Create it with New
+// and stop it with Shutdown; its methods are safe for concurrent use.
+type Dialect struct {
+	log   *slog.Logger
+	hub   *hub.Hub
+	ws    *ws.Server
+	byKey map[string]*app
+	byID  map[string]*app
+	conns connSet
+	cache cacheStore
+	hooks *webhooks
+	stats counters
+
+	clock    atomic.Int64 // unix nanoseconds, advanced by the sweeper
+	sweepInt time.Duration
+	ctx      context.Context // cancelled by Shutdown
+	cancel   context.CancelFunc
+	stop     chan struct{}
+	done     chan struct{} // closed when the sweeper has exited
+	stopOnce sync.Once
+}
+
+var _ server.Dialect = (*Dialect)(nil)
+
+// New returns the Pusher dialect for cfg. wsOpts are the WebSocket options
+// the websocket config section asks for (server.WebSocketOptions); New sets
+// the Pusher close code for shutdowns and its own origin check. All channels
+// and presence go through h. With no apps in cfg, New serves
+// config.DefaultPusherApp and logs a warning. New starts the dialect's
+// sweeper and webhook sender, which Shutdown stops.
+func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) (*Dialect, error) {
+	if h == nil {
+		return nil, errors.New("pusher: New needs a hub")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("dialect", "pusher")
+	apps := cfg.Apps
+	if len(apps) == 0 {
+		def := config.DefaultPusherApp()
+		apps = []config.PusherApp{def}
+		logger.Warn("pusher: no apps configured; serving a default app with the well-known credentials, set pusher.apps for production",
+			"app_id", def.ID, "key", def.Key)
+	}
+	d := &Dialect{
+		log:   logger,
+		hub:   h,
+		byKey: make(map[string]*app, len(apps)),
+		byID:  make(map[string]*app, len(apps)),
+		cache: cacheStore{h.Shared()},
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	d.sweepInt = time.Second
+	for _, c := range apps {
+		a := newApp(c)
+		if d.byKey[a.key] != nil || d.byID[a.id] != nil {
+			return nil, fmt.Errorf("pusher: two apps share the id %q or the key %q", a.id, a.key)
+		}
+		d.byKey[a.key], d.byID[a.id] = a, a
+		for _, t := range []time.Duration{a.activityTimeout / 4, a.pongTimeout / 4, a.userAuthTimeout / 4} {
+			if t > 0 && t < d.sweepInt {
+				d.sweepInt = max(t, 10*time.Millisecond)
+			}
+		}
+	}
+	d.clock.Store(time.Now().UnixNano())
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+
+	wsOpts.ShutdownCode, wsOpts.ShutdownReason = CodeReconnect.StatusCode(), "Server shutting down, reconnect"
+	wsOpts.CheckOrigin = d.checkOrigin
+	d.ws = ws.NewServer(wsOpts)
+	d.ws.OnConnection(d.accept)
+	d.ws.OnError(func(err error) { d.log.Debug("pusher: websocket", "err", err) })
+
+	d.hooks = newWebhooks(d.log, &d.stats)
+	h.OnMemberChange(d.memberChanged)
+	go d.sweep()
+	return d, nil
+}
+
+// Name returns "pusher".
+func (d *Dialect) Name() string { return "pusher" }
+
+// Routes returns the WebSocket endpoint and the REST API.
+func (d *Dialect) Routes() []server.Route {
+	wsRoute := func(p string) server.Route {
+		return server.Route{Pattern: p, Protocol: server.ProtocolWebSocket, Handler: d.ws}
+	}
+	api := func(p string, h http.HandlerFunc) server.Route {
+		return server.Route{Pattern: p, Protocol: server.ProtocolHTTP, Handler: h}
+	}
+	return []server.Route{
+		wsRoute("GET /app/{key}"),
+		wsRoute("GET /app/"), // any other path: accepted, then closed with 4005
+		api("POST /apps/{app_id}/events", d.rest(d.postEvents)),
+		api("POST /apps/{app_id}/batch_events", d.rest(d.postBatchEvents)),
+		api("GET /apps/{app_id}/channels", d.rest(d.getChannels)),
+		api("GET /apps/{app_id}/channels/{channel_name}", d.rest(d.getChannel)),
+		api("GET /apps/{app_id}/channels/{channel_name}/users", d.rest(d.getUsers)),
+		api("POST /apps/{app_id}/users/{user_id}/terminate_connections", d.rest(d.terminateConnections)),
+	}
+}
+
+// Stats returns the counters of the dialect's WebSocket server.
+func (d *Dialect) Stats() ws.Stats { return d.ws.Stats() }
+
+// Shutdown closes every connection with 4200 (reconnect at once), waits for
+// them to end or for ctx, then stops the sweeper and the webhook sender,
+// which gets what is left of ctx to deliver what is queued.
+func (d *Dialect) Shutdown(ctx context.Context) error {
+	err := d.ws.Shutdown(ctx)
+	d.stopOnce.Do(func() {
+		close(d.stop)
+		<-d.done
+		d.cancel()
+	})
+	d.hooks.shutdown(ctx)
+	return err
+}
+
+// checkOrigin applies the app's allowed_origins to a handshake.
+func (d *Dialect) checkOrigin(r *http.Request) bool {
+	key, _ := strings.CutPrefix(r.URL.Path, "/app/")
+	if a := d.byKey[key]; a != nil {
+		return a.originAllowed(r.Header.Get("Origin"))
+	}
+	return true // refused after the handshake, with 4001 or 4005
+}
+
+// accept runs for each new WebSocket connection: it checks the path, the
+// app and the protocol version, answering a problem with pusher:error and
+// the close code pusher-js acts on, and otherwise sends
+// connection_established.
+func (d *Dialect) accept(wc *ws.Conn) {
+	wc.SetOverflowClose(CodeOverCapacity.StatusCode(), "Over capacity")
+	r := wc.Request()
+	ev := &defaultEvents
+	key, ok := strings.CutPrefix(r.URL.Path, "/app/")
+	if !ok || key == "" || strings.Contains(key, "/") {
+		refuse(wc, ev, closeErr(CodePathNotFound, "Path not found: connect to /app/{key}"))
+		return
+	}
+	a := d.byKey[key]
+	if a == nil {
+		refuse(wc, ev, closeErr(CodeAppNotFound, "App key %s does not exist", truncate(key, 40)))
+		return
+	}
+	ev = &a.ev
+	if !a.enabled {
+		refuse(wc, ev, closeErr(CodeAppDisabled, "App is disabled"))
+		return
+	}
+	if e := protocolProblem(r.URL.Query()); e != nil {
+		refuse(wc, ev, e)
+		return
+	}
+	if d.overQuota(a) {
+		refuse(wc, ev, closeErr(CodeOverQuota, "Application is over connection quota"))
+		return
+	}
+	c := newConn(d, a, wc, d.hub.NewID())
+	d.conns.add(c)
+	d.stats.connections.Add(1)
+	c.send(encodeEventJSON(a.ev.connectionEstablished, "", struct {
+		SocketID        string `json:"socket_id"`
+		ActivityTimeout int    `json:"activity_timeout"`
+	}{c.sid, max(1, int(a.activityTimeout/time.Second))}))
+}
+
+// defaultEvents names events before the app, and so its prefix, is known.
+var defaultEvents = newEventNames("pusher")
+
+// protocolProblem checks the protocol query parameter: missing is 4008, not
+// a number 4006, a version other than 5-7 is 4007.
+func protocolProblem(q map[string][]string) *Error {
+	v, ok := q["protocol"]
+	if !ok || len(v) == 0 || v[0] == "" {
+		return closeErr(CodeNoProtocol, "No protocol version supplied: connect with ?protocol=7")
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil {
+		return closeErr(CodeInvalidVersion, "Invalid version string format: %q", truncate(v[0], 20))
+	}
+	if n < minProtocol || n > maxProtocol {
+		return closeErr(CodeUnsupportedProtocol, "Unsupported protocol version %d: use 7", n)
+	}
+	return nil
+}
+
+// refuse answers a connection that is not going to be served.
+func refuse(wc *ws.Conn, ev *eventNames, e *Error) {
+	code := int(e.Code)
+	_ = wc.Send(context.Background(), ws.Text, encodeEventJSON(ev.error, "", errorData{Message: e.Message, Code: &code}))
+	_ = wc.Close(e.Code.StatusCode(), e.Message)
+}
+
+// hubCtx returns a context for one hub call.
+func (d *Dialect) hubCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(d.ctx, hubTimeout)
+}
+
+// connSet is the set of open connections, walked by the sweeper.
+type connSet struct {
+	mu sync.Mutex
+	m  map[*conn]struct{}
+}
+
+func (s *connSet) add(c *conn) {
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[*conn]struct{})
+	}
+	s.m[c] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *connSet) remove(c *conn) {
+	s.mu.Lock()
+	delete(s.m, c)
+	s.mu.Unlock()
+}
+
+func (s *connSet) snapshot(dst []*conn) []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.m {
+		dst = append(dst, c)
+	}
+	return dst
+}

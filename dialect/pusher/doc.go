@@ -1,0 +1,34 @@
+// Package pusher serves the Pusher Channels protocol (version 7) and its
+// "broadcastt:" variant, so that the official clients (pusher-js, Laravel
+// Echo) and server SDKs work against Switchboard by changing only the host.
+//
+// A [Dialect] mounts, for every configured app:
+//
+//	GET  /app/{key}                                   WebSocket: the client protocol
+//	POST /apps/{id}/events                            publish one event to up to 100 channels
+//	POST /apps/{id}/batch_events                      publish up to 10 events
+//	GET  /apps/{id}/channels                          occupied channels
+//	GET  /apps/{id}/channels/{name}                   one channel's state
+//	GET  /apps/{id}/channels/{name}/users             a presence channel's users
+//	POST /apps/{id}/users/{user_id}/terminate_connections
+//
+// Public, private-, presence-, private-encrypted- and cache- channels,
+// client events, user sign-in, watchlists and webhooks are supported; see
+// docs/pusher.md for the differences from hosted Pusher.
+//
+// The dialect knows the wire format and the auth rules and nothing else:
+// channels, subscriptions, presence members and fan-out are the hub's
+// (package hub), which runs them across nodes. Every app's channels live in
+// the hub under "pusher/{app id}/{channel}". The dialect encodes each
+// published event once and hands the bytes to the hub; it keeps only
+// per-connection state (its channels, its signed-in user) and a queue of
+// webhooks. Cache channels' last events live in the hub's SharedStore, and
+// counts (subscriptions, connections per app) come from the hub, so that
+// every node answers alike.
+//
+// An idle connection costs no goroutine and no timer: one sweeper goroutine
+// per Dialect sends pusher:ping after the app's activity_timeout and closes
+// with 4201 when no pong follows. Shutdown closes every connection with 4200
+// (pusher-js reconnects at once) and stops the sweeper and the webhook
+// sender.
+package pusher

@@ -1,0 +1,77 @@
+package pusher
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// counters are the dialect's own statistics, read at scrape time.
+type counters struct {
+	connections             atomic.Int64  // open, served (not refused) connections
+	closedByServer          atomic.Uint64 // connections closed with a protocol error
+	pongTimeouts            atomic.Uint64
+	subscriptions           atomic.Uint64
+	subscriptionErrors      atomic.Uint64
+	authFailures            atomic.Uint64 // bad channel or sign-in signatures
+	published               atomic.Uint64 // messages handed to the hub
+	clientEvents            atomic.Uint64
+	clientEventsRejected    atomic.Uint64
+	clientEventsRateLimited atomic.Uint64
+	restRequests            atomic.Uint64
+	restErrors              atomic.Uint64 // REST answers of 400 and above
+	restAuthFailures        atomic.Uint64
+	webhooksSent            atomic.Uint64 // POSTs answered 2xx
+	webhookFailures         atomic.Uint64 // attempts that failed (each retry counts)
+	webhookEventsDropped    atomic.Uint64 // events dropped: queue full or retries exhausted
+}
+
+// metric is one series read from the counters.
+type metric struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(*counters) float64
+}
+
+var metrics = func() []metric {
+	m := func(name, help string, kind prometheus.ValueType, v func(*counters) float64) metric {
+		return metric{prometheus.NewDesc("switchboard_pusher_"+name, help, nil, nil), kind, v}
+	}
+	c := prometheus.CounterValue
+	u := func(f func(*counters) *atomic.Uint64) func(*counters) float64 {
+		return func(s *counters) float64 { return float64(f(s).Load()) }
+	}
+	return []metric{
+		m("connections", "Open Pusher connections (served, not refused).", prometheus.GaugeValue,
+			func(s *counters) float64 { return float64(s.connections.Load()) }),
+		m("protocol_closes_total", "Connections closed by the server with a Pusher error code.", c, u(func(s *counters) *atomic.Uint64 { return &s.closedByServer })),
+		m("pong_timeouts_total", "Connections closed with 4201 for a missing pong.", c, u(func(s *counters) *atomic.Uint64 { return &s.pongTimeouts })),
+		m("subscriptions_total", "Successful channel subscriptions.", c, u(func(s *counters) *atomic.Uint64 { return &s.subscriptions })),
+		m("subscription_errors_total", "Subscriptions refused with pusher:subscription_error.", c, u(func(s *counters) *atomic.Uint64 { return &s.subscriptionErrors })),
+		m("auth_failures_total", "Channel subscriptions and sign-ins with a bad signature.", c, u(func(s *counters) *atomic.Uint64 { return &s.authFailures })),
+		m("published_total", "Messages published to the hub (events, presence, client events).", c, u(func(s *counters) *atomic.Uint64 { return &s.published })),
+		m("client_events_total", "Client events relayed.", c, u(func(s *counters) *atomic.Uint64 { return &s.clientEvents })),
+		m("client_events_rejected_total", "Client events refused, rate-limited ones included.", c, u(func(s *counters) *atomic.Uint64 { return &s.clientEventsRejected })),
+		m("client_events_rate_limited_total", "Client events refused with 4301.", c, u(func(s *counters) *atomic.Uint64 { return &s.clientEventsRateLimited })),
+		m("rest_requests_total", "REST API requests.", c, u(func(s *counters) *atomic.Uint64 { return &s.restRequests })),
+		m("rest_errors_total", "REST API requests answered with an error status.", c, u(func(s *counters) *atomic.Uint64 { return &s.restErrors })),
+		m("rest_auth_failures_total", "REST API requests refused for their signature or timestamp.", c, u(func(s *counters) *atomic.Uint64 { return &s.restAuthFailures })),
+		m("webhooks_sent_total", "Webhook POSTs delivered (2xx).", c, u(func(s *counters) *atomic.Uint64 { return &s.webhooksSent })),
+		m("webhook_failures_total", "Webhook POST attempts that failed; each retry counts.", c, u(func(s *counters) *atomic.Uint64 { return &s.webhookFailures })),
+		m("webhook_events_dropped_total", "Webhook events dropped: queue full or retries exhausted.", c, u(func(s *counters) *atomic.Uint64 { return &s.webhookEventsDropped })),
+	}
+}()
+
+// Describe implements prometheus.Collector.
+func (d *Dialect) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range metrics {
+		ch <- m.desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (d *Dialect) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range metrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(&d.stats))
+	}
+}
