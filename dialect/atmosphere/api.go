@@ -1,0 +1,102 @@
+package atmosphere
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// This file serves user/auth and user/logout (spec §2.1), in the common API
+// format, with the parameters as a JSON body, a form body or the query
+// string, by GET or POST.
+
+// maxPassword is the longest password accepted: bcrypt's limit.
+const maxPassword = 72
+
+// serveAuth serves user/auth: a login and password for a session hash.
+func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
+	if !d.apiPreamble(w, r) {
+		return
+	}
+	vals, ok := formParams(w, r)
+	if !ok {
+		writeAPIError(w, apiErr(CodeWrongFormat, nil))
+		return
+	}
+	login, password := vals.Get("login"), vals.Get("password")
+	if !d.auth.loginAllowed(remoteHost(r), login, d.now()) {
+		d.log.Warn("user/auth: login attempts limit", "login", login, "remote", remoteHost(r))
+		writeAPIError(w, apiErr(CodeLoginAttemptsLimit, nil))
+		return
+	}
+	if login == "" || password == "" || len(password) > maxPassword {
+		writeAPIError(w, apiErr(CodeInvalidParameters, "login and password (1 to 72 bytes) are required"))
+		return
+	}
+	var dealer int64
+	if v := vals.Get("dealer_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			writeAPIError(w, apiErr(CodeInvalidParameters, "dealer_id must be an integer"))
+			return
+		}
+		dealer = n
+	}
+	hash, e := d.auth.login(login, password, dealer, d.now())
+	if e != nil {
+		d.log.Info("user/auth failed", "login", login, "remote", remoteHost(r), "code", int(e.Code))
+		writeAPIError(w, e)
+		return
+	}
+	d.log.Info("user/auth", "login", login, "session", hash[:6])
+	writeJSON(w, http.StatusOK, struct {
+		Success bool   `json:"success"`
+		Type    string `json:"type"`
+		Hash    string `json:"hash"`
+	}{true, "authenticated", hash})
+}
+
+// serveLogout serves user/logout: the session ends and its subscribers get
+// the logout event.
+func (d *Dialect) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if !d.apiPreamble(w, r) {
+		return
+	}
+	vals, ok := formParams(w, r)
+	if !ok {
+		writeAPIError(w, apiErr(CodeWrongFormat, nil))
+		return
+	}
+	hash := vals.Get("hash")
+	if !validHash(hash) {
+		writeAPIError(w, apiErr(CodeWrongHash, nil))
+		return
+	}
+	s, clients := d.auth.logout(lowerHex(hash))
+	if s == nil {
+		writeAPIError(w, apiErr(CodeSessionNotFound, nil))
+		return
+	}
+	d.log.Info("user/logout", "login", s.user.login, "session", s.tag)
+	d.tellEnded(ended{s, clients})
+	writeJSON(w, http.StatusOK, struct {
+		Success bool `json:"success"`
+	}{true})
+}
+
+// apiPreamble handles CORS and the methods of user/auth and user/logout,
+// reporting whether to go on.
+func (d *Dialect) apiPreamble(w http.ResponseWriter, r *http.Request) bool {
+	if !d.cors(w, r) {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodPost:
+		return true
+	case http.MethodOptions:
+		w.WriteHeader(http.StatusNoContent)
+		return false
+	}
+	w.Header().Set("Allow", "GET, POST, OPTIONS")
+	writeAPIError(w, apiErr(CodeWrongFormat, "use GET or POST"))
+	return false
+}

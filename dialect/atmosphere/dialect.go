@@ -1,0 +1,237 @@
+package atmosphere
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+// Name is the dialect's name in metrics and logs.
+const Name = "atmosphere"
+
+// Timing of the dialect's one background goroutine.
+const (
+	tickInterval  = 50 * time.Millisecond // batches are due at most this late
+	sweepInterval = time.Second           // heartbeats, idle clients, expiry
+)
+
+// minSendQueue is the least WebSocket send queue of this dialect: a state
+// subscription sends one frame per tracker at once, and the queue must hold
+// them.
+const minSendQueue = 1024
+
+// Dialect is the Atmosphere event-subscription dialect. It implements
+// server.Dialect. Create it with New; stop it with Shutdown.
+type Dialect struct {
+	cfg    config.Atmosphere
+	log    *slog.Logger
+	hub    *hub.Hub
+	ownHub bool // made by New, closed by Shutdown
+	ws     *ws.Server
+	auth   *auth
+	store  *store
+	cache  *deriveCache
+	loc    *time.Location
+	now    func() time.Time
+
+	batches batcher
+	polls   *pollRegistry
+	iotMu   sync.Mutex // serialises read-modify-write of IoT values
+
+	mu         sync.Mutex
+	wsClients  map[*client]struct{}
+	byTracking map[string]*client // WebSocket clients by the tracking id of their handshake
+
+	storeID  hub.SubscriberID // the store's subscription to storeChannel
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{} // closed when the ticker has exited
+	lastSwp  time.Time     // the ticker's; when it last swept
+}
+
+var _ server.Dialect = (*Dialect)(nil)
+
+// options are what tests change.
+type options struct {
+	now      func() time.Time // default time.Now
+	noTicker bool             // tests drive tick themselves
+}
+
+// New returns the dialect for cfg (which must be valid). h is the hub that
+// carries published events between nodes; nil makes a private one-node hub.
+// opts carries the shared WebSocket settings (see server.WebSocketOptions).
+// A nil logger logs nothing. New starts one goroutine, stopped by Shutdown.
+func New(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog.Logger) (*Dialect, error) {
+	return newDialect(cfg, h, opts, logger, options{})
+}
+
+func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog.Logger, o options) (*Dialect, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	d := &Dialect{
+		cfg:        cfg,
+		log:        logger.With("dialect", Name),
+		hub:        h,
+		auth:       newAuth(cfg),
+		store:      newStore(cfg.MaxLastStates),
+		cache:      newDeriveCache(),
+		loc:        cfg.Location(),
+		now:        o.now,
+		wsClients:  map[*client]struct{}{},
+		byTracking: map[string]*client{},
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	if d.hub == nil {
+		var err error
+		if d.hub, err = hub.New(&hub.Options{Logger: logger}); err != nil {
+			return nil, fmt.Errorf("atmosphere: %w", err)
+		}
+		d.ownHub = true
+	}
+	d.polls = newPollRegistry(d)
+	d.storeID = d.hub.NewID()
+	if _, err := d.hub.Subscribe(context.Background(), storeChannel, d.storeID, d.store); err != nil {
+		if d.ownHub {
+			_ = d.hub.Close()
+		}
+		return nil, fmt.Errorf("atmosphere: subscribe to the store channel: %w", err)
+	}
+	opts.SendQueue = max(opts.SendQueue, minSendQueue)
+	// Frames over max_request_size get error 9 and the connection stays;
+	// only frames far over it are closed with 1009 by the ws package.
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = ws.DefaultMaxPayload
+	}
+	if opts.MaxPayload > 0 {
+		opts.MaxPayload = max(opts.MaxPayload, 4*int64(cfg.MaxRequestSize))
+	}
+	opts.CheckOrigin = d.originAllowed
+	d.ws = ws.NewServer(opts)
+	d.ws.OnConnection(d.accept)
+	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
+	if o.noTicker {
+		close(d.done)
+	} else {
+		go d.run()
+	}
+	return d, nil
+}
+
+// run is the dialect's one goroutine: it flushes due batches every tick and
+// sweeps every second, until Shutdown.
+func (d *Dialect) run() {
+	defer close(d.done)
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			d.tick(d.now())
+		}
+	}
+}
+
+// tick does the periodic work due at now.
+func (d *Dialect) tick(now time.Time) {
+	d.batches.flush(now)
+	if now.Sub(d.lastSwp) < sweepInterval {
+		return
+	}
+	d.lastSwp = now
+	d.sweepClients(now)
+	d.polls.sweep(now)
+	for _, e := range d.auth.sweep(now) {
+		d.log.Info("session expired", "session", e.s.tag, "login", e.s.user.login)
+		d.tellEnded(e)
+	}
+}
+
+// sweepClients sends due heartbeats and closes silent WebSocket clients.
+func (d *Dialect) sweepClients(now time.Time) {
+	d.mu.Lock()
+	list := make([]*client, 0, len(d.wsClients))
+	for c := range d.wsClients {
+		list = append(list, c)
+	}
+	d.mu.Unlock()
+	for _, c := range list {
+		if c.idle(now) {
+			c.out.close(ws.StatusGoingAway, "no heartbeat")
+			continue
+		}
+		c.heartbeatDue(now)
+	}
+}
+
+// tellEnded sends the logout event to the clients of an ended session.
+func (d *Dialect) tellEnded(e ended) {
+	for _, c := range e.clients {
+		c.endSession(e.s)
+	}
+}
+
+// Name returns "atmosphere".
+func (d *Dialect) Name() string { return Name }
+
+// Routes returns the subscription endpoint (WebSocket and long-polling),
+// user/auth, user/logout and the publisher API, under the prefix.
+func (d *Dialect) Routes() []server.Route {
+	p := d.cfg.Prefix
+	sub := http.HandlerFunc(d.serveSubscription)
+	return []server.Route{
+		{Pattern: p + config.AtmosphereSubscriptionPath, Protocol: server.ProtocolWebSocket, Handler: sub},
+		{Pattern: p + config.AtmosphereSubscriptionPath + "/{$}", Protocol: server.ProtocolWebSocket, Handler: sub},
+		{Pattern: p + config.AtmosphereAuthPath, Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.serveAuth)},
+		{Pattern: p + config.AtmosphereLogoutPath, Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.serveLogout)},
+		{Pattern: p + config.AtmospherePublisherPath, Protocol: server.ProtocolHTTP, Handler: d.publisherHandler()},
+	}
+}
+
+// Handler returns a mux with every route, for embedding and tests.
+func (d *Dialect) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range d.Routes() {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	return mux
+}
+
+// Stats returns the WebSocket counters, with long-polling sessions counted
+// as connections.
+func (d *Dialect) Stats() ws.Stats {
+	s := d.ws.Stats()
+	s.Connections += int64(d.polls.len())
+	return s
+}
+
+// Shutdown stops the dialect: the ticker stops, WebSocket connections are
+// closed with 1001, held polls are answered and long-polling sessions end.
+// It waits for the connections or ctx, returning ctx's error if some had to
+// be cut. A hub made by New is closed too.
+func (d *Dialect) Shutdown(ctx context.Context) error {
+	d.stopOnce.Do(func() { close(d.stop) })
+	<-d.done
+	err := d.ws.Shutdown(ctx)
+	d.polls.closeAll()
+	d.hub.Unsubscribe(storeChannel, d.storeID)
+	if d.ownHub {
+		err = errors.Join(err, d.hub.Close())
+	}
+	return err
+}

@@ -1,0 +1,148 @@
+package atmosphere
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// This file holds what the HTTP endpoints share: origins and CORS, cache
+// headers, reading parameters, and who counts as local.
+
+// originAllowed reports whether a request's Origin may use the dialect: no
+// Origin (not a browser), any when atmosphere.origin is "*", else one of
+// the listed origins.
+func (d *Dialect) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	list := d.cfg.Origins()
+	return list == nil || slices.Contains(list, o)
+}
+
+// cors sets the CORS headers of an allowed cross-origin request, and
+// refuses (403) one from an origin that is not allowed. It reports whether
+// to go on.
+func (d *Dialect) cors(w http.ResponseWriter, r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	if !d.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", o)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Expose-Headers", "X-Atmosphere-tracking-id, X-Atmosphere-error")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		}
+		h.Set("Access-Control-Max-Age", "600")
+	}
+	return true
+}
+
+// noCache sets the headers that keep proxies and browsers from caching a
+// transport response (spec §1.6).
+func noCache(h http.Header) {
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Expires", "0")
+}
+
+// maxFormBody bounds the body of user/auth and user/logout.
+const maxFormBody = 64 << 10
+
+// formParams returns the parameters of an API call given as a JSON object
+// body, a form body or the query string (Navixy accepts all three). JSON
+// values that are not strings are kept in their JSON text.
+func formParams(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if r.Method == http.MethodPost && ct == "application/json" {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBody))
+		if err != nil {
+			return nil, false
+		}
+		vals := r.URL.Query()
+		if len(bytes.TrimSpace(body)) == 0 {
+			return vals, true
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) != nil {
+			return nil, false
+		}
+		for k, v := range m {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				s = string(bytes.TrimSpace(v))
+			}
+			vals.Set(k, s)
+		}
+		return vals, true
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		return nil, false
+	}
+	return r.Form, true
+}
+
+// remoteHost returns the client's address without the port.
+func remoteHost(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
+// isLocal reports whether r is plainly from and to this machine: from a
+// loopback address, to a loopback host (against DNS rebinding), without
+// proxy headers (a local proxy makes every caller look local), and not from
+// a web page of another host (against cross-site requests).
+func isLocal(r *http.Request) bool {
+	if !loopbackHost(remoteHost(r)) {
+		return false
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if !loopbackHost(host) {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !loopbackHost(u.Hostname()) {
+			return false
+		}
+	}
+	return true
+}
+
+// loopbackHost reports whether host is "localhost", a name under
+// ".localhost", or a loopback IP address.
+func loopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,179 @@
+package atmosphere
+
+import (
+	"bytes"
+	"container/list"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+// This file keeps the last state, readings and IoT values of each tracker,
+// and whether it is blocked, so that a new subscriber gets current data at
+// once (spec §2.3). Every node keeps its own copy, fed by the store channel
+// of the hub, which every publish goes through first; memory is bounded by
+// config atmosphere.max_last_states, dropping the least recently updated
+// tracker first.
+
+// storeChannel carries every update of the last-state store to every node.
+const storeChannel = "atmo:store"
+
+// Store update kinds, the first byte of a store channel message.
+const (
+	updState     = 's'
+	updReadings  = 'r'
+	updIoT       = 'i'
+	updBlock     = 'b'
+	updUnblock   = 'u'
+	updCorrupt   = 'c' // the tracker was removed: forget it
+	maxUpdateHdr = 24
+)
+
+// storeUpdate encodes a store channel message: "<kind><tracker id>\n<payload>".
+func storeUpdate(kind byte, id int64, payload []byte) []byte {
+	b := make([]byte, 0, len(payload)+maxUpdateHdr)
+	b = append(b, kind)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, '\n')
+	return append(b, payload...)
+}
+
+var errBadUpdate = errors.New("atmosphere: malformed store update")
+
+// parseStoreUpdate decodes a store channel message.
+func parseStoreUpdate(msg []byte) (kind byte, id int64, payload []byte, err error) {
+	nl := bytes.IndexByte(msg, '\n')
+	if nl < 2 || nl > maxUpdateHdr {
+		return 0, 0, nil, errBadUpdate
+	}
+	id, perr := strconv.ParseInt(string(msg[1:nl]), 10, 64)
+	if perr != nil {
+		return 0, 0, nil, errBadUpdate
+	}
+	return msg[0], id, msg[nl+1:], nil
+}
+
+// trackerData is what the store keeps of one tracker.
+type trackerData struct {
+	id       int64
+	state    *derived // the last state event
+	readings *derived
+	iot      *derived
+	blocked  bool
+}
+
+// store is the last-state store. Its methods are safe for concurrent use.
+type store struct {
+	max int
+	mu  sync.RWMutex
+	m   map[int64]*list.Element // of *trackerData
+	lru *list.List              // most recently updated first
+}
+
+func newStore(max int) *store {
+	return &store{max: max, m: map[int64]*list.Element{}, lru: list.New()}
+}
+
+// Deliver applies a store channel message. It makes the store a
+// hub.Subscriber of storeChannel.
+func (s *store) Deliver(m *ws.PreparedMessage) error {
+	kind, id, payload, err := parseStoreUpdate(m.Payload())
+	if err != nil {
+		return nil // not ours to fail: a bad message changes nothing
+	}
+	s.apply(kind, id, payload)
+	return nil
+}
+
+var _ hub.Subscriber = (*store)(nil)
+
+// apply records one update.
+func (s *store) apply(kind byte, id int64, payload []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if kind == updCorrupt {
+		if e := s.m[id]; e != nil {
+			s.lru.Remove(e)
+			delete(s.m, id)
+		}
+		return
+	}
+	t := s.touchLocked(id)
+	keep := func(old *derived, k chanKind) *derived {
+		if old != nil && bytes.Equal(old.src.Payload(), payload) {
+			return old // the publishing node's own update, back from the bus
+		}
+		return newDerived(k, ws.NewPreparedMessage(ws.Text, bytes.Clone(payload)))
+	}
+	switch kind {
+	case updState:
+		t.state = keep(t.state, chState)
+	case updReadings:
+		t.readings = keep(t.readings, chReadings)
+	case updIoT:
+		t.iot = keep(t.iot, chIoT)
+	case updBlock:
+		t.blocked = true
+	case updUnblock:
+		t.blocked = false
+	}
+}
+
+// touchLocked returns id's entry, made the most recent, creating it and
+// evicting the oldest as needed.
+func (s *store) touchLocked(id int64) *trackerData {
+	if e := s.m[id]; e != nil {
+		s.lru.MoveToFront(e)
+		return e.Value.(*trackerData)
+	}
+	for s.lru.Len() >= s.max {
+		old := s.lru.Back()
+		s.lru.Remove(old)
+		delete(s.m, old.Value.(*trackerData).id)
+	}
+	t := &trackerData{id: id}
+	s.m[id] = s.lru.PushFront(t)
+	return t
+}
+
+// get returns a copy of what the store has of id.
+func (s *store) get(id int64) (trackerData, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e := s.m[id]; e != nil {
+		return *e.Value.(*trackerData), true
+	}
+	return trackerData{}, false
+}
+
+// blocked reports whether id is blocked.
+func (s *store) blocked(id int64) bool {
+	t, _ := s.get(id)
+	return t.blocked
+}
+
+// sourceID returns the source_id of id's last state.
+func (s *store) sourceID(id int64) (int64, bool) {
+	t, ok := s.get(id)
+	if !ok || t.state == nil {
+		return 0, false
+	}
+	var v struct {
+		SourceID *int64 `json:"source_id"`
+	}
+	if json.Unmarshal(t.state.data, &v) != nil || v.SourceID == nil {
+		return 0, false
+	}
+	return *v.SourceID, true
+}
+
+// len returns the number of trackers kept.
+func (s *store) len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.m)
+}
