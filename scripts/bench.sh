@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Load benchmarks: starts the built server on a free loopback port and runs
+# every `switchboard bench` scenario against it, then prints a table.
+#
+#   scripts/bench.sh            short runs, under 2 minutes in all (make bench)
+#   scripts/bench.sh full       the configurations of issue 7's targets (several minutes)
+#   scripts/bench.sh full 3     ... each run 3 times (the table shows every run)
+#
+# Environment: BIN (default bin/switchboard, built when missing), PORT
+# (default: a free port from 18000 up), OUT (JSON lines; default
+# bench-results/bench-DATE.jsonl). Every run is bounded in count and time
+# and talks to 127.0.0.1 only. A scenario the server cannot serve yet (a
+# dialect not built in) is reported as failed and the others still run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=${1:-short}
+REPEAT=${2:-1}
+BIN=${BIN:-bin/switchboard}
+if [ -z "${OUT:-}" ]; then
+  mkdir -p bench-results
+  OUT=bench-results/bench-$(date -u +%Y%m%dT%H%M%SZ).jsonl
+fi
+: >"$OUT"
+
+if [ ! -x "$BIN" ]; then
+  echo "building $BIN" >&2
+  go build -o "$BIN" ./cmd/switchboard || exit 1
+fi
+
+free_port() {
+  local p
+  for p in $(seq 18000 18999); do
+    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+  done
+  echo "no free port in 18000-18999" >&2
+  exit 1
+}
+PORT=${PORT:-$(free_port)}
+TMP=$(mktemp -d)
+cat >"$TMP/bench.hjson" <<EOF
+{
+  host: "127.0.0.1"
+  port: $PORT
+  log: { level: "warn" }
+}
+EOF
+
+SERVER_PID=
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+  fi
+}
+trap 'stop_server; rm -rf "$TMP"' EXIT
+
+start_server() {
+  "$BIN" serve --config "$TMP/bench.hjson" >"$TMP/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the server did not start:" >&2
+  cat "$TMP/server.log" >&2
+  exit 1
+}
+
+FAILED=()
+# bench SCENARIO [flags]: one run against a fresh server.
+bench() {
+  start_server
+  if ! "$BIN" bench "$@" --target "127.0.0.1:$PORT" --server-pid "$SERVER_PID" >>"$OUT" 2>"$TMP/bench.err"; then
+    FAILED+=("$*: $(grep -v '^[a-z]*: ' "$TMP/bench.err" | tail -1)")
+  fi
+  grep -E '^(hold|fanout|channels|echo) [a-z]+ ' "$TMP/bench.err" >&2
+  stop_server
+}
+
+if [ "$MODE" = full ]; then
+  RUNS=(
+    "hold --protocol pusher --connections 19000 --idle 10s"
+    "hold --protocol tokens --connections 19000 --idle 10s"
+    "fanout --protocol pusher --subscribers 1000 --payload 100 --duration 10s"
+    "fanout --protocol pusher --subscribers 10000 --payload 100 --duration 10s"
+    "fanout --protocol pusher --subscribers 10000 --rate 2 --duration 10s"
+    "fanout --protocol pusher --subscribers 1000 --rate 20 --duration 10s"
+    "channels --protocol pusher --subscribers 10000 --channels 1000 --duration 10s"
+    "fanout --protocol tokens --subscribers 1000 --payload 100 --duration 10s"
+    "channels --protocol tokens --subscribers 10000 --channels 1000 --duration 10s"
+    "echo --connections 100 --duration 10s"
+  )
+else
+  RUNS=(
+    "hold --protocol pusher --connections 2000 --idle 2s"
+    "hold --protocol tokens --connections 2000 --idle 2s"
+    "fanout --protocol pusher --subscribers 1000 --duration 5s --drain 2s"
+    "fanout --protocol tokens --subscribers 1000 --duration 5s --drain 2s"
+    "channels --protocol pusher --subscribers 2000 --channels 200 --duration 5s --drain 2s"
+    "channels --protocol tokens --subscribers 2000 --channels 200 --duration 5s --drain 2s"
+    "echo --connections 100 --duration 5s"
+  )
+fi
+
+echo "switchboard bench ($MODE): $(nproc) cores, Linux $(uname -r), $(date -u +%Y-%m-%dT%H:%M:%SZ), port $PORT; JSON lines in $OUT" >&2
+for run in "${RUNS[@]}"; do
+  for _ in $(seq "$REPEAT"); do
+    # shellcheck disable=SC2086 # the flags are meant to split
+    bench $run
+  done
+done
+
+echo
+"$BIN" bench table "$OUT"
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo
+  echo "failed runs:"
+  printf '  %s\n' "${FAILED[@]}"
+  exit 1
+fi
