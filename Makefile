@@ -1,0 +1,44 @@
+# Switchboard. `make test` is what CI runs (see scripts/test.sh).
+
+GO ?= go
+BIN := bin/switchboard
+
+.PHONY: all build run test vet lint fuzz bench e2e clean
+
+all: build
+
+## build: the binary, bin/switchboard
+build:
+	$(GO) build -o $(BIN) ./cmd/switchboard
+
+## run: the server from source with default settings (ARGS="--port 9000")
+run:
+	$(GO) run ./cmd/switchboard $(ARGS)
+
+## test: everything CI checks: gofmt, vet, staticcheck, go test -race, e2e
+test:
+	scripts/test.sh
+
+## vet: go vet on every package
+vet:
+	$(GO) vet ./...
+
+## lint: staticcheck (pinned, installed into bin/)
+lint:
+	scripts/lint.sh
+
+## fuzz: every Fuzz target for FUZZTIME each (default 10s)
+fuzz:
+	scripts/fuzz.sh
+
+## bench: every benchmark once (placeholder until the load generator lands)
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
+
+## e2e: the end-to-end tests (node --test) against a fresh build
+e2e: build
+	scripts/e2e.sh
+
+## clean: remove built binaries and tools
+clean:
+	rm -rf bin

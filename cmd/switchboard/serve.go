@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect/atmosphere"
+	"github.com/switchboard-rt/switchboard/dialect/echo"
+	"github.com/switchboard-rt/switchboard/dialect/pusher"
+	"github.com/switchboard-rt/switchboard/dialect/tokens"
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/server"
+)
+
+// legacyConfigFile is read from the working directory when no config file
+// is named, as the token broker this server replaces did.
+const legacyConfigFile = "websockets.conf"
+
+// serveFlags are the flags of the serve command.
+type serveFlags struct {
+	config, host string
+	port         int
+	set          map[string]bool // the flags given on the command line
+}
+
+func serve(ctx context.Context, e *env, args []string) error {
+	f, err := parseServeFlags(e, args)
+	if err != nil {
+		return err
+	}
+	cfg, source, err := loadConfig(f, e.getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, e.stderr)
+	slog.SetDefault(logger)
+	logConfig(logger, cfg, source)
+
+	hubOpts, cluster, err := hubOptions(cfg, logger)
+	if err != nil {
+		return err
+	}
+	h, err := hub.New(hubOpts)
+	if err != nil {
+		if cluster != nil {
+			_ = cluster.Close()
+		}
+		return err
+	}
+	defer h.Close() // after the dialects have shut down
+	ds, err := dialects(cfg, h, logger)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg, logger, ds...)
+	if err != nil {
+		return err
+	}
+	if err := registerCluster(srv, cluster); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop) // a second signal kills at once
+	return srv.ListenAndServe(ctx)
+}
+
+// dialects builds every enabled dialect. Shared state (the hub and its bus)
+// is built once, by serve, and handed to the dialects that need it; the
+// server package only mounts them.
+func dialects(cfg *config.Config, h *hub.Hub, logger *slog.Logger) ([]server.Dialect, error) {
+	wsOpts := server.WebSocketOptions(cfg.WebSocket)
+	var ds []server.Dialect
+	if cfg.Echo.Enabled {
+		ds = append(ds, echo.New(cfg.Echo, wsOpts, logger))
+	}
+	if cfg.Tokens.Enabled {
+		ds = append(ds, tokens.New(cfg.Tokens, wsOpts, h, logger))
+	}
+	if cfg.Pusher.Enabled {
+		p, err := pusher.New(cfg.Pusher, wsOpts, h, logger)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, p)
+	}
+	if cfg.Atmosphere.Enabled {
+		a, err := atmosphere.New(cfg.Atmosphere, h, wsOpts, logger)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, a)
+	}
+	return ds, nil
+}
+
+func parseServeFlags(e *env, args []string) (serveFlags, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f := serveFlags{set: map[string]bool{}}
+	fs.StringVar(&f.config, "config", "", "config `file` (HJSON); default $"+config.EnvConfig+", else ./"+legacyConfigFile+" if present; \"\" for none")
+	fs.StringVar(&f.host, "host", "", "interface to listen on, overriding $"+config.EnvHost+" and the file (default localhost)")
+	fs.IntVar(&f.port, "port", 0, "TCP port to listen on, overriding $"+config.EnvPort+" and the file (default 8000)")
+	if err := parseFlags(fs, e, args); err != nil {
+		return f, err
+	}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	return f, nil
+}
+
+// configSource says where the config file came from, for the log.
+type configSource struct {
+	path string // "" when there is no file
+	from string // "--config", the variable's name, or "working directory"
+}
+
+// loadConfig applies, lowest first: defaults, the file, the environment,
+// flags; then validates. Every problem is returned at once.
+func loadConfig(f serveFlags, getenv func(string) string) (*config.Config, configSource, error) {
+	var src configSource
+	switch {
+	case f.set["config"]:
+		src = configSource{f.config, "--config"}
+	case getenv(config.EnvConfig) != "":
+		src = configSource{getenv(config.EnvConfig), config.EnvConfig}
+	default:
+		if fi, err := os.Stat(legacyConfigFile); err == nil && fi.Mode().IsRegular() {
+			src = configSource{legacyConfigFile, "working directory"}
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, src, fmt.Errorf("config: %w", err)
+		}
+	}
+	cfg := config.Default()
+	if src.path != "" {
+		var err error
+		if cfg, err = config.Load(src.path); err != nil {
+			// Report the environment's problems with the file's.
+			return nil, src, invalidConfig(errors.Join(err, config.Default().ApplyEnv(getenv)))
+		}
+	}
+	envErr := cfg.ApplyEnv(getenv)
+	if f.set["host"] {
+		cfg.Host = f.host
+	}
+	if f.set["port"] {
+		cfg.Port = f.port
+	}
+	if err := errors.Join(envErr, cfg.Validate()); err != nil {
+		return nil, src, invalidConfig(err)
+	}
+	return cfg, src, nil
+}
+
+// configError lists every problem of a configuration.
+type configError struct{ err error }
+
+// invalidConfig returns err as a configError when it holds config problems,
+// and unchanged otherwise (such as a file that cannot be read).
+func invalidConfig(err error) error {
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return configError{err}
+}
+
+func (e configError) Error() string {
+	lines := errorLines(e.err)
+	noun := "problem"
+	if len(lines) > 1 {
+		noun = "problems"
+	}
+	return fmt.Sprintf("invalid configuration, %d %s:\n  %s", len(lines), noun, strings.Join(lines, "\n  "))
+}
+
+func (e configError) Unwrap() error { return e.err }
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.JSON() {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func logConfig(logger *slog.Logger, cfg *config.Config, src configSource) {
+	if src.path == "" {
+		logger.Info("config", "file", "none", "note", "every key at its default")
+	} else {
+		logger.Info("config", "file", src.path, "from", src.from)
+	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn("config", "key", w.Key, "problem", w.Msg)
+	}
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make test, and so CI: formatting, vet, staticcheck, the Go tests with the
+# race detector, the binary, then the end-to-end tests with their
+# dependencies installed. Prints what it ran and what it skipped and why;
+# fails as soon as a step fails or a required part cannot be set up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ran=()
+start=$SECONDS
+
+summary() {
+	local status=$1
+	echo
+	echo "==> make test: $status after $((SECONDS - start))s"
+	local r
+	for r in "${ran[@]}"; do echo "    ran:     $r"; done
+	echo "    skipped: fuzzing (make fuzz: minutes per target; not part of make test)"
+	echo "    skipped: benchmarks (make bench: timing, not correctness)"
+	echo "    (e2e dependencies set up or skipped are listed in the e2e step's output)"
+}
+
+# step NAME COMMAND... runs one step, timing it.
+step() {
+	local name=$1 t0=$SECONDS
+	shift
+	echo
+	echo "==> $name: $*"
+	if ! "$@"; then
+		summary "FAILED in step '$name'"
+		exit 1
+	fi
+	ran+=("$name ($((SECONDS - t0))s)")
+}
+
+check_gofmt() {
+	local files
+	files=$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -print0 | xargs -0 gofmt -l)
+	if [[ -n $files ]]; then
+		echo "not gofmt-ed (run gofmt -w on them):"
+		echo "$files"
+		return 1
+	fi
+}
+
+go version
+step "gofmt" check_gofmt
+step "go vet" go vet ./...
+step "staticcheck" scripts/lint.sh
+# The Redis integration tests (bus/redis) need a real redis-server; with
+# SWITCHBOARD_TEST_REDIS=1 they fail instead of skipping when it is missing.
+source scripts/ensure-deps.sh
+step "redis-server" ensure_redis
+step "go test" env SWITCHBOARD_TEST_REDIS=1 go test -race -count=1 -timeout=20m ./...
+step "build" go build -o bin/switchboard ./cmd/switchboard
+step "e2e" scripts/e2e.sh
+summary "PASSED"
