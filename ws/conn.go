@@ -1,10 +1,7 @@
 package ws
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -26,17 +23,22 @@ import (
 // concurrent use and never block on the network: they queue frames for a
 // writer that runs only while the queue is not empty.
 type Conn struct {
-	srv          *Server
-	nc           net.Conn // nil until the 101 response is written
-	remote       net.Addr // the peer's address, while nc is nil
-	req          *http.Request
-	subprotocol  string
-	compress     bool
-	lastActivity atomic.Int64 // server clock, unix nanoseconds
-	pingSentAt   atomic.Int64 // 0 when no ping is outstanding
-	pollID       uint32       // matches poller events to this Conn
-	pollFD       int32        // the socket's descriptor while the poller watches it
-	early        []byte       // bytes the client sent right behind its handshake
+	srv         *Server
+	subprotocol string
+	compress    bool
+	raw         bool       // the socket is a bare descriptor watched by the pollers
+	wpolled     bool       // raw: registered with the write poller (guarded by mu)
+	fd          int32      // raw: the socket's descriptor
+	nc          net.Conn   // stream (TLS, or no poller): the socket
+	hs          *handshake // until the socket is attached
+	req         *http.Request
+	extra       *connExtra // seldom-used state, made on demand (guarded by mu)
+
+	lastActivity atomic.Int64  // server clock, unix nanoseconds
+	pollID       atomic.Uint32 // raw: tells this Conn's poller events from a predecessor's; 0 when not watched
+	pingSentAt   atomic.Int64  // 0 when no ping is outstanding
+	readStalled  atomic.Int64  // raw: since when a partial frame waits; 0 when none
+	writeStalled atomic.Int64  // raw: since when the socket refuses our bytes; 0 when not
 
 	onMessage func(MessageType, []byte)
 	onPing    func([]byte)
@@ -47,25 +49,47 @@ type Conn struct {
 	// Read state, touched only by the goroutine reading the connection.
 	msgOp         ws.OpCode // opcode of the fragmented message in progress, 0 if none
 	msgCompressed bool
-	msgBuf        []byte
+	msgBuf        []byte // fragments joined so far
+	pending       []byte // raw: the start of a frame that has not fully arrived
 
-	mu           sync.Mutex
-	queue        [][]byte    // frames waiting for the writer
-	spare        [][]byte    // the writer's previous batch, reused
-	started      bool        // the 101 response is written; frames may follow
-	writing      bool        // a writer goroutine is running
-	reading      bool        // a reader goroutine is running
-	closeSent    bool        // a Close frame is queued or written
-	closeRcvd    bool        // the peer's Close frame was received
-	dropAfter    bool        // drop TCP once the queue is written
-	closed       bool        // TCP closed; OnClose is due or done
-	closeTimer   *time.Timer // drops TCP if the peer never answers our Close
-	closeCode    StatusCode
-	closeReason  string
+	mu          sync.Mutex
+	queue       [][]byte // frames waiting for the writer
+	unsent      [][]byte // raw: what the full socket refused, written first
+	spare       [][]byte // the writer's previous batch, reused
+	started     bool     // the 101 response is written; frames may follow
+	writing     bool     // a writer is running or waits for the socket
+	writeActive bool     // a writer is inside a write to the socket
+	reading     bool     // a reader is running
+	closeSent   bool     // a Close frame is queued or written
+	closeRcvd   bool     // the peer's Close frame was received
+	dropAfter   bool     // drop TCP once the queue is written
+	closed      bool     // TCP closed or closing; OnClose is due or done
+	fdClosed    bool     // raw: the descriptor is closed
+	closeCode   StatusCode
+	closeReason string
+}
+
+// handshake is what a connection holds only until its socket is attached.
+type handshake struct {
+	remote net.Addr // for RemoteAddr inside OnConnection
+}
+
+// connExtra is state most connections never need, kept out of Conn so that
+// idle connections stay small.
+type connExtra struct {
 	overflowCode StatusCode
 	overflowMsg  string
+	closeTimer   *time.Timer // drops TCP if the peer never answers our Close
 	ctx          context.Context
 	cancel       context.CancelFunc
+}
+
+// extraLocked returns c.extra, making it on first use. c.mu must be held.
+func (c *Conn) extraLocked() *connExtra {
+	if c.extra == nil {
+		c.extra = &connExtra{}
+	}
+	return c.extra
 }
 
 // OnMessage sets the hook for received text and binary messages. data is the
@@ -103,14 +127,20 @@ func (c *Conn) Request() *http.Request {
 	return c.req
 }
 
-// RemoteAddr returns the peer's network address.
+// RemoteAddr returns the peer's network address, or nil once the
+// connection is closed.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.nc == nil { // inside OnConnection
-		return c.remote
+	switch {
+	case c.hs != nil: // inside OnConnection
+		return c.hs.remote
+	case c.nc != nil:
+		return c.nc.RemoteAddr()
+	case c.raw && !c.fdClosed:
+		return peerAddr(int(c.fd))
 	}
-	return c.nc.RemoteAddr()
+	return nil
 }
 
 // Compressed reports whether permessage-deflate was negotiated.
@@ -121,13 +151,14 @@ func (c *Conn) Compressed() bool { return c.compress }
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ctx == nil {
-		c.ctx, c.cancel = context.WithCancel(context.Background())
+	x := c.extraLocked()
+	if x.ctx == nil {
+		x.ctx, x.cancel = context.WithCancel(context.Background())
 		if c.closed {
-			c.cancel()
+			x.cancel()
 		}
 	}
-	return c.ctx
+	return x.ctx
 }
 
 // SetOverflowClose sets the close code and reason sent when the send queue
@@ -135,7 +166,8 @@ func (c *Conn) Context() context.Context {
 // 1013 "send queue full".
 func (c *Conn) SetOverflowClose(code StatusCode, reason string) {
 	c.mu.Lock()
-	c.overflowCode, c.overflowMsg = code, reason
+	x := c.extraLocked()
+	x.overflowCode, x.overflowMsg = code, reason
 	c.mu.Unlock()
 }
 
@@ -215,7 +247,7 @@ func (c *Conn) sendClose(code StatusCode, reason string, dropAfter bool) error {
 	c.dropAfter = dropAfter
 	c.pushLocked(encodeFrame(ws.OpClose, closePayload(code, reason), false))
 	if !dropAfter {
-		c.closeTimer = time.AfterFunc(closeTimeout, c.Terminate)
+		c.extraLocked().closeTimer = time.AfterFunc(closeTimeout, c.Terminate)
 	}
 	c.mu.Unlock()
 	return nil
@@ -246,81 +278,19 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 		c.closeCode, c.closeReason = code, reason
 	}
 	reading := c.reading
-	c.queue, c.spare = nil, nil
-	if c.closeTimer != nil {
-		c.closeTimer.Stop()
+	c.queue, c.unsent, c.spare = nil, nil, nil
+	if x := c.extra; x != nil {
+		if x.closeTimer != nil {
+			x.closeTimer.Stop()
+		}
+		if x.cancel != nil {
+			x.cancel()
+		}
 	}
-	if c.cancel != nil {
-		c.cancel()
-	}
+	c.closeSocketLocked()
 	c.mu.Unlock()
-
-	c.srv.poller.remove(c)
-	if c.nc != nil { // nil when the handshake failed after OnConnection
-		_ = c.nc.Close()
-	}
 	if !reading {
 		c.finish()
-	}
-}
-
-// attach gives the connection its socket once the 101 response is written,
-// and starts the writer for frames queued by OnConnection. It returns false
-// when the connection was closed meanwhile.
-func (c *Conn) attach(nc net.Conn) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.nc, c.remote = nc, nil
-	if c.closed {
-		_ = nc.Close()
-		return false
-	}
-	c.started = true
-	if len(c.queue) > 0 {
-		c.writing = true
-		c.srv.goTask(c.writeLoop)
-	}
-	return true
-}
-
-// watch starts reading: by the poller for plain TCP connections, by a
-// goroutine of the connection's own otherwise.
-func (c *Conn) watch() {
-	if c.early != nil {
-		r := readers.Get().(*reader)
-		r.br.Reset(io.MultiReader(bytes.NewReader(c.early), c.nc))
-		c.early = nil
-		open := c.readPass(r)
-		r.br.Reset(nil)
-		readers.Put(r)
-		if !open {
-			return
-		}
-	}
-	if _, tcp := c.nc.(*net.TCPConn); tcp && c.srv.poller != nil {
-		c.mu.Lock()
-		var err error
-		if !c.closed {
-			err = c.srv.poller.add(c)
-		}
-		c.mu.Unlock()
-		if err == nil {
-			return
-		}
-		c.srv.reportError(err)
-	}
-	r := &reader{br: bufio.NewReaderSize(c.nc, readBufferSize)}
-	c.srv.goTask(func() { c.readLoop(r) })
-}
-
-// rearm asks the poller for the next input, unless the connection closed.
-func (c *Conn) rearm() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closed {
-		if err := c.srv.poller.rearm(c); err != nil {
-			c.srv.reportError(err)
-		}
 	}
 }
 

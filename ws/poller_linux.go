@@ -4,22 +4,23 @@ package ws
 
 import (
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
 
-// poller watches idle connections with one epoll instance, so that a
-// connection with nothing to read costs no goroutine and no buffer. Each
-// registration is one-shot: an event starts one read pass, and the pass
-// re-arms the registration when it is done, so two passes never overlap.
+// poller watches raw-mode sockets with an epoll instance, so that a
+// connection waiting for input, or for room to write, costs no goroutine. A
+// Server has two: one for input, one for output space. Registrations are
+// one-shot: an event starts one task, and the task re-arms the registration
+// when it is done, so two tasks of one connection never overlap.
 type poller struct {
 	srv    *Server
+	events uint32
+	ready  func(c *Conn) // runs on the poller's goroutine; must not block
 	epfd   int
 	wakefd int
-	nextID atomic.Uint32
 	closed atomic.Bool
 	done   chan struct{}
 
@@ -27,9 +28,26 @@ type poller struct {
 	conns map[int32]*Conn
 }
 
-const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+const (
+	readEvents  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	writeEvents = unix.EPOLLOUT | unix.EPOLLONESHOT
+)
 
-func newPoller(s *Server) (*poller, error) {
+// newPollers returns the read and write pollers.
+func newPollers(s *Server) (read, write *poller, err error) {
+	read, err = newPoller(s, readEvents, func(c *Conn) { s.goTask(c.readRawPass) })
+	if err != nil {
+		return nil, nil, err
+	}
+	write, err = newPoller(s, writeEvents, func(c *Conn) { s.goTask(c.writeLoop) })
+	if err != nil {
+		read.close()
+		return nil, nil, err
+	}
+	return read, write, nil
+}
+
+func newPoller(s *Server, events uint32, ready func(*Conn)) (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -45,26 +63,21 @@ func newPoller(s *Server) (*poller, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl add eventfd: %w", err)
 	}
-	p := &poller{srv: s, epfd: epfd, wakefd: wakefd, done: make(chan struct{}), conns: make(map[int32]*Conn)}
+	p := &poller{srv: s, events: events, ready: ready, epfd: epfd, wakefd: wakefd,
+		done: make(chan struct{}), conns: make(map[int32]*Conn)}
 	go p.run()
 	return p, nil
 }
 
 // add starts watching c. c.mu must be held.
 func (p *poller) add(c *Conn) error {
-	fd, err := socketFD(c.nc)
-	if err != nil {
-		return err
-	}
-	c.pollFD = int32(fd)
-	c.pollID = p.nextID.Add(1)
 	p.mu.Lock()
-	p.conns[c.pollFD] = c
+	p.conns[c.fd] = c
 	p.mu.Unlock()
-	ev := unix.EpollEvent{Events: pollEvents, Fd: c.pollFD, Pad: int32(c.pollID)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	ev := unix.EpollEvent{Events: p.events, Fd: c.fd, Pad: int32(c.pollID.Load())}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(c.fd), &ev); err != nil {
 		p.mu.Lock()
-		delete(p.conns, c.pollFD)
+		delete(p.conns, c.fd)
 		p.mu.Unlock()
 		return fmt.Errorf("ws: epoll_ctl add: %w", err)
 	}
@@ -73,24 +86,32 @@ func (p *poller) add(c *Conn) error {
 
 // rearm asks for the next event on c. c.mu must be held and c open.
 func (p *poller) rearm(c *Conn) error {
-	ev := unix.EpollEvent{Events: pollEvents, Fd: c.pollFD, Pad: int32(c.pollID)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(c.pollFD), &ev); err != nil {
+	ev := unix.EpollEvent{Events: p.events, Fd: c.fd, Pad: int32(c.pollID.Load())}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(c.fd), &ev); err != nil {
 		return fmt.Errorf("ws: epoll_ctl mod: %w", err)
 	}
 	return nil
 }
 
-// remove stops watching c, before its socket is closed.
-func (p *poller) remove(c *Conn) {
-	if p == nil || c.pollID == 0 {
-		return
+// arm registers c with the write poller on first use and re-arms it after.
+// c.mu must be held and c open.
+func (p *poller) arm(c *Conn) error {
+	if c.wpolled {
+		return p.rearm(c)
 	}
+	c.wpolled = true
+	return p.add(c)
+}
+
+// remove stops watching c, before its descriptor is closed. c.mu must be
+// held.
+func (p *poller) remove(c *Conn) {
 	p.mu.Lock()
-	if p.conns[c.pollFD] == c {
-		delete(p.conns, c.pollFD)
+	if p.conns[c.fd] == c {
+		delete(p.conns, c.fd)
 	}
 	p.mu.Unlock()
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(c.pollFD), nil)
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(c.fd), nil)
 }
 
 func (p *poller) run() {
@@ -115,8 +136,8 @@ func (p *poller) run() {
 			p.mu.RLock()
 			c := p.conns[ev.Fd]
 			p.mu.RUnlock()
-			if c != nil && c.pollID == uint32(ev.Pad) {
-				p.srv.goTask(c.readPooled)
+			if c != nil && uint32(ev.Pad) == c.pollID.Load() {
+				p.ready(c)
 			}
 		}
 	}
@@ -132,20 +153,4 @@ func (p *poller) close() {
 	<-p.done
 	unix.Close(p.epfd)
 	unix.Close(p.wakefd)
-}
-
-func socketFD(nc net.Conn) (int, error) {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		return 0, fmt.Errorf("ws: %T cannot be polled", nc)
-	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return 0, fmt.Errorf("ws: syscall conn: %w", err)
-	}
-	var fd int
-	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return 0, fmt.Errorf("ws: socket descriptor: %w", err)
-	}
-	return fd, nil
 }

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,42 +15,50 @@ import (
 	"github.com/gobwas/ws"
 )
 
-const readBufferSize = 4096
+const readBufferSize = 8 << 10
 
-// reader is the pooled state a connection borrows while it has bytes to
-// read: a buffered reader and room for a frame header and a control payload.
+// reader is a read buffer with room for a frame header and a control
+// payload. Raw-mode read passes borrow one from a pool while they run;
+// stream-mode connections own one.
 type reader struct {
-	br   *bufio.Reader
+	br   *bufio.Reader // stream mode
+	buf  []byte        // raw mode
+	src  bytes.Reader  // raw mode: the bytes being parsed
 	hdr  [ws.MaxHeaderSize - 2]byte
 	ctrl [maxControlPayload]byte
 }
 
-var readers = sync.Pool{New: func() any {
-	return &reader{br: bufio.NewReaderSize(nil, readBufferSize)}
-}}
+var readers = sync.Pool{New: func() any { return &reader{buf: make([]byte, readBufferSize)} }}
+
+func getReader() *reader  { return readers.Get().(*reader) }
+func putReader(r *reader) { r.src.Reset(nil); readers.Put(r) }
 
 // errPeerClosed stops reading after a valid Close frame from the peer.
 var errPeerClosed = errors.New("ws: peer sent close")
 
-// beginRead marks the start of a read pass; it returns false when the
-// connection is closed or another pass is running.
-func (c *Conn) beginRead() bool {
+// readPass runs read, which reads and handles frames, as the connection's
+// only reader. It reports whether more input is expected: not after the
+// socket closed (then OnClose runs here), nor after either side's Close
+// that ends the connection once written.
+func (c *Conn) readPass(read func() error) (open bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed || c.reading {
+		c.mu.Unlock()
 		return false
 	}
 	c.reading = true
-	return true
-}
+	c.mu.Unlock()
 
-// endRead ends a read pass. It returns true when more input is expected:
-// not after the socket closed (then it runs finish instead), nor after
-// either side's Close that ends the connection once written.
-func (c *Conn) endRead() (open bool) {
+	if err := read(); err != nil {
+		c.handleReadError(err)
+	}
+
 	c.mu.Lock()
 	c.reading = false
 	closed := c.closed
+	if closed {
+		c.closeSocketLocked() // terminate left the descriptor to us
+	}
 	open = !closed && !c.closeRcvd && !c.dropAfter
 	c.mu.Unlock()
 	if closed {
@@ -58,47 +67,21 @@ func (c *Conn) endRead() (open bool) {
 	return open
 }
 
-// readPass reads and handles frames until the buffer is empty at a frame
-// boundary. r is a pooled reader (poller mode), the connection's own
-// (goroutine mode), or one wrapping the handshake's buffer. It reports
-// whether more input is expected.
-func (c *Conn) readPass(r *reader) (open bool) {
-	if !c.beginRead() {
-		return false
-	}
-	if err := c.readFrames(r); err != nil {
-		c.handleReadError(err)
-	}
-	return c.endRead()
-}
-
-// readPooled is one read pass with a pooled buffer, run when the poller saw
-// input; afterwards the connection is watched again.
-func (c *Conn) readPooled() {
-	r := readers.Get().(*reader)
-	r.br.Reset(c.nc)
-	open := c.readPass(r)
-	r.br.Reset(nil)
-	readers.Put(r)
-	if open {
-		c.rearm()
-	}
-}
-
-// readLoop reads the connection with a goroutine of its own, for
-// connections the poller cannot watch (TLS, or no poller on this system).
+// readLoop reads a stream-mode connection on a goroutine of its own.
 func (c *Conn) readLoop(r *reader) {
 	for {
 		if _, err := r.br.Peek(1); err != nil {
 			c.handleReadError(err) // no pass runs, so terminate runs finish
 			return
 		}
-		if !c.readPass(r) {
+		if !c.readPass(func() error { return c.readFrames(r) }) {
 			return
 		}
 	}
 }
 
+// readFrames reads frames until the buffer is empty at a frame boundary,
+// giving a frame that has started Options.ReadTimeout to arrive whole.
 func (c *Conn) readFrames(r *reader) error {
 	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadTimeout)); err != nil {
 		return err
@@ -144,6 +127,7 @@ func (c *Conn) handleReadError(err error) {
 	}
 }
 
+// readFrame reads and handles one frame from a stream-mode connection.
 func (c *Conn) readFrame(r *reader) error {
 	h, err := ws.ReadHeaderBuffer(r.br, r.hdr[:])
 	if err != nil {
@@ -152,9 +136,25 @@ func (c *Conn) readFrame(r *reader) error {
 		}
 		return err
 	}
-	c.lastActivity.Store(c.srv.clock.Load())
-	c.pingSentAt.Store(0)
+	if err := c.checkHeader(h); err != nil {
+		return err
+	}
+	var payload []byte
+	if h.OpCode.IsControl() {
+		payload = r.ctrl[:h.Length]
+	} else {
+		payload = make([]byte, h.Length)
+	}
+	if _, err := io.ReadFull(r.br, payload); err != nil {
+		return err
+	}
+	ws.Cipher(payload, h.Mask, 0)
+	return c.handleFrame(h, payload, true)
+}
 
+// checkHeader checks a frame header against RFC 6455, the negotiated
+// extensions, the fragmentation state and Options.MaxPayload.
+func (c *Conn) checkHeader(h ws.Header) error {
 	state := ws.StateServerSide
 	if c.compress {
 		state |= ws.StateExtended
@@ -169,41 +169,31 @@ func (c *Conn) readFrame(r *reader) error {
 	if h.Rsv&^0x4 != 0 || rsv1 && (h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
 		return failWith(StatusProtocolError, "unexpected reserved bits %03b", h.Rsv)
 	}
-
-	if h.OpCode.IsControl() {
-		payload := r.ctrl[:h.Length]
-		if _, err := io.ReadFull(r.br, payload); err != nil {
-			return err
-		}
-		ws.Cipher(payload, h.Mask, 0)
-		return c.handleControl(h.OpCode, payload)
-	}
-
-	max := c.srv.opts.MaxPayload
-	if max >= 0 && int64(len(c.msgBuf))+h.Length > max {
+	if max := c.srv.opts.MaxPayload; !h.OpCode.IsControl() && max >= 0 && int64(len(c.msgBuf))+h.Length > max {
 		return &protocolError{code: StatusMessageTooBig, err: ErrMessageTooBig}
 	}
-	var payload []byte
-	if c.msgOp == 0 && h.Fin {
-		payload = make([]byte, h.Length)
-	} else {
-		n := len(c.msgBuf)
-		c.msgBuf = append(c.msgBuf, make([]byte, h.Length)...)
-		payload = c.msgBuf[n:]
-	}
-	if _, err := io.ReadFull(r.br, payload); err != nil {
-		return err
-	}
-	ws.Cipher(payload, h.Mask, 0)
+	return nil
+}
 
+// handleFrame handles one whole, unmasked frame. owned reports whether
+// payload may be kept; it may not when it points into a pooled buffer.
+func (c *Conn) handleFrame(h ws.Header, payload []byte, owned bool) error {
+	c.lastActivity.Store(c.srv.clock.Load())
+	c.pingSentAt.Store(0)
+	if h.OpCode.IsControl() {
+		return c.handleControl(h.OpCode, payload)
+	}
 	if h.OpCode != ws.OpContinuation {
-		c.msgOp, c.msgCompressed = h.OpCode, rsv1
+		c.msgOp, c.msgCompressed = h.OpCode, h.Rsv&0x4 != 0
 	}
-	if !h.Fin {
+	switch {
+	case !h.Fin:
+		c.msgBuf = append(c.msgBuf, payload...)
 		return nil
-	}
-	if c.msgBuf != nil {
-		payload, c.msgBuf = c.msgBuf, nil
+	case c.msgBuf != nil:
+		payload, c.msgBuf = append(c.msgBuf, payload...), nil
+	case !owned:
+		payload = bytes.Clone(payload)
 	}
 	op, compressed := c.msgOp, c.msgCompressed
 	c.msgOp, c.msgCompressed = 0, false

@@ -34,7 +34,10 @@ type Server struct {
 	clock   atomic.Int64 // unix nanoseconds, advanced by the sweeper
 	metrics counters
 	tasks   sync.WaitGroup // readers, writers and the sweeper
-	poller  *poller
+	poller  *poller        // raw-mode input; nil: every connection in stream mode
+	wpoller *poller        // raw-mode output space
+
+	nextPollID atomic.Uint32
 
 	startOnce sync.Once
 	stop      chan struct{}
@@ -78,11 +81,11 @@ func (s *Server) reportError(err error) {
 // start launches the background goroutines on first use.
 func (s *Server) start() {
 	s.startOnce.Do(func() {
-		p, err := newPoller(s)
+		r, w, err := newPollers(s)
 		if err != nil {
 			s.reportError(fmt.Errorf("ws: poller unavailable, one goroutine per connection: %w", err))
 		}
-		s.poller = p
+		s.poller, s.wpoller = r, w
 		s.goTask(s.sweep)
 	})
 }
@@ -142,19 +145,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.terminate(StatusAbnormalClosure, "")
 		return
 	}
+	var early []byte
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent frames right behind its handshake: they are
 		// read before the poller takes over.
-		early, _ := brw.Reader.Peek(n)
-		c.early = append([]byte(nil), early...)
-	}
-	if !c.attach(nc) {
-		return
+		early, _ = brw.Reader.Peek(n)
+		early = append([]byte(nil), early...)
 	}
 	if s.shuttingDown() { // Shutdown began during the handshake
 		_ = c.Close(s.opts.ShutdownCode, s.opts.ShutdownReason)
 	}
-	c.watch()
+	c.attach(nc, early)
 }
 
 // reserve counts a connection in, refusing it over MaxConnections or during
@@ -222,8 +223,9 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) (ws.HTTPUpgrade
 		subprotocol: proto,
 		compress:    compress,
 	}
+	c.hs = &handshake{}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		c.remote = net.TCPAddrFromAddrPort(ap)
+		c.hs.remote = net.TCPAddrFromAddrPort(ap)
 	}
 	c.lastActivity.Store(s.clock.Load())
 	return up, c, true
@@ -376,6 +378,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.drain(ctx)
 	s.poller.close()
+	s.wpoller.close()
 	if err == nil {
 		s.tasks.Wait()
 	}
@@ -431,9 +434,6 @@ func (s *Server) sweep() {
 			return
 		case now := <-t.C:
 			s.clock.Store(now.UnixNano())
-			if s.opts.PingInterval < 0 {
-				continue
-			}
 			batch = s.snapshot(batch[:0])
 			for _, c := range batch {
 				s.keepAlive(c, now.UnixNano())
@@ -447,7 +447,7 @@ func (s *Server) sweep() {
 // shorter, so that a timeout is noticed within a quarter of itself.
 func (s *Server) sweepInterval() time.Duration {
 	d := time.Second
-	for _, v := range []time.Duration{s.opts.PingInterval / 4, s.opts.PongTimeout / 4} {
+	for _, v := range []time.Duration{s.opts.PingInterval / 4, s.opts.PongTimeout / 4, s.opts.ReadTimeout / 4, s.opts.WriteTimeout / 4} {
 		if v > 0 && v < d {
 			d = v
 		}
@@ -456,6 +456,17 @@ func (s *Server) sweepInterval() time.Duration {
 }
 
 func (s *Server) keepAlive(c *Conn, now int64) {
+	if t := c.readStalled.Load(); t != 0 && time.Duration(now-t) >= s.opts.ReadTimeout {
+		c.fail(StatusPolicyViolation, "frame not completed in time", errors.New("ws: read: frame not completed in time"))
+		return
+	}
+	if t := c.writeStalled.Load(); t != 0 && time.Duration(now-t) >= s.opts.WriteTimeout {
+		c.Terminate() // the peer has read nothing for WriteTimeout
+		return
+	}
+	if s.opts.PingInterval < 0 {
+		return
+	}
 	if sent := c.pingSentAt.Load(); sent != 0 {
 		if time.Duration(now-sent) >= s.opts.PongTimeout {
 			c.fail(StatusGoingAway, "pong timeout", nil)

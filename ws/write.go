@@ -18,7 +18,11 @@ func (c *Conn) enqueue(frame []byte, ctrl bool) error {
 		return ErrClosed
 	}
 	if !ctrl && len(c.queue) >= c.srv.opts.SendQueue {
-		code, reason := c.overflowCode, c.overflowMsg
+		var code StatusCode
+		var reason string
+		if x := c.extra; x != nil {
+			code, reason = x.overflowCode, x.overflowMsg
+		}
 		c.mu.Unlock()
 		c.srv.metrics.overflow()
 		if code == 0 {
@@ -42,33 +46,67 @@ func (c *Conn) pushLocked(frame []byte) {
 	}
 }
 
-// writeLoop writes everything queued, one writev per batch, until the queue
-// is empty. It is the only goroutine that writes to the socket.
+// writeLoop writes everything queued until the queue is empty, one writev
+// per batch. It is the only goroutine that writes to the socket. In raw
+// mode, when the socket's buffer is full, it parks what is left in c.unsent,
+// asks the write poller to call it again once the socket drains, and
+// returns: a slow reader holds no goroutine.
 func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
-		if len(c.queue) == 0 || c.closed {
+		if c.closed {
 			c.writing = false
-			drop := c.dropAfter && !c.closed
-			if cap(c.spare) > maxSpareBatch {
-				c.spare = nil
-			}
 			c.mu.Unlock()
-			if drop {
+			return
+		}
+		batch, resumed := c.unsent, true
+		if len(batch) == 0 {
+			if len(c.queue) == 0 {
+				c.writing = false
+				drop := c.dropAfter
+				if cap(c.spare) > maxSpareBatch {
+					c.spare = nil
+				}
+				c.mu.Unlock()
+				if drop {
+					c.terminate(StatusAbnormalClosure, "")
+				}
+				return
+			}
+			batch, resumed = c.queue, false
+			c.queue = c.spare[:0]
+			c.spare = nil
+		}
+		c.unsent = nil
+		c.writeActive = true
+		c.mu.Unlock()
+
+		rest, err := c.writeBatch(batch)
+
+		c.mu.Lock()
+		c.writeActive = false
+		if c.closed {
+			c.closeSocketLocked() // terminate left the descriptor to us
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		if err == nil && len(rest) > 0 {
+			c.unsent = rest
+			c.writeStalled.CompareAndSwap(0, c.srv.clock.Load())
+			err = c.srv.wpoller.arm(c)
+			c.mu.Unlock()
+			if err != nil {
+				c.srv.reportError(err)
 				c.terminate(StatusAbnormalClosure, "")
 			}
 			return
 		}
-		batch := c.queue
-		c.queue = c.spare[:0]
-		c.spare = nil
-		c.mu.Unlock()
-
-		err := c.writeBatch(batch)
-		clear(batch)
-
-		c.mu.Lock()
-		c.spare = batch[:0]
+		c.writeStalled.Store(0)
+		if !resumed {
+			clear(batch)
+			c.spare = batch[:0]
+		}
 		c.mu.Unlock()
 		if err != nil {
 			c.terminate(StatusAbnormalClosure, "")
@@ -77,12 +115,21 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-func (c *Conn) writeBatch(batch [][]byte) error {
+// writeBatch writes batch to the socket. In raw mode it returns what the
+// socket would not take without blocking; in stream mode it blocks up to
+// Options.WriteTimeout.
+func (c *Conn) writeBatch(batch [][]byte) (rest [][]byte, err error) {
+	frames := len(batch)
+	if c.raw {
+		var n int
+		rest, n, err = writeFD(int(c.fd), batch)
+		c.srv.metrics.wrote(frames-len(rest), n)
+		return rest, err
+	}
 	if err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout)); err != nil {
-		return err
+		return nil, err
 	}
 	var n int64
-	var err error
 	if len(batch) == 1 {
 		var m int
 		m, err = c.nc.Write(batch[0])
@@ -91,6 +138,6 @@ func (c *Conn) writeBatch(batch [][]byte) error {
 		bufs := net.Buffers(batch)
 		n, err = bufs.WriteTo(c.nc)
 	}
-	c.srv.metrics.wrote(len(batch), int(n))
-	return err
+	c.srv.metrics.wrote(frames, int(n))
+	return nil, err
 }

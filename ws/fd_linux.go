@@ -1,0 +1,102 @@
+//go:build linux
+
+package ws
+
+import (
+	"fmt"
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	errWouldBlock  = unix.EAGAIN
+	errInterrupted = unix.EINTR
+)
+
+// maxIOV is the most buffers one writev takes (IOV_MAX on Linux).
+const maxIOV = 1024
+
+// detachFD takes a TCP connection's socket out of the Go runtime: it
+// duplicates the descriptor, which stays non-blocking, and closes nc, which
+// releases the runtime's poll descriptor and net.Conn. The socket lives on
+// in the duplicate.
+func detachFD(nc net.Conn) (int, error) {
+	raw, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("ws: syscall conn: %w", err)
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, fmt.Errorf("ws: socket descriptor: %w", err)
+	}
+	if dupErr != nil {
+		return -1, fmt.Errorf("ws: dup socket: %w", dupErr)
+	}
+	_ = nc.Close()
+	return fd, nil
+}
+
+// readFD reads without blocking; errWouldBlock means nothing to read.
+func readFD(fd int, p []byte) (int, error) {
+	n, err := unix.Read(fd, p)
+	if n < 0 {
+		n = 0
+	}
+	return n, err
+}
+
+// writeFD writes bufs with writev until done or until the socket would
+// block, and returns what is left and how many bytes went out.
+func writeFD(fd int, bufs [][]byte) (rest [][]byte, written int, err error) {
+	for len(bufs) > 0 {
+		n, err := unix.Writev(fd, bufs[:min(len(bufs), maxIOV)])
+		if n > 0 {
+			written += n
+			bufs = advance(bufs, n)
+		}
+		switch {
+		case err == nil:
+		case err == unix.EAGAIN:
+			return bufs, written, nil
+		case err == unix.EINTR:
+		default:
+			return nil, written, err
+		}
+	}
+	return nil, written, nil
+}
+
+// advance drops the first n bytes of bufs. It re-slices bufs' elements but
+// never writes to the bytes they share with other connections.
+func advance(bufs [][]byte, n int) [][]byte {
+	for n > 0 && len(bufs) > 0 {
+		if n < len(bufs[0]) {
+			bufs[0] = bufs[0][n:]
+			return bufs
+		}
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	return bufs
+}
+
+func shutdownFD(fd int) { _ = unix.Shutdown(fd, unix.SHUT_RDWR) }
+
+func closeFD(fd int) { _ = unix.Close(fd) }
+
+// peerAddr returns the remote address of a socket, or nil.
+func peerAddr(fd int) net.Addr {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return nil
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	}
+	return nil
+}

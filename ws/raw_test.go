@@ -1,0 +1,116 @@
+package ws
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+func TestFrameArrivingInPieces(t *testing.T) {
+	ts := newTestServer(t, Options{}, true)
+	c := dialRaw(t, ts.url, nil)
+	var buf bytes.Buffer
+	payload := bytes.Repeat([]byte("piece"), 4000) // 20,000 bytes: a 16-bit length, several reads
+	_ = ws.WriteFrame(&buf, ws.MaskFrame(ws.NewBinaryFrame(payload)))
+	_ = ws.WriteFrame(&buf, ws.MaskFrame(ws.NewTextFrame([]byte("after"))))
+	wire := buf.Bytes()
+	// Cut inside the header, inside the payload, at the frame boundary, and
+	// inside the second header.
+	prev := 0
+	for _, cut := range []int{1, 4, 1000, 19000, 20008, 20010, len(wire)} {
+		if _, err := c.nc.Write(wire[prev:cut]); err != nil {
+			t.Fatal(err)
+		}
+		prev = cut
+		time.Sleep(5 * time.Millisecond) // let the server read each piece alone: the case under test, not synchronisation
+	}
+	if f := c.read(); !bytes.Equal(f.Payload, payload) {
+		t.Fatalf("got %d bytes back, want %d", len(f.Payload), len(payload))
+	}
+	if f := c.read(); string(f.Payload) != "after" {
+		t.Fatalf("got %q, want \"after\"", f.Payload)
+	}
+}
+
+func TestStalledFrameCloses1008(t *testing.T) {
+	ts := newTestServer(t, Options{ReadTimeout: 100 * time.Millisecond}, false)
+	c := dialRaw(t, ts.url, nil)
+	var buf bytes.Buffer
+	_ = ws.WriteFrame(&buf, ws.MaskFrame(ws.NewTextFrame([]byte("never finished"))))
+	if _, err := c.nc.Write(buf.Bytes()[:5]); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := c.readClose(); code != StatusPolicyViolation {
+		t.Fatalf("close = %d, want 1008", code)
+	}
+}
+
+func TestSlowReaderGetsEverythingInOrder(t *testing.T) {
+	ts := newTestServer(t, Options{SendQueue: 1000}, false)
+	c := dialRaw(t, ts.url, nil)
+	conn := <-ts.conns
+	// Far more than the socket buffers hold, so the writer must park on the
+	// write poller and resume as the client drains.
+	const n = 400
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	for i := 0; i < n; i++ {
+		chunk[0] = byte(i)
+		if err := conn.Send(context.Background(), Binary, bytes.Clone(chunk)); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // let the socket fill before reading: the case under test
+	for i := 0; i < n; i++ {
+		f := c.read()
+		if len(f.Payload) != len(chunk) || f.Payload[0] != byte(i) {
+			t.Fatalf("message %d: %d bytes starting %d", i, len(f.Payload), f.Payload[0])
+		}
+	}
+}
+
+func TestPeerThatNeverReadsIsDropped(t *testing.T) {
+	ts := newTestServer(t, Options{SendQueue: 1000, WriteTimeout: 200 * time.Millisecond}, false)
+	dialRaw(t, ts.url, nil)
+	conn := <-ts.conns
+	chunk := bytes.Repeat([]byte("y"), 64<<10)
+	for i := 0; i < 400; i++ {
+		if err := conn.Send(context.Background(), Binary, chunk); err != nil {
+			break
+		}
+	}
+	if e := ts.next(t, "close"); e.code != int(StatusAbnormalClosure) {
+		t.Fatalf("OnClose code = %d, want 1006 (dropped)", e.code)
+	}
+}
+
+func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
+	ts := newTestServer(t, Options{}, true)
+	warm := dialRaw(t, ts.url, nil)
+	<-ts.conns
+	warm.send(ws.NewTextFrame([]byte("warm up")))
+	warm.read()
+	before := runtime.NumGoroutine()
+	const n = 200
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = dialRaw(t, ts.url, nil)
+		<-ts.conns
+	}
+	for _, c := range clients { // each has exchanged a message and is idle again
+		c.send(ws.NewTextFrame([]byte("hi")))
+		c.read()
+	}
+	// Transient reader and writer goroutines end right after their pass.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine()-before > n/20 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The test's own client side adds none either (raw net.Conns).
+	if extra := runtime.NumGoroutine() - before; extra > n/20 {
+		t.Fatalf("%d idle connections hold %d goroutines", n, extra)
+	}
+}

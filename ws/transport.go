@@ -1,0 +1,148 @@
+package ws
+
+import (
+	"bufio"
+	"net"
+)
+
+// A connection's socket is used in one of two modes, fixed when it is
+// attached after the handshake:
+//
+//   - raw (Linux, plain TCP): the descriptor is taken out of the Go runtime's
+//     network poller and watched by the Server's own epoll pollers, one for
+//     input and one for output space. Reads and writes never block; an idle
+//     connection holds no goroutine, no buffer and no runtime poll
+//     descriptor.
+//   - stream (TLS, other systems, or no poller): a net.Conn with one reader
+//     goroutine, and blocking writes bounded by Options.WriteTimeout.
+
+// attach gives the connection its socket once the 101 response is written,
+// starts the writer for frames queued by OnConnection, and starts reading.
+func (c *Conn) attach(nc net.Conn, early []byte) {
+	raw := false
+	var fd int
+	if _, tcp := nc.(*net.TCPConn); tcp && c.srv.poller != nil {
+		var err error
+		if fd, err = detachFD(nc); err == nil {
+			raw = true
+		} else {
+			c.srv.reportError(err)
+		}
+	}
+	c.mu.Lock()
+	c.hs = nil
+	if raw {
+		c.raw, c.fd = true, int32(fd)
+	} else {
+		c.nc = nc
+	}
+	if c.closed {
+		c.closeSocketLocked()
+		c.mu.Unlock()
+		return
+	}
+	c.started = true
+	if len(c.queue) > 0 {
+		c.writing = true
+		c.srv.goTask(c.writeLoop)
+	}
+	c.mu.Unlock()
+
+	if raw {
+		c.watchRaw(early)
+	} else {
+		c.watchStream(nc, early)
+	}
+}
+
+// watchRaw reads what the client sent behind its handshake, then hands the
+// descriptor to the read poller.
+func (c *Conn) watchRaw(early []byte) {
+	if len(early) > 0 {
+		r := getReader()
+		open := c.readPass(func() error { return c.consume(r, early) })
+		putReader(r)
+		if !open {
+			return
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.pollID.Store(c.srv.nextPollID.Add(1))
+	if err := c.srv.poller.add(c); err != nil {
+		c.srv.reportError(err)
+		c.mu.Unlock()
+		c.terminate(StatusAbnormalClosure, "")
+		c.mu.Lock()
+	}
+}
+
+// watchStream starts the connection's reader goroutine.
+func (c *Conn) watchStream(nc net.Conn, early []byte) {
+	var src = nc.(interface{ Read([]byte) (int, error) })
+	if len(early) > 0 {
+		src = &prefixReader{early: early, rest: nc}
+	}
+	r := &reader{br: bufio.NewReaderSize(src, readBufferSize)}
+	c.srv.goTask(func() { c.readLoop(r) })
+}
+
+// prefixReader reads early, then rest.
+type prefixReader struct {
+	early []byte
+	rest  interface{ Read([]byte) (int, error) }
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.early) > 0 {
+		n := copy(b, p.early)
+		p.early = p.early[n:]
+		return n, nil
+	}
+	return p.rest.Read(b)
+}
+
+// readRawPass is one read pass in raw mode, run when the read poller saw
+// input; afterwards the descriptor is watched again.
+func (c *Conn) readRawPass() {
+	r := getReader()
+	open := c.readPass(func() error { return c.readRaw(r) })
+	putReader(r)
+	if open {
+		c.mu.Lock()
+		if !c.closed {
+			if err := c.srv.poller.rearm(c); err != nil {
+				c.srv.reportError(err)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// closeSocketLocked releases the socket once nothing uses it. In raw mode
+// the descriptor is shut down at once but closed only when no reader or
+// writer is inside a system call on it, so that its number cannot be
+// reused under them; the last one out closes it. c.mu must be held and
+// c.closed set.
+func (c *Conn) closeSocketLocked() {
+	switch {
+	case c.nc != nil:
+		_ = c.nc.Close()
+	case c.raw && !c.fdClosed:
+		if c.pollID.Load() != 0 {
+			c.srv.poller.remove(c)
+			if c.wpolled {
+				c.srv.wpoller.remove(c)
+			}
+			c.pollID.Store(0)
+		}
+		shutdownFD(int(c.fd))
+		if !c.reading && !c.writeActive {
+			closeFD(int(c.fd))
+			c.fdClosed = true
+		}
+	}
+}
