@@ -34,11 +34,10 @@ type Conn struct {
 	req         *http.Request
 	extra       *connExtra // seldom-used state, made on demand (guarded by mu)
 
-	lastActivity atomic.Int64  // server clock, unix nanoseconds
-	pollID       atomic.Uint32 // raw: tells this Conn's poller events from a predecessor's; 0 when not watched
-	pingSentAt   atomic.Int64  // 0 when no ping is outstanding
-	readStalled  atomic.Int64  // raw: since when a partial frame waits; 0 when none
-	writeStalled atomic.Int64  // raw: since when the socket refuses our bytes; 0 when not
+	lastActivity atomic.Int64 // server clock, unix nanoseconds
+	pingSentAt   atomic.Int64 // 0 when no ping is outstanding
+	readStalled  atomic.Int64 // raw: since when a partial frame waits; 0 when none
+	writeStalled atomic.Int64 // raw: since when the socket refuses our bytes; 0 when not
 
 	onMessage func(MessageType, []byte)
 	onPing    func([]byte)
@@ -47,15 +46,15 @@ type Conn struct {
 	onError   func(error)
 
 	// Read state, touched only by the goroutine reading the connection.
-	msgOp         ws.OpCode // opcode of the fragmented message in progress, 0 if none
-	msgCompressed bool
-	msgBuf        []byte // fragments joined so far
-	pending       []byte // raw: the start of a frame that has not fully arrived
+	msgOp         ws.OpCode     // opcode of the fragmented message in progress, 0 if none
+	msgCompressed bool          // that message is compressed
+	pollID        atomic.Uint32 // raw: tells this Conn's poller events from a predecessor's; 0 when not watched
+	msgBuf        []byte        // fragments joined so far
+	pending       []byte        // raw: the start of a frame that has not fully arrived
 
 	mu          sync.Mutex
 	queue       [][]byte // frames waiting for the writer
 	unsent      [][]byte // raw: what the full socket refused, written first
-	spare       [][]byte // the writer's previous batch, reused
 	started     bool     // the 101 response is written; frames may follow
 	writing     bool     // a writer is running or waits for the socket
 	writeActive bool     // a writer is inside a write to the socket
@@ -65,7 +64,7 @@ type Conn struct {
 	dropAfter   bool     // drop TCP once the queue is written
 	closed      bool     // TCP closed or closing; OnClose is due or done
 	fdClosed    bool     // raw: the descriptor is closed
-	closeCode   StatusCode
+	closeCode   int16    // a StatusCode; they all fit
 	closeReason string
 }
 
@@ -242,7 +241,7 @@ func (c *Conn) sendClose(code StatusCode, reason string, dropAfter bool) error {
 	}
 	c.closeSent = true
 	if !c.closeRcvd {
-		c.closeCode, c.closeReason = code, reason
+		c.closeCode, c.closeReason = int16(code), reason
 	}
 	c.dropAfter = dropAfter
 	c.pushLocked(encodeFrame(ws.OpClose, closePayload(code, reason), false))
@@ -275,10 +274,10 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 	}
 	c.closed = true
 	if !c.closeSent && !c.closeRcvd {
-		c.closeCode, c.closeReason = code, reason
+		c.closeCode, c.closeReason = int16(code), reason
 	}
 	reading := c.reading
-	c.queue, c.unsent, c.spare = nil, nil, nil
+	c.queue, c.unsent = nil, nil
 	if x := c.extra; x != nil {
 		if x.closeTimer != nil {
 			x.closeTimer.Stop()

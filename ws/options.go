@@ -71,6 +71,13 @@ type Options struct {
 	// headers are the largest part of an idle connection's memory.
 	KeepRequest bool
 
+	// OverflowCode and OverflowReason are sent when a connection's send
+	// queue overflows: the protocol's "reconnect later" code. Default 1013
+	// "send queue full". Conn.SetOverflowClose changes them for one
+	// connection.
+	OverflowCode   StatusCode
+	OverflowReason string
+
 	// ShutdownCode and ShutdownReason are sent to every connection by
 	// Shutdown. Default 1001 "server shutting down".
 	ShutdownCode   StatusCode
@@ -97,6 +104,8 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.ReadTimeout, DefaultReadTimeout)
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.SendQueue, DefaultSendQueue)
+	setDefault(&o.OverflowCode, StatusTryAgainLater)
+	setDefault(&o.OverflowReason, "send queue full")
 	setDefault(&o.ShutdownCode, StatusGoingAway)
 	setDefault(&o.ShutdownReason, "server shutting down")
 	return o

@@ -257,7 +257,7 @@ func (c *Conn) handlePeerClose(payload []byte) error {
 	}
 	c.mu.Lock()
 	c.closeRcvd = true
-	c.closeCode, c.closeReason = code, reason
+	c.closeCode, c.closeReason = int16(code), reason
 	replied := c.closeSent
 	c.mu.Unlock()
 	if replied {

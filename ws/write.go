@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// maxSpareBatch is the largest batch slice a connection keeps between
-// bursts; larger ones are dropped so that idle connections stay small.
+// maxSpareBatch is the largest batch array a writer reuses for the next
+// batch of a burst; larger ones are left to the garbage collector.
 const maxSpareBatch = 16
 
 // enqueue queues one frame for the writer. Control frames (ctrl) may exceed
@@ -18,16 +18,12 @@ func (c *Conn) enqueue(frame []byte, ctrl bool) error {
 		return ErrClosed
 	}
 	if !ctrl && len(c.queue) >= c.srv.opts.SendQueue {
-		var code StatusCode
-		var reason string
-		if x := c.extra; x != nil {
+		code, reason := c.srv.opts.OverflowCode, c.srv.opts.OverflowReason
+		if x := c.extra; x != nil && x.overflowCode != 0 {
 			code, reason = x.overflowCode, x.overflowMsg
 		}
 		c.mu.Unlock()
 		c.srv.metrics.overflow()
-		if code == 0 {
-			code, reason = StatusTryAgainLater, "send queue full"
-		}
 		c.fail(code, reason, ErrQueueFull)
 		return ErrQueueFull
 	}
@@ -59,23 +55,20 @@ func (c *Conn) writeLoop() {
 			c.mu.Unlock()
 			return
 		}
-		batch, resumed := c.unsent, true
+		batch := c.unsent
 		if len(batch) == 0 {
 			if len(c.queue) == 0 {
-				c.writing = false
+				// Idle again: keep no array, so idle connections stay small.
+				c.writing, c.queue = false, nil
 				drop := c.dropAfter
-				if cap(c.spare) > maxSpareBatch {
-					c.spare = nil
-				}
 				c.mu.Unlock()
 				if drop {
 					c.terminate(StatusAbnormalClosure, "")
 				}
 				return
 			}
-			batch, resumed = c.queue, false
-			c.queue = c.spare[:0]
-			c.spare = nil
+			batch = c.queue
+			c.queue = nil
 		}
 		c.unsent = nil
 		c.writeActive = true
@@ -103,9 +96,9 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		c.writeStalled.Store(0)
-		if !resumed {
-			clear(batch)
-			c.spare = batch[:0]
+		if c.queue == nil && cap(batch) <= maxSpareBatch {
+			clear(batch[:cap(batch)])
+			c.queue = batch[:0] // reused while the burst lasts
 		}
 		c.mu.Unlock()
 		if err != nil {

@@ -120,6 +120,7 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 		opts.MaxPayload = max(opts.MaxPayload, 4*int64(cfg.MaxRequestSize))
 	}
 	opts.CheckOrigin = d.originAllowed
+	opts.OverflowCode, opts.OverflowReason = ws.StatusTryAgainLater, "slow consumer"
 	d.ws = ws.NewServer(opts)
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })

@@ -75,7 +75,6 @@ func (o wsOutlet) close(code ws.StatusCode, reason string) { _ = o.conn.Close(co
 // client asked for it, then actions in and events out.
 func (d *Dialect) accept(conn *ws.Conn) {
 	p := parseParams(conn.Request())
-	conn.SetOverflowClose(ws.StatusTryAgainLater, "slow consumer")
 	c := d.newClient(wsOutlet{conn}, p)
 	// The tracking id names the connection for the close notice: the one
 	// the handshake gives, or the one a reconnecting client presents.

@@ -24,7 +24,7 @@ func (c *conn) clientEvent(e Event) {
 		c.rejectClientEvent(0, "Client event rejected: only supported on private and presence channels")
 		return
 	}
-	userID, subscribed := c.channels[e.Channel]
+	userID, subscribed := c.channels.get(e.Channel)
 	if !subscribed {
 		c.rejectClientEvent(0, "Client event rejected: not subscribed to "+truncate(e.Channel, 60))
 		return

@@ -30,7 +30,7 @@ type conn struct {
 	signedIn atomic.Bool
 	closing  atomic.Bool // a close was started by this side
 
-	channels map[string]string // subscribed channel -> presence user id ("" if not presence); nil until the first
+	channels channelSet // subscribed channels, with the presence user id on each
 	user     *signedUser       // after pusher:signin
 	evSecond int64             // the second client events are being counted in
 	evCount  int               // client events in evSecond
@@ -109,8 +109,8 @@ func (c *conn) onMessage(t ws.MessageType, data []byte) {
 
 // onClose leaves every channel and forgets the connection.
 func (c *conn) onClose(code int, reason string) {
-	for name := range c.channels {
-		c.leave(name)
+	for len(c.channels) > 0 {
+		c.leave(c.channels[len(c.channels)-1].name)
 	}
 	c.signout()
 	c.d.countOut(c.app)

@@ -95,6 +95,7 @@ func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) 
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 
 	wsOpts.ShutdownCode, wsOpts.ShutdownReason = CodeReconnect.StatusCode(), "Server shutting down, reconnect"
+	wsOpts.OverflowCode, wsOpts.OverflowReason = CodeOverCapacity.StatusCode(), "Over capacity"
 	wsOpts.CheckOrigin = d.checkOrigin
 	d.ws = ws.NewServer(wsOpts)
 	d.ws.OnConnection(d.accept)
@@ -160,7 +161,6 @@ func (d *Dialect) checkOrigin(r *http.Request) bool {
 // the close code pusher-js acts on, and otherwise sends
 // connection_established.
 func (d *Dialect) accept(wc *ws.Conn) {
-	wc.SetOverflowClose(CodeOverCapacity.StatusCode(), "Over capacity")
 	r := wc.Request()
 	ev := &defaultEvents
 	key, ok := strings.CutPrefix(r.URL.Path, "/app/")

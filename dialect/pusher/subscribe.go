@@ -45,8 +45,8 @@ func (c *conn) subscribe(e Event) {
 		c.refuseSubscription(name, subError("InvalidChannel", 400, msg))
 		return
 	}
-	if _, ok := c.channels[name]; ok { // already subscribed: confirm again
-		c.succeed(name, c.channels[name])
+	if userID, ok := c.channels.get(name); ok { // already subscribed: confirm again
+		c.succeed(name, userID)
 		return
 	}
 	typ := typeOf(name)
@@ -89,10 +89,7 @@ func (c *conn) subscribe(e Event) {
 		c.refuseSubscription(name, subError("ServerError", 500, "Subscription failed on the server; try again"))
 		return
 	}
-	if c.channels == nil {
-		c.channels = make(map[string]string, 2)
-	}
-	c.channels[name] = userID
+	c.channels.put(name, userID)
 	c.d.stats.subscriptions.Add(1)
 	if first && c.d.subscriberCount(c.d.ctx, hubName) == 1 {
 		c.d.hooks.channelOccupied(c.app, name) // the first subscriber of the cluster
@@ -228,7 +225,7 @@ func (c *conn) unsubscribe(e Event) {
 	if name == "" {
 		name = e.Channel
 	}
-	if _, ok := c.channels[name]; ok {
+	if _, ok := c.channels.get(name); ok {
 		c.leave(name)
 	}
 }
@@ -237,8 +234,7 @@ func (c *conn) unsubscribe(e Event) {
 // presence channel announces its departure; the channel's last subscriber
 // vacates it.
 func (c *conn) leave(name string) {
-	userID := c.channels[name]
-	delete(c.channels, name)
+	userID, _ := c.channels.remove(name)
 	hubName := c.app.hubChannel(name)
 	if userID != "" {
 		ctx, cancel := c.d.hubCtx()
