@@ -11,13 +11,17 @@
 // Frame encoding, decoding and the handshake come from github.com/gobwas/ws.
 // This package adds what a server of many mostly idle connections needs:
 //
-//   - No goroutine and no buffer per idle connection. On Linux, plain TCP
-//     connections are watched by an epoll poller; a goroutine with a pooled
-//     read buffer exists only while a connection has bytes to read, and a
-//     writer goroutine only while it has bytes to write. TLS connections, and
-//     every connection on other systems, use one reader goroutine each.
+//   - No goroutine and no buffer per idle connection. On Linux, a plain TCP
+//     connection's descriptor is taken out of the Go runtime after the
+//     handshake and watched by the server's own epoll instances; a goroutine
+//     with a pooled read buffer exists only while a connection has bytes to
+//     read, and a writer goroutine only while it has bytes to write and the
+//     socket takes them. TLS connections, and every connection on other
+//     systems, use one reader goroutine each.
 //   - A bounded send queue per connection. Everything queued is written with
 //     one writev call, so a burst of frames costs one system call.
+//   - OnConnection runs before the 101 response is written, so that what it
+//     sets up is in place before the client can act on the connection.
 //   - [PreparedMessage]: a message framed once and shared by every connection
 //     it is sent to, which is what fan-out to many subscribers needs.
 //   - Keep-alive pings and pong timeouts from one sweeper per server, not a
