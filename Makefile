@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test vet lint fuzz bench e2e clean
+.PHONY: all build run test vet lint fuzz bench microbench e2e clean
 
 all: build
 
@@ -31,9 +31,13 @@ lint:
 fuzz:
 	scripts/fuzz.sh
 
-## bench: every benchmark once (placeholder until the load generator lands)
-bench:
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
+## bench: a short run of every load-generator scenario against bin/switchboard, as a table
+bench: build
+	scripts/bench.sh
+
+## microbench: the Go microbenchmarks of the hot paths
+microbench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## e2e: the end-to-end tests (node --test) against a fresh build
 e2e: build

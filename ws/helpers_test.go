@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"go.uber.org/goleak"
@@ -182,3 +183,5 @@ func readFrame(r io.Reader) (ws.Frame, error) {
 	_, err = io.ReadFull(r, f.Payload)
 	return f, err
 }
+
+func bytesValidUTF8(b []byte) bool { return utf8.Valid(b) }
