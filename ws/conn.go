@@ -64,6 +64,8 @@ type Conn struct {
 	dropAfter   bool     // drop TCP once the queue is written
 	closed      bool     // TCP closed or closing; OnClose is due or done
 	fdClosed    bool     // raw: the descriptor is closed
+	finished    bool     // OnClose is due or done (guarded by srv.mu, not mu)
+	pongIdx     int32    // 1 + the queue index of a pong not yet taken by the writer; 0 if none
 	closeCode   int16    // a StatusCode; they all fit
 	closeReason string
 }
@@ -95,11 +97,14 @@ func (c *Conn) extraLocked() *connExtra {
 // whole message (fragments joined, decompressed) and belongs to the hook.
 func (c *Conn) OnMessage(f func(t MessageType, data []byte)) { c.onMessage = f }
 
-// OnPing sets the hook for received pings. The server answers every ping
-// with a pong itself; the hook only observes.
+// OnPing sets the hook for received pings. The server answers pings with a
+// pong itself (one pong for the latest of several pings not yet answered,
+// as RFC 6455 section 5.5.3 allows); the hook only observes. data is valid
+// only until the hook returns.
 func (c *Conn) OnPing(f func(data []byte)) { c.onPing = f }
 
-// OnPong sets the hook for received pongs, solicited or not.
+// OnPong sets the hook for received pongs, solicited or not. data is valid
+// only until the hook returns.
 func (c *Conn) OnPong(f func(data []byte)) { c.onPong = f }
 
 // OnClose sets the hook called exactly once when the connection has ended,
@@ -109,7 +114,9 @@ func (c *Conn) OnPong(f func(data []byte)) { c.onPong = f }
 func (c *Conn) OnClose(f func(code int, reason string)) { c.onClose = f }
 
 // OnError sets the hook for errors on the connection, such as a protocol
-// violation by the peer. It is called before the close the error causes.
+// violation by the peer. It is called before the close the error causes,
+// on the goroutine that met the error: the reader for what the peer sent,
+// a Send caller for ErrQueueFull, the sweeper for timeouts.
 func (c *Conn) OnError(f func(err error)) { c.onError = f }
 
 // Subprotocol returns the sub-protocol selected in the handshake, or "".
@@ -235,10 +242,17 @@ func (c *Conn) Terminate() { c.terminate(StatusAbnormalClosure, "") }
 // failure); otherwise the peer has closeTimeout to answer.
 func (c *Conn) sendClose(code StatusCode, reason string, dropAfter bool) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closeSent || c.closed {
-		c.mu.Unlock()
 		return ErrClosed
 	}
+	c.queueCloseLocked(code, reason, dropAfter)
+	return nil
+}
+
+// queueCloseLocked queues our Close frame. c.mu must be held, and neither
+// closeSent nor closed set.
+func (c *Conn) queueCloseLocked(code StatusCode, reason string, dropAfter bool) {
 	c.closeSent = true
 	if !c.closeRcvd {
 		c.closeCode, c.closeReason = int16(code), reason
@@ -246,10 +260,10 @@ func (c *Conn) sendClose(code StatusCode, reason string, dropAfter bool) error {
 	c.dropAfter = dropAfter
 	c.pushLocked(encodeFrame(ws.OpClose, closePayload(code, reason), false))
 	if !dropAfter {
-		c.extraLocked().closeTimer = time.AfterFunc(closeTimeout, c.Terminate)
+		// The peer has closeTimeout to answer. The drop runs as a server
+		// task so that OnClose does not run on the timer's goroutine.
+		c.extraLocked().closeTimer = time.AfterFunc(closeTimeout, func() { c.srv.goTask(c.Terminate) })
 	}
-	c.mu.Unlock()
-	return nil
 }
 
 // fail reports err, then closes with code and drops the connection without
@@ -277,7 +291,7 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 		c.closeCode, c.closeReason = int16(code), reason
 	}
 	reading := c.reading
-	c.queue, c.unsent = nil, nil
+	c.queue, c.unsent, c.pongIdx = nil, nil, 0
 	if x := c.extra; x != nil {
 		if x.closeTimer != nil {
 			x.closeTimer.Stop()
@@ -289,14 +303,26 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 	c.closeSocketLocked()
 	c.mu.Unlock()
 	if !reading {
-		c.finish()
+		// On a task of its own rather than the caller's goroutine, which
+		// may be the sweeper or a Send caller: OnClose may take its time.
+		c.srv.goTask(c.finish)
 	}
 }
 
-// finish runs once the connection is closed and no reader is running.
+// finish runs once the connection is closed and no reader is running. The
+// connection leaves Clients before OnClose runs, and stops counting for
+// Shutdown only once OnClose has returned.
 func (c *Conn) finish() {
 	c.srv.forget(c)
 	if c.onClose != nil {
 		c.onClose(int(c.closeCode), c.closeReason)
 	}
+	c.srv.metrics.conns.Add(-1)
+}
+
+// closing reports whether a Close was sent or the connection is closed.
+func (c *Conn) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeSent || c.closed
 }

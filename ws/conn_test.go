@@ -76,6 +76,7 @@ func TestProtocolViolationsClose(t *testing.T) {
 		{name: "invalid utf-8 text", frames: []ws.Frame{ws.NewTextFrame(bad)}, want: StatusInvalidFramePayload},
 		{name: "invalid utf-8 across fragments", frames: []ws.Frame{ws.NewFrame(ws.OpText, false, []byte{0xce}), ws.NewFrame(ws.OpContinuation, true, []byte{0x41})}, want: StatusInvalidFramePayload},
 		{name: "message over max payload", opts: Options{MaxPayload: 10}, frames: []ws.Frame{ws.NewBinaryFrame(make([]byte, 11))}, want: StatusMessageTooBig},
+		{name: "continuation claiming 2^63-1 bytes", frames: []ws.Frame{ws.NewFrame(ws.OpText, false, []byte("a")), {Header: ws.Header{Fin: true, OpCode: ws.OpContinuation, Length: 1<<63 - 1}}}, want: StatusMessageTooBig},
 		{name: "fragments over max payload", opts: Options{MaxPayload: 10}, frames: []ws.Frame{ws.NewFrame(ws.OpBinary, false, make([]byte, 6)), ws.NewFrame(ws.OpContinuation, true, make([]byte, 6))}, want: StatusMessageTooBig},
 		{name: "close with 1-byte body", frames: []ws.Frame{ws.NewCloseFrame([]byte{3})}, want: StatusProtocolError},
 		{name: "close with reserved code 1005", frames: []ws.Frame{ws.NewCloseFrame(ws.NewCloseFrameBody(1005, ""))}, want: StatusProtocolError},

@@ -22,6 +22,10 @@ func FuzzConsume(f *testing.F) {
 	f.Add(frame(ws.NewCloseFrame(ws.NewCloseFrameBody(1000, "bye"))), 0)
 	f.Add(frame(ws.NewBinaryFrame(bytes.Repeat([]byte{1}, 70000))), 40000)
 	f.Add([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0}, 2) // 64-bit length with the top bit set
+	// A fragment, then a continuation claiming 2^63-1 bytes: the length
+	// check must not wrap.
+	f.Add(append(frame(ws.NewFrame(ws.OpText, false, []byte("a"))),
+		0x80, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0), 7)
 	f.Fuzz(func(t *testing.T, data []byte, cut int) {
 		srv := NewServer(Options{MaxPayload: 1 << 16})
 		c := &Conn{srv: srv}

@@ -3,6 +3,7 @@
 package ws
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -69,8 +70,14 @@ func newPoller(s *Server, events uint32, ready func(*Conn)) (*poller, error) {
 	return p, nil
 }
 
+// errPollerClosed refuses registrations after Shutdown closed the poller.
+var errPollerClosed = errors.New("ws: poller closed")
+
 // add starts watching c. c.mu must be held.
 func (p *poller) add(c *Conn) error {
+	if p.closed.Load() {
+		return errPollerClosed
+	}
 	p.mu.Lock()
 	p.conns[c.fd] = c
 	p.mu.Unlock()
@@ -86,6 +93,9 @@ func (p *poller) add(c *Conn) error {
 
 // rearm asks for the next event on c. c.mu must be held and c open.
 func (p *poller) rearm(c *Conn) error {
+	if p.closed.Load() {
+		return errPollerClosed
+	}
 	ev := unix.EpollEvent{Events: p.events, Fd: c.fd, Pad: int32(c.pollID.Load())}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(c.fd), &ev); err != nil {
 		return fmt.Errorf("ws: epoll_ctl mod: %w", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -83,10 +84,12 @@ func (c *Conn) readLoop(r *reader) {
 // readFrames reads frames until the buffer is empty at a frame boundary,
 // giving a frame that has started Options.ReadTimeout to arrive whole.
 func (c *Conn) readFrames(r *reader) error {
-	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadTimeout)); err != nil {
-		return err
-	}
 	for {
+		// Each frame has its own deadline, from its first byte: a peer
+		// that streams frames steadily is never cut off.
+		if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadTimeout)); err != nil {
+			return err
+		}
 		if err := c.readFrame(r); err != nil {
 			return err
 		}
@@ -169,8 +172,16 @@ func (c *Conn) checkHeader(h ws.Header) error {
 	if h.Rsv&^0x4 != 0 || rsv1 && (h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
 		return failWith(StatusProtocolError, "unexpected reserved bits %03b", h.Rsv)
 	}
-	if max := c.srv.opts.MaxPayload; !h.OpCode.IsControl() && max >= 0 && int64(len(c.msgBuf))+h.Length > max {
-		return &protocolError{code: StatusMessageTooBig, err: ErrMessageTooBig}
+	if !h.OpCode.IsControl() {
+		// Written as a subtraction: the peer controls h.Length, up to
+		// 2^63-1, and a sum could wrap.
+		limit := c.srv.opts.MaxPayload
+		if limit < 0 {
+			limit = math.MaxInt32 // "no limit" still means what one slice can hold
+		}
+		if h.Length > limit-int64(len(c.msgBuf)) {
+			return &protocolError{code: StatusMessageTooBig, err: ErrMessageTooBig}
+		}
 	}
 	return nil
 }
@@ -227,7 +238,7 @@ func (c *Conn) deliver(op ws.OpCode, compressed bool, payload []byte) error {
 func (c *Conn) handleControl(op ws.OpCode, payload []byte) error {
 	switch op {
 	case ws.OpPing:
-		_ = c.enqueue(encodeFrame(ws.OpPong, payload, false), true) // fails only once closing
+		c.queuePong(payload)
 		if c.onPing != nil {
 			c.onPing(payload)
 		}
@@ -258,16 +269,22 @@ func (c *Conn) handlePeerClose(payload []byte) error {
 	c.mu.Lock()
 	c.closeRcvd = true
 	c.closeCode, c.closeReason = int16(code), reason
-	replied := c.closeSent
-	c.mu.Unlock()
-	if replied {
+	switch {
+	case !c.closeSent:
+		echo := code
+		if code == StatusNoStatusRcvd {
+			echo = 0
+		}
+		c.queueCloseLocked(echo, "", true)
+		c.mu.Unlock()
+	case c.writing:
+		// Both sides closed at once, and ours (with what was queued
+		// before it) is still being written: drop TCP after it.
+		c.dropAfter = true
+		c.mu.Unlock()
+	default:
+		c.mu.Unlock()
 		c.terminate(code, reason) // the peer answered our Close
-		return errPeerClosed
 	}
-	echo := code
-	if code == StatusNoStatusRcvd {
-		echo = 0
-	}
-	_ = c.sendClose(echo, "", true)
 	return errPeerClosed
 }

@@ -60,10 +60,10 @@ func (c *Conn) consume(r *reader, data []byte) error {
 			return err
 		}
 		start := len(data) - r.src.Len()
-		end := int64(start) + h.Length
-		if int64(len(data)) < end {
-			break
+		if h.Length > int64(len(data)-start) {
+			break // checkHeader bounded h.Length; the rest has not arrived
 		}
+		end := start + int(h.Length)
 		payload := data[start:end]
 		ws.Cipher(payload, h.Mask, 0)
 		data = data[end:]

@@ -31,11 +31,13 @@ type Server struct {
 	onConn func(*Conn)
 	onErr  func(error)
 
-	clock   atomic.Int64 // unix nanoseconds, advanced by the sweeper
-	metrics counters
-	tasks   sync.WaitGroup // readers, writers and the sweeper
-	poller  *poller        // raw-mode input; nil: every connection in stream mode
-	wpoller *poller        // raw-mode output space
+	clock     atomic.Int64 // unix nanoseconds, advanced by the sweeper
+	metrics   counters
+	tasks     sync.WaitGroup // readers, writers and the sweeper
+	taskMu    sync.RWMutex   // orders tasks.Add before Shutdown's tasks.Wait
+	tasksDone bool           // Shutdown is waiting for the tasks; no new ones
+	poller    *poller        // raw-mode input; nil: every connection in stream mode
+	wpoller   *poller        // raw-mode output space
 
 	nextPollID atomic.Uint32
 
@@ -90,13 +92,32 @@ func (s *Server) start() {
 	})
 }
 
-// goTask runs f on a goroutine that Shutdown waits for.
+// goTask runs f on a goroutine that Shutdown waits for. Once Shutdown has
+// begun waiting, f runs on the caller's goroutine instead (by then it can
+// only be a no-op on a closed connection).
 func (s *Server) goTask(f func()) {
+	s.taskMu.RLock()
+	if s.tasksDone {
+		s.taskMu.RUnlock()
+		f()
+		return
+	}
 	s.tasks.Add(1)
+	s.taskMu.RUnlock()
 	go func() {
 		defer s.tasks.Done()
 		f()
 	}()
+}
+
+// newPollID returns a registration id for the pollers; never 0, which
+// means "not registered".
+func (s *Server) newPollID() uint32 {
+	for {
+		if id := s.nextPollID.Add(1); id != 0 {
+			return id
+		}
+	}
 }
 
 // ServeHTTP answers a WebSocket handshake: 101 and a new connection, or an
@@ -123,13 +144,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.conns.Add(-1)
 		return
 	}
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
 	s.metrics.accepted.Add(1)
 	if s.onConn != nil {
 		s.onConn(c)
 	}
+	// Only now is the connection visible to the sweeper, Clients and
+	// Shutdown: its hooks are set. (Shutdown still waits for it: it is
+	// counted since reserve.)
+	s.mu.Lock()
+	if !c.finished {
+		s.conns[c] = struct{}{}
+	}
+	s.mu.Unlock()
 	c.mu.Lock()
 	c.req = nil
 	if s.opts.KeepRequest {
@@ -161,7 +187,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reserve counts a connection in, refusing it over MaxConnections or during
 // shutdown.
 func (s *Server) reserve() bool {
-	if s.shuttingDown() {
+	// Under s.mu, so that Shutdown, which sets the flag under it, either
+	// refuses this handshake or waits for it.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
 		return false
 	}
 	n := s.metrics.conns.Add(1)
@@ -297,12 +327,9 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 // forget removes a finished connection.
 func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
-	_, ok := s.conns[c]
 	delete(s.conns, c)
+	c.finished = true
 	s.mu.Unlock()
-	if ok {
-		s.metrics.conns.Add(-1)
-	}
 }
 
 // Clients returns a snapshot of the open connections, or nil unless
@@ -379,6 +406,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.drain(ctx)
 	s.poller.close()
 	s.wpoller.close()
+	s.taskMu.Lock()
+	s.tasksDone = true
+	s.taskMu.Unlock()
 	if err == nil {
 		s.tasks.Wait()
 	}
@@ -456,12 +486,15 @@ func (s *Server) sweepInterval() time.Duration {
 }
 
 func (s *Server) keepAlive(c *Conn, now int64) {
-	if t := c.readStalled.Load(); t != 0 && time.Duration(now-t) >= s.opts.ReadTimeout {
-		c.fail(StatusPolicyViolation, "frame not completed in time", errors.New("ws: read: frame not completed in time"))
+	if t := c.writeStalled.Load(); t != 0 && time.Duration(now-t) >= s.opts.WriteTimeout {
+		c.Terminate() // the peer has read nothing for WriteTimeout, not even our Close
 		return
 	}
-	if t := c.writeStalled.Load(); t != 0 && time.Duration(now-t) >= s.opts.WriteTimeout {
-		c.Terminate() // the peer has read nothing for WriteTimeout
+	if c.closing() {
+		return // bounded by the close timer or the write stall above
+	}
+	if t := c.readStalled.Load(); t != 0 && time.Duration(now-t) >= s.opts.ReadTimeout {
+		c.fail(StatusPolicyViolation, "frame not completed in time", errors.New("ws: read: frame not completed in time"))
 		return
 	}
 	if s.opts.PingInterval < 0 {

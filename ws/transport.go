@@ -32,7 +32,10 @@ func (c *Conn) attach(nc net.Conn, early []byte) {
 	c.mu.Lock()
 	c.hs = nil
 	if raw {
+		// The id is set before anything can register the descriptor with
+		// a poller (the writer below may, on a full socket).
 		c.raw, c.fd = true, int32(fd)
+		c.pollID.Store(c.srv.newPollID())
 	} else {
 		c.nc = nc
 	}
@@ -67,16 +70,14 @@ func (c *Conn) watchRaw(early []byte) {
 		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
+	var err error
+	if !c.closed {
+		err = c.srv.poller.add(c)
 	}
-	c.pollID.Store(c.srv.nextPollID.Add(1))
-	if err := c.srv.poller.add(c); err != nil {
+	c.mu.Unlock()
+	if err != nil {
 		c.srv.reportError(err)
-		c.mu.Unlock()
 		c.terminate(StatusAbnormalClosure, "")
-		c.mu.Lock()
 	}
 }
 
@@ -111,14 +112,18 @@ func (c *Conn) readRawPass() {
 	r := getReader()
 	open := c.readPass(func() error { return c.readRaw(r) })
 	putReader(r)
-	if open {
-		c.mu.Lock()
-		if !c.closed {
-			if err := c.srv.poller.rearm(c); err != nil {
-				c.srv.reportError(err)
-			}
-		}
-		c.mu.Unlock()
+	if !open {
+		return
+	}
+	c.mu.Lock()
+	var err error
+	if !c.closed {
+		err = c.srv.poller.rearm(c)
+	}
+	c.mu.Unlock()
+	if err != nil { // nothing would ever read this connection again
+		c.srv.reportError(err)
+		c.terminate(StatusAbnormalClosure, "")
 	}
 }
 
@@ -133,7 +138,7 @@ func (c *Conn) closeSocketLocked() {
 		_ = c.nc.Close()
 	case c.raw && !c.fdClosed:
 		if c.pollID.Load() != 0 {
-			c.srv.poller.remove(c)
+			c.srv.poller.remove(c) // a no-op when it was never added
 			if c.wpolled {
 				c.srv.wpoller.remove(c)
 			}

@@ -3,6 +3,8 @@ package ws
 import (
 	"net"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // maxSpareBatch is the largest batch array a writer reuses for the next
@@ -30,6 +32,23 @@ func (c *Conn) enqueue(frame []byte, ctrl bool) error {
 	c.pushLocked(frame)
 	c.mu.Unlock()
 	return nil
+}
+
+// queuePong answers a ping. A pong still waiting in the queue is replaced
+// rather than joined by another, so a peer that pings without reading
+// cannot grow the queue.
+func (c *Conn) queuePong(payload []byte) {
+	frame := encodeFrame(ws.OpPong, payload, false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closeSent || c.closed:
+	case c.pongIdx > 0:
+		c.queue[c.pongIdx-1] = frame
+	default:
+		c.pushLocked(frame)
+		c.pongIdx = int32(len(c.queue))
+	}
 }
 
 // pushLocked appends frame to the queue and starts a writer if none runs.
@@ -68,7 +87,7 @@ func (c *Conn) writeLoop() {
 				return
 			}
 			batch = c.queue
-			c.queue = nil
+			c.queue, c.pongIdx = nil, 0
 		}
 		c.unsent = nil
 		c.writeActive = true
