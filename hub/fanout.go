@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/ws"
@@ -54,25 +56,78 @@ func (h *Hub) receive(msg bus.Message) {
 	h.fanout(list, ws.NewPreparedMessage(ws.Text, msg.Payload), SubscriberID(msg.Except))
 }
 
-// fanout delivers m to list on the calling goroutine or, for a list longer
-// than ParallelThreshold, split into at most FanoutParallelism chunks of
-// about ParallelThreshold or more, one on the calling goroutine and the
-// others on goroutines it waits for.
+// fanout delivers m to every subscription of list but except, and returns
+// when every Deliver has returned.
+//
+// Each publish starts at a random place in the list and wraps around, so
+// that publishes running at once on one channel do not walk the list in
+// lock step, each waiting on the connection lock the other holds (a convoy
+// that parked publishers and left cores idle), and so that no subscriber is
+// always served last.
+//
+// A list longer than ParallelThreshold is cut into chunks of about
+// ParallelThreshold subscriptions (at least two); the publishing goroutine
+// and up to FanoutParallelism-1 helpers claim chunks until none is left. The
+// publisher waits only for chunks a helper has claimed and is delivering,
+// never for a helper that has not been scheduled yet: under load, a new
+// helper goroutine sits in the run queue behind every writer goroutine the
+// fan-out has just woken, and waiting for it made each publish take
+// milliseconds while the cores had work to spare.
 func (h *Hub) fanout(list []*subscription, m *ws.PreparedMessage, except SubscriberID) {
 	n := len(list)
-	chunks := min(h.opts.FanoutParallelism, n/h.opts.ParallelThreshold+1)
-	if n <= h.opts.ParallelThreshold || chunks < 2 {
-		h.deliver(list, m, except)
+	start := 0
+	if n > 1 {
+		start = int(rand.Uint32N(uint32(n)))
+	}
+	if n <= h.opts.ParallelThreshold || h.opts.FanoutParallelism < 2 {
+		h.deliver(list[start:], m, except)
+		h.deliver(list[:start], m, except)
 		return
 	}
-	size := (n + chunks - 1) / chunks
-	var wg sync.WaitGroup
-	for lo := size; lo < n; lo += size {
-		part := list[lo:min(lo+size, n)]
-		wg.Go(func() { h.deliver(part, m, except) })
+	chunks := max(2, n/h.opts.ParallelThreshold)
+	helpers := min(h.opts.FanoutParallelism, chunks) - 1
+	j := &fanoutJob{h: h, list: list, m: m, except: except, start: start, chunks: chunks}
+	j.pending.Add(chunks)
+	for range helpers {
+		go j.run()
 	}
-	h.deliver(list[:size], m, except)
-	wg.Wait()
+	j.run()
+	j.pending.Wait()
+}
+
+// fanoutJob is one publish's fan-out, cut into chunks that goroutines claim
+// one at a time.
+type fanoutJob struct {
+	h      *Hub
+	list   []*subscription
+	m      *ws.PreparedMessage
+	except SubscriberID
+	start  int // where in list the rotated order begins
+	chunks int
+
+	next    atomic.Int64   // the next unclaimed chunk
+	pending sync.WaitGroup // chunks not yet delivered
+}
+
+// run claims and delivers chunks until every chunk is claimed.
+func (j *fanoutJob) run() {
+	n := len(j.list)
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.chunks {
+			return
+		}
+		// Chunk c covers rotated positions [lo, hi) of the list.
+		lo, hi := c*n/j.chunks, (c+1)*n/j.chunks
+		lo, hi = (lo+j.start)%n, (hi+j.start)%n
+		if lo < hi {
+			j.h.deliver(j.list[lo:hi], j.m, j.except)
+		} else {
+			j.h.deliver(j.list[lo:], j.m, j.except)
+			j.h.deliver(j.list[:hi], j.m, j.except)
+		}
+		j.pending.Done()
+	}
 }
 
 // deliver hands m to each live subscription of list but except. It

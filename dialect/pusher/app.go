@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,7 @@ type app struct {
 
 	hubPrefix string       // "pusher/{id}/": the app's space among hub channels
 	conns     atomic.Int64 // open connections
+	macs      *sync.Pool   // *restMAC with secret, for REST signatures
 }
 
 func newApp(c config.PusherApp) *app {
@@ -60,6 +62,7 @@ func newApp(c config.PusherApp) *app {
 		pongTimeout:       c.PongTimeout.Std(),
 		cacheTTL:          c.CacheTTL.Std(),
 		hubPrefix:         "pusher/" + c.ID + "/",
+		macs:              newMACPool([]byte(c.Secret)),
 	}
 	for _, o := range c.AllowedOrigins {
 		a.origins = append(a.origins, strings.TrimSuffix(strings.ToLower(o), "/"))

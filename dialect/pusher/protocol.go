@@ -81,12 +81,30 @@ func isNull(raw json.RawMessage) bool {
 // contents of a JSON string, or the JSON text of any other value.
 func (e Event) DataString() string {
 	if len(e.Data) > 0 && e.Data[0] == '"' {
+		if s, ok := plainJSONString(e.Data); ok {
+			return s
+		}
 		var s string
 		if json.Unmarshal(e.Data, &s) == nil {
 			return s
 		}
 	}
 	return string(e.Data)
+}
+
+// plainJSONString returns the text of a JSON string with nothing to
+// unescape or replace (printable ASCII, no backslash), as json.Unmarshal
+// would, without its reflection; ok is false for any other input.
+func plainJSONString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(b[1 : len(b)-1]), true
 }
 
 // DataObject decodes the event's data into v: a JSON object, or a JSON
