@@ -40,7 +40,7 @@ func newPollers(s *Server) (read, write *poller, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	write, err = newPoller(s, writeEvents, func(c *Conn) { s.goTask(c.writeLoop) })
+	write, err = newPoller(s, writeEvents, s.scheduleWrite)
 	if err != nil {
 		read.close()
 		return nil, nil, err

@@ -31,13 +31,16 @@ type Server struct {
 	onConn func(*Conn)
 	onErr  func(error)
 
-	clock     atomic.Int64 // unix nanoseconds, advanced by the sweeper
-	metrics   counters
-	tasks     sync.WaitGroup // readers, writers and the sweeper
-	taskMu    sync.RWMutex   // orders tasks.Add before Shutdown's tasks.Wait
-	tasksDone bool           // Shutdown is waiting for the tasks; no new ones
-	poller    *poller        // raw-mode input; nil: every connection in stream mode
-	wpoller   *poller        // raw-mode output space
+	clock       atomic.Int64 // unix nanoseconds, advanced by the sweeper
+	metrics     counters
+	tasks       sync.WaitGroup // readers, writers and the sweeper
+	ready       chan *Conn     // raw connections with frames to write
+	writersStop chan struct{}  // closed by Shutdown once no connection is left
+	stopWriters sync.Once
+	taskMu      sync.RWMutex // orders tasks.Add before Shutdown's tasks.Wait
+	tasksDone   bool         // Shutdown is waiting for the tasks; no new ones
+	poller      *poller      // raw-mode input; nil: every connection in stream mode
+	wpoller     *poller      // raw-mode output space
 
 	nextPollID atomic.Uint32
 
@@ -89,6 +92,7 @@ func (s *Server) start() {
 		}
 		s.poller, s.wpoller = r, w
 		s.goTask(s.sweep)
+		s.startWriters()
 	})
 }
 
@@ -404,6 +408,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = c.Close(s.opts.ShutdownCode, s.opts.ShutdownReason)
 	}
 	err := s.drain(ctx)
+	s.stopWriters.Do(func() { close(s.writersStop) })
 	s.poller.close()
 	s.wpoller.close()
 	s.taskMu.Lock()

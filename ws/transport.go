@@ -47,7 +47,7 @@ func (c *Conn) attach(nc net.Conn, early []byte) {
 	c.started = true
 	if len(c.queue) > 0 {
 		c.writing = true
-		c.srv.goTask(c.writeLoop)
+		c.srv.scheduleWrite(c)
 	}
 	c.mu.Unlock()
 

@@ -57,7 +57,7 @@ func (c *Conn) pushLocked(frame []byte) {
 	c.queue = append(c.queue, frame)
 	if !c.writing && c.started {
 		c.writing = true
-		c.srv.goTask(c.writeLoop)
+		c.srv.scheduleWrite(c)
 	}
 }
 

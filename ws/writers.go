@@ -1,0 +1,50 @@
+package ws
+
+import "runtime"
+
+// Raw-mode connections are written by a small set of long-lived writer
+// goroutines that take connections with queued frames from a ready list,
+// rather than by a goroutine started per wake-up. Under fan-out this keeps
+// the run queue short (request handlers do not wait behind a thousand
+// fresh writers) and lets frames pile up per connection while it waits its
+// turn, so each writev carries more of them. Raw writes never block, so a
+// slow peer cannot hold a writer: its rest is parked on the write poller.
+// Stream-mode connections block in writes and keep a goroutine per wake-up.
+
+// readyQueueLen bounds the ready list; past it, a connection gets a
+// goroutine of its own, as stream-mode ones do.
+const readyQueueLen = 1 << 16
+
+// startWriters starts the writer goroutines; Shutdown stops them once every
+// connection has ended.
+func (s *Server) startWriters() {
+	s.ready = make(chan *Conn, readyQueueLen)
+	s.writersStop = make(chan struct{})
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		s.goTask(s.writer)
+	}
+}
+
+func (s *Server) writer() {
+	for {
+		select {
+		case c := <-s.ready:
+			c.writeLoop()
+		case <-s.writersStop:
+			return
+		}
+	}
+}
+
+// scheduleWrite has c's queue written. c.writing must already be set, so
+// that c is scheduled once until its writer is done.
+func (s *Server) scheduleWrite(c *Conn) {
+	if c.raw && s.ready != nil {
+		select {
+		case s.ready <- c:
+			return
+		default: // the ready list is full: fall through to a goroutine
+		}
+	}
+	s.goTask(c.writeLoop)
+}
