@@ -58,6 +58,10 @@ type PusherApp struct {
 	MaxChannelsPerEvent int `json:"max_channels_per_event"`
 	// MaxBatchEvents caps the events of one batch_events call (10).
 	MaxBatchEvents int `json:"max_batch_events"`
+	// MaxChannelsPerConnection caps the channels one connection is
+	// subscribed to at once; a subscription over it is refused with a
+	// LimitReached subscription error and the connection stays open (100).
+	MaxChannelsPerConnection int `json:"max_channels_per_connection"`
 	// EnableClientMessages lets connections send client- events on private
 	// and presence channels (false).
 	EnableClientMessages bool `json:"enable_client_messages"`
@@ -116,6 +120,7 @@ func pusherAppDefaults() PusherApp {
 		MaxEventPayloadKB:        10,
 		MaxChannelsPerEvent:      100,
 		MaxBatchEvents:           10,
+		MaxChannelsPerConnection: 100,
 		EnableUserAuthentication: true,
 		ActivityTimeout:          Duration(120 * time.Second),
 		PongTimeout:              Duration(30 * time.Second),
@@ -185,6 +190,7 @@ func (a *PusherApp) validate(ck *checker, path string) {
 	ck.positive(path+".max_event_payload_kb", int64(a.MaxEventPayloadKB), "KiB, e.g. 10")
 	ck.positive(path+".max_channels_per_event", int64(a.MaxChannelsPerEvent), "channels, e.g. 100")
 	ck.positive(path+".max_batch_events", int64(a.MaxBatchEvents), "events, e.g. 10")
+	ck.positive(path+".max_channels_per_connection", int64(a.MaxChannelsPerConnection), "channels, e.g. 100")
 	if a.UserAuthenticationTimeout < 0 {
 		ck.errorf(path+".user_authentication_timeout", "%s is negative; use 0 to make signing in optional, or e.g. \"30s\"", a.UserAuthenticationTimeout)
 	}

@@ -18,7 +18,7 @@ func TestPusherDefaults(t *testing.T) {
 	a := DefaultPusherApp()
 	if a.ID != "app-id" || a.Key != "app-key" || a.Secret != "app-secret" || !a.Enabled || !a.EnableClientMessages ||
 		!a.EnableUserAuthentication || a.EventPrefix != "pusher" || a.MaxEventPayloadKB != 10 || a.MaxChannelsPerEvent != 100 ||
-		a.MaxBatchEvents != 10 || a.MaxClientEventsPerSecond != 10 || a.MaxPresenceMembers != 100 ||
+		a.MaxBatchEvents != 10 || a.MaxClientEventsPerSecond != 10 || a.MaxPresenceMembers != 100 || a.MaxChannelsPerConnection != 100 ||
 		a.ActivityTimeout != Duration(120*time.Second) || a.PongTimeout != Duration(30*time.Second) {
 		t.Errorf("DefaultPusherApp() = %+v", a)
 	}
@@ -38,6 +38,7 @@ func TestPusherAppsOverlay(t *testing.T) {
 				{
 					id: "2", key: "k2", secret: "s2", enabled: false, event_prefix: "broadcastt"
 					max_connections: 500, enable_client_messages: true, activity_timeout: 30
+					max_channels_per_connection: 20
 					allowed_origins: ["https://example.com"]
 					webhooks: [ { url: "https://example.com/hook", event_types: ["channel_occupied", "member_added"] } ]
 				}
@@ -52,6 +53,7 @@ func TestPusherAppsOverlay(t *testing.T) {
 	want2 := pusherAppDefaults()
 	want2.ID, want2.Key, want2.Secret, want2.Enabled, want2.EventPrefix = "2", "k2", "s2", false, "broadcastt"
 	want2.MaxConnections, want2.EnableClientMessages, want2.ActivityTimeout = 500, true, Duration(30*time.Second)
+	want2.MaxChannelsPerConnection = 20
 	want2.AllowedOrigins = []string{"https://example.com"}
 	want2.Webhooks = []PusherWebhook{{URL: "https://example.com/hook", EventTypes: []string{"channel_occupied", "member_added"}}}
 	if !reflect.DeepEqual(c.Pusher.Apps, []PusherApp{want1, want2}) {
@@ -99,6 +101,8 @@ func TestPusherBadKeys(t *testing.T) {
 		{app(`max_event_payload_kb: -1`), "pusher.apps[0].max_event_payload_kb", "positive"},
 		{app(`max_channels_per_event: 0`), "pusher.apps[0].max_channels_per_event", "positive"},
 		{app(`max_batch_events: 0`), "pusher.apps[0].max_batch_events", "positive"},
+		{app(`max_channels_per_connection: 0`), "pusher.apps[0].max_channels_per_connection", "positive"},
+		{app(`max_channels_per_connection: -5`), "pusher.apps[0].max_channels_per_connection", "positive"},
 		{app(`user_authentication_timeout: "-1s"`), "pusher.apps[0].user_authentication_timeout", "negative"},
 		{app(`activity_timeout: "100ms"`), "pusher.apps[0].activity_timeout", "at least"},
 		{app(`pong_timeout: 0`), "pusher.apps[0].pong_timeout", "positive duration"},

@@ -26,6 +26,7 @@ type app struct {
 	maxPayload        int
 	maxChannels       int
 	maxBatch          int
+	maxConnChannels   int // channels one connection may be subscribed to
 	clientEvents      bool
 	userAuth          bool
 	userAuthTimeout   time.Duration
@@ -33,11 +34,13 @@ type app struct {
 	activityTimeout   time.Duration
 	pongTimeout       time.Duration
 	cacheTTL          time.Duration
-	webhooks          []webhookTarget
+	webhooks          []*hookTarget // each with its own queue and sender
 
 	hubPrefix string       // "pusher/{id}/": the app's space among hub channels
 	conns     atomic.Int64 // open connections
 	macs      *sync.Pool   // *restMAC with secret, for REST signatures
+
+	hookDrops [numDropReasons]atomic.Uint64 // webhook events dropped, by reason
 }
 
 func newApp(c config.PusherApp) *app {
@@ -54,6 +57,7 @@ func newApp(c config.PusherApp) *app {
 		maxPayload:        c.MaxEventPayloadKB * 1024,
 		maxChannels:       c.MaxChannelsPerEvent,
 		maxBatch:          c.MaxBatchEvents,
+		maxConnChannels:   c.MaxChannelsPerConnection,
 		clientEvents:      c.EnableClientMessages,
 		userAuth:          c.EnableUserAuthentication,
 		userAuthTimeout:   c.UserAuthenticationTimeout.Std(),
@@ -68,7 +72,7 @@ func newApp(c config.PusherApp) *app {
 		a.origins = append(a.origins, strings.TrimSuffix(strings.ToLower(o), "/"))
 	}
 	for _, w := range c.Webhooks {
-		a.webhooks = append(a.webhooks, webhookTarget{url: w.URL, events: w.EventTypes})
+		a.webhooks = append(a.webhooks, &hookTarget{app: a, url: w.URL, events: w.EventTypes})
 	}
 	// Zero limits (a Config built in code and not validated) mean Pusher's.
 	def := config.DefaultPusherApp()
@@ -78,6 +82,7 @@ func newApp(c config.PusherApp) *app {
 	setDefault(&a.maxPayload, def.MaxEventPayloadKB*1024)
 	setDefault(&a.maxChannels, def.MaxChannelsPerEvent)
 	setDefault(&a.maxBatch, def.MaxBatchEvents)
+	setDefault(&a.maxConnChannels, def.MaxChannelsPerConnection)
 	setDefault(&a.activityTimeout, def.ActivityTimeout.Std())
 	setDefault(&a.pongTimeout, def.PongTimeout.Std())
 	setDefault(&a.cacheTTL, def.CacheTTL.Std())

@@ -8,7 +8,8 @@ import (
 // on private and presence channels (not encrypted ones) the connection is
 // subscribed to, within the app's rate and size limits. It goes to every
 // other subscriber, never back to the sender; on presence channels it
-// carries the sender's user_id.
+// carries the sender's user_id. Every refusal, and a publish that fails on
+// the server, is answered with pusher:error; the connection stays open.
 func (c *conn) clientEvent(e Event) {
 	a := c.app
 	switch {
@@ -44,6 +45,9 @@ func (c *conn) clientEvent(e Event) {
 		return
 	}
 	if err := c.d.publishEvent(a, e.Channel, encodeEvent(e.Event, e.Channel, data, userID), c.id); err != nil {
+		// Code null, as the other refusals: 4301 means the rate limit, on
+		// which clients back off, and this is the server's failure.
+		c.rejectClientEvent(0, "Client event not delivered: publishing failed on the server; try again")
 		return
 	}
 	c.d.stats.clientEvents.Add(1)

@@ -110,3 +110,35 @@ func TestClientEventRateLimit(t *testing.T) {
 	}
 	c.join("secret1", "key1", "private-b", "") // still open
 }
+
+// A client event the server fails to publish is answered with pusher:error
+// (code null, saying it was not delivered), is not counted as relayed nor
+// sent to webhooks, and the connection stays usable.
+func TestClientEventPublishFails(t *testing.T) {
+	hs := newHookServer(t, 0)
+	e := newFailingEnv(t, hookApp(hs.srv.URL, "client_event"))
+	c, other := e.connect("key1"), e.connect("key1")
+	for _, cl := range []*client{c, other} {
+		cl.join("secret1", "key1", "private-broken", "")
+		cl.join("secret1", "key1", "private-ok", "")
+	}
+	c.send(clientEvent("client-x", "private-broken", "d"))
+	ev := c.expect("pusher:error")
+	var d errorData
+	c.data(ev, &d)
+	if d.Code != nil || !strings.Contains(d.Message, "not delivered") {
+		t.Errorf("error %+v, want code null and a message saying it was not delivered", d)
+	}
+	c.send(clientEvent("client-y", "private-ok", "d"))
+	other.expectOn("client-y", "private-ok") // and nothing before it
+	c.quiet()
+	if got := hs.events(t, 1); len(got) != 1 || got[0]["event"] != "client-y" {
+		t.Errorf("webhooks %v, want only client-y", got)
+	}
+	if relayed, rejected := e.d.stats.clientEvents.Load(), e.d.stats.clientEventsRejected.Load(); relayed != 1 || rejected != 1 {
+		t.Errorf("%d relayed, %d rejected; want 1 and 1", relayed, rejected)
+	}
+	if !strings.Contains(e.logs.String(), "publish failed") {
+		t.Errorf("the failure is not logged:\n%s", e.logs.String())
+	}
+}

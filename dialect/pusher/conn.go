@@ -30,10 +30,10 @@ type conn struct {
 	signedIn atomic.Bool
 	closing  atomic.Bool // a close was started by this side
 
-	channels channelSet // subscribed channels, with the presence user id on each
-	user     *signedUser       // after pusher:signin
-	evSecond int64             // the second client events are being counted in
-	evCount  int               // client events in evSecond
+	channels channelSet  // subscribed channels, with the presence user id on each
+	user     *signedUser // after pusher:signin
+	evSecond int64       // the second client events are being counted in
+	evCount  int         // client events in evSecond
 }
 
 func newConn(d *Dialect, a *app, wc *ws.Conn, id hub.SubscriberID) *conn {

@@ -30,12 +30,16 @@ type Dialect struct {
 	log   *slog.Logger
 	hub   *hub.Hub
 	ws    *ws.Server
+	apps  []*app // in the order of the config
 	byKey map[string]*app
 	byID  map[string]*app
 	conns connSet
 	cache cacheStore
 	hooks *webhooks
 	stats counters
+
+	restPaths *http.ServeMux    // the REST API's paths, any method: tells 405 from 404
+	allow     map[string]string // the Allow header of each REST path pattern
 
 	clock    atomic.Int64 // unix nanoseconds, advanced by the sweeper
 	sweepInt time.Duration
@@ -53,7 +57,8 @@ var _ server.Dialect = (*Dialect)(nil)
 // the Pusher close code for shutdowns and its own origin check. All channels
 // and presence go through h. With no apps in cfg, New serves
 // config.DefaultPusherApp and logs a warning. New starts the dialect's
-// sweeper and webhook sender, which Shutdown stops.
+// sweeper, which Shutdown stops; webhook senders start when there are
+// webhooks to send, and Shutdown stops them too.
 func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) (*Dialect, error) {
 	if h == nil {
 		return nil, errors.New("pusher: New needs a hub")
@@ -85,6 +90,7 @@ func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) 
 			return nil, fmt.Errorf("pusher: two apps share the id %q or the key %q", a.id, a.key)
 		}
 		d.byKey[a.key], d.byID[a.id] = a, a
+		d.apps = append(d.apps, a)
 		for _, t := range []time.Duration{a.activityTimeout / 4, a.pongTimeout / 4, a.userAuthTimeout / 4} {
 			if t > 0 && t < d.sweepInt {
 				d.sweepInt = max(t, 10*time.Millisecond)
@@ -101,7 +107,15 @@ func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) 
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("pusher: websocket", "err", err) })
 
-	d.hooks = newWebhooks(d.log, &d.stats)
+	d.hooks = newWebhooks(d.log, &d.stats, d.apps)
+	d.restPaths, d.allow = http.NewServeMux(), map[string]string{}
+	for _, r := range d.restRoutes() {
+		d.restPaths.Handle(r.path, http.NotFoundHandler())
+		d.allow[r.path] = r.method
+		if r.method == http.MethodGet {
+			d.allow[r.path] += ", " + http.MethodHead
+		}
+	}
 	h.OnMemberChange(d.memberChanged)
 	go d.sweep()
 	return d, nil
@@ -110,23 +124,37 @@ func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) 
 // Name returns "pusher".
 func (d *Dialect) Name() string { return "pusher" }
 
-// Routes returns the WebSocket endpoint and the REST API.
+// Routes returns the WebSocket endpoint and the REST API. Any other path
+// under /apps/, or a REST path with the wrong method, gets a Pusher-style
+// JSON error (404, or 405 with Allow) instead of ServeMux's plain text.
 func (d *Dialect) Routes() []server.Route {
 	wsRoute := func(p string) server.Route {
 		return server.Route{Pattern: p, Protocol: server.ProtocolWebSocket, Handler: d.ws}
 	}
-	api := func(p string, h http.HandlerFunc) server.Route {
-		return server.Route{Pattern: p, Protocol: server.ProtocolHTTP, Handler: h}
-	}
-	return []server.Route{
+	routes := []server.Route{
 		wsRoute("GET /app/{key}"),
 		wsRoute("GET /app/"), // any other path: accepted, then closed with 4005
-		api("POST /apps/{app_id}/events", d.rest(d.postEvents)),
-		api("POST /apps/{app_id}/batch_events", d.rest(d.postBatchEvents)),
-		api("GET /apps/{app_id}/channels", d.rest(d.getChannels)),
-		api("GET /apps/{app_id}/channels/{channel_name}", d.rest(d.getChannel)),
-		api("GET /apps/{app_id}/channels/{channel_name}/users", d.rest(d.getUsers)),
-		api("POST /apps/{app_id}/users/{user_id}/terminate_connections", d.rest(d.terminateConnections)),
+	}
+	for _, r := range d.restRoutes() {
+		routes = append(routes, server.Route{Pattern: r.method + " " + r.path, Protocol: server.ProtocolHTTP, Handler: d.rest(r.h)})
+	}
+	return append(routes, server.Route{Pattern: "/apps/", Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.restNotFound)})
+}
+
+// restRoute is one endpoint of the REST API.
+type restRoute struct {
+	method, path string
+	h            restHandler
+}
+
+func (d *Dialect) restRoutes() []restRoute {
+	return []restRoute{
+		{http.MethodPost, "/apps/{app_id}/events", d.postEvents},
+		{http.MethodPost, "/apps/{app_id}/batch_events", d.postBatchEvents},
+		{http.MethodGet, "/apps/{app_id}/channels", d.getChannels},
+		{http.MethodGet, "/apps/{app_id}/channels/{channel_name}", d.getChannel},
+		{http.MethodGet, "/apps/{app_id}/channels/{channel_name}/users", d.getUsers},
+		{http.MethodPost, "/apps/{app_id}/users/{user_id}/terminate_connections", d.terminateConnections},
 	}
 }
 
@@ -134,8 +162,10 @@ func (d *Dialect) Routes() []server.Route {
 func (d *Dialect) Stats() ws.Stats { return d.ws.Stats() }
 
 // Shutdown closes every connection with 4200 (reconnect at once), waits for
-// them to end or for ctx, then stops the sweeper and the webhook sender,
-// which gets what is left of ctx to deliver what is queued.
+// them to end or for ctx, then stops the sweeper and the webhook senders,
+// which get what is left of ctx to deliver what they hold; when ctx ends,
+// their POSTs are cancelled. Every goroutine of the dialect has exited when
+// Shutdown returns.
 func (d *Dialect) Shutdown(ctx context.Context) error {
 	err := d.ws.Shutdown(ctx)
 	d.stopOnce.Do(func() {

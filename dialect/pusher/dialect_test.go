@@ -63,7 +63,8 @@ func TestDialectInterface(t *testing.T) {
 		patterns = append(patterns, r.Pattern)
 	}
 	want := "GET /app/{key}|GET /app/|POST /apps/{app_id}/events|POST /apps/{app_id}/batch_events|GET /apps/{app_id}/channels|" +
-		"GET /apps/{app_id}/channels/{channel_name}|GET /apps/{app_id}/channels/{channel_name}/users|POST /apps/{app_id}/users/{user_id}/terminate_connections"
+		"GET /apps/{app_id}/channels/{channel_name}|GET /apps/{app_id}/channels/{channel_name}/users|POST /apps/{app_id}/users/{user_id}/terminate_connections|" +
+		"/apps/"
 	if got := strings.Join(patterns, "|"); got != want {
 		t.Errorf("routes %s", got)
 	}
@@ -72,18 +73,22 @@ func TestDialectInterface(t *testing.T) {
 	if s := e.d.Stats(); s.Connections != 1 || s.Accepted != 1 {
 		t.Errorf("Stats() = %+v", s)
 	}
-	// The collector exports every counter under switchboard_pusher_.
+	// The collector exports every counter under switchboard_pusher_, and
+	// the dropped webhook events per app and reason.
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(e.d); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()
-	if err != nil || len(mfs) != len(metrics) {
-		t.Fatalf("gathered %d metric families (%v), want %d", len(mfs), err, len(metrics))
+	if err != nil || len(mfs) != len(metrics)+1 {
+		t.Fatalf("gathered %d metric families (%v), want %d", len(mfs), err, len(metrics)+1)
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == "switchboard_pusher_connections" && mf.GetMetric()[0].GetGauge().GetValue() != 1 {
 			t.Errorf("switchboard_pusher_connections = %v", mf.GetMetric()[0])
+		}
+		if mf.GetName() == "switchboard_pusher_webhook_events_dropped_total" && len(mf.GetMetric()) != int(numDropReasons) {
+			t.Errorf("%d dropped series for one app, want one per reason", len(mf.GetMetric()))
 		}
 		if !strings.HasPrefix(mf.GetName(), "switchboard_pusher_") {
 			t.Errorf("metric %s", mf.GetName())

@@ -11,6 +11,7 @@
 //	GET  /apps/{id}/channels/{name}                   one channel's state
 //	GET  /apps/{id}/channels/{name}/users             a presence channel's users
 //	POST /apps/{id}/users/{user_id}/terminate_connections
+//	     /apps/...                                    anything else: JSON 404, or 405 with Allow
 //
 // Public, private-, presence-, private-encrypted- and cache- channels,
 // client events, user sign-in, watchlists and webhooks are supported; see
@@ -21,14 +22,17 @@
 // (package hub), which runs them across nodes. Every app's channels live in
 // the hub under "pusher/{app id}/{channel}". The dialect encodes each
 // published event once and hands the bytes to the hub; it keeps only
-// per-connection state (its channels, its signed-in user) and a queue of
-// webhooks. Cache channels' last events live in the hub's SharedStore, and
-// counts (subscriptions, connections per app) come from the hub, so that
-// every node answers alike.
+// per-connection state (its channels, at most max_channels_per_connection,
+// and its signed-in user) and the webhooks waiting to be sent: a bounded
+// queue and retry backlog per webhook URL, each URL with its own sender
+// goroutine while it has work, so that one slow URL delays only itself.
+// Cache channels' last events live in the hub's SharedStore, and counts
+// (subscriptions, connections per app) come from the hub, so that every
+// node answers alike.
 //
 // An idle connection costs no goroutine and no timer: one sweeper goroutine
 // per Dialect sends pusher:ping after the app's activity_timeout and closes
 // with 4201 when no pong follows. Shutdown closes every connection with 4200
 // (pusher-js reconnects at once) and stops the sweeper and the webhook
-// sender.
+// senders.
 package pusher

@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
@@ -439,3 +440,20 @@ func newTestLogger(w io.Writer) *slog.Logger {
 }
 
 func timeNow() time.Time { return time.Now() }
+
+// failingBus is a one-node bus on which publishes to channels ending in
+// "broken" fail, as they do on a bus whose Redis is unreachable.
+type failingBus struct{ *bus.Local }
+
+func (b failingBus) Publish(ctx context.Context, m bus.Message) error {
+	if strings.HasSuffix(m.Channel, "broken") {
+		return errors.New("test bus: publish failed")
+	}
+	return b.Local.Publish(ctx, m)
+}
+
+// newFailingEnv is newEnv on a failingBus.
+func newFailingEnv(t *testing.T, apps ...config.PusherApp) *env {
+	t.Helper()
+	return newEnvHub(t, &hub.Options{Bus: failingBus{bus.NewLocal()}}, ws.Options{}, apps...)
+}

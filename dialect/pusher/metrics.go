@@ -23,7 +23,7 @@ type counters struct {
 	restAuthFailures        atomic.Uint64
 	webhooksSent            atomic.Uint64 // POSTs answered 2xx
 	webhookFailures         atomic.Uint64 // attempts that failed (each retry counts)
-	webhookEventsDropped    atomic.Uint64 // events dropped: queue full or retries exhausted
+	webhookEventsDropped    atomic.Uint64 // events dropped, all apps and reasons (per app: app.hookDrops)
 }
 
 // metric is one series read from the counters.
@@ -58,20 +58,32 @@ var metrics = func() []metric {
 		m("rest_auth_failures_total", "REST API requests refused for their signature or timestamp.", c, u(func(s *counters) *atomic.Uint64 { return &s.restAuthFailures })),
 		m("webhooks_sent_total", "Webhook POSTs delivered (2xx).", c, u(func(s *counters) *atomic.Uint64 { return &s.webhooksSent })),
 		m("webhook_failures_total", "Webhook POST attempts that failed; each retry counts.", c, u(func(s *counters) *atomic.Uint64 { return &s.webhookFailures })),
-		m("webhook_events_dropped_total", "Webhook events dropped: queue full or retries exhausted.", c, u(func(s *counters) *atomic.Uint64 { return &s.webhookEventsDropped })),
 	}
 }()
+
+// webhookDropped is the webhook events dropped, per app and reason: one
+// series for each configured app and each dropReason.
+var webhookDropped = prometheus.NewDesc("switchboard_pusher_webhook_events_dropped_total",
+	"Webhook events dropped, by app and reason: queue_full (the URL's queue was full), backlog_full (the oldest failed POSTs, "+
+		"when the URL's retry backlog was full), retries_exhausted (failed for 5 minutes), shutdown (not delivered at shutdown).",
+	[]string{"app_id", "reason"}, nil)
 
 // Describe implements prometheus.Collector.
 func (d *Dialect) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range metrics {
 		ch <- m.desc
 	}
+	ch <- webhookDropped
 }
 
 // Collect implements prometheus.Collector.
 func (d *Dialect) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range metrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(&d.stats))
+	}
+	for _, a := range d.apps {
+		for r := range numDropReasons {
+			ch <- prometheus.MustNewConstMetric(webhookDropped, prometheus.CounterValue, float64(a.hookDrops[r].Load()), a.id, r.String())
+		}
 	}
 }

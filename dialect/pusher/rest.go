@@ -2,6 +2,7 @@ package pusher
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -123,11 +124,29 @@ func (t *triggerRequest) validate(a *app) (*trigger, *restError) {
 	return out, nil
 }
 
-// publishTrigger publishes t on each of its channels, encoding it once per channel.
-func (d *Dialect) publishTrigger(a *app, t *trigger) *restError {
-	for _, ch := range t.channels {
-		if err := d.publishEvent(a, ch, encodeEvent(t.name, ch, t.data, ""), t.except); err != nil {
-			return &restError{http.StatusInternalServerError, "Publishing failed on the server; try again"}
+// publishTriggers publishes each of ts on each of its channels, encoding
+// it once per channel. Callers validate every trigger of a request before
+// publishing any, so that a request refused for its content publishes
+// nothing and can be retried as it is; only the server failing (the hub or
+// its bus) can stop a request halfway, and the answer says so.
+func (d *Dialect) publishTriggers(a *app, ts ...*trigger) *restError {
+	if d.ctx.Err() != nil {
+		return &restError{http.StatusServiceUnavailable, "The server is shutting down; try another node or again later"}
+	}
+	done, total := 0, 0
+	for _, t := range ts {
+		total += len(t.channels)
+	}
+	for _, t := range ts {
+		for _, ch := range t.channels {
+			if err := d.publishEvent(a, ch, encodeEvent(t.name, ch, t.data, ""), t.except); err != nil {
+				msg := "Publishing failed on the server; try again"
+				if done > 0 {
+					msg += fmt.Sprintf(" (%d of the %d messages had been published)", done, total)
+				}
+				return &restError{http.StatusInternalServerError, msg}
+			}
+			done++
 		}
 	}
 	return nil
@@ -178,11 +197,11 @@ func (d *Dialect) postEvents(r *http.Request, a *app, body []byte) (any, *restEr
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, badRequest("Body is not a JSON event {name, data, channels}: %v", err)
 	}
-	t, e := req.validate(a)
+	t, e := req.validate(a) // every channel, before publishing to any
 	if e != nil {
 		return nil, e
 	}
-	if e := d.publishTrigger(a, t); e != nil {
+	if e := d.publishTriggers(a, t); e != nil {
 		return nil, e
 	}
 	if !t.info.any() {
@@ -216,10 +235,8 @@ func (d *Dialect) postBatchEvents(r *http.Request, a *app, body []byte) (any, *r
 		}
 		ts[i], withInfo = t, withInfo || t.info.any()
 	}
-	for _, t := range ts {
-		if e := d.publishTrigger(a, t); e != nil {
-			return nil, e
-		}
+	if e := d.publishTriggers(a, ts...); e != nil {
+		return nil, e
 	}
 	if !withInfo {
 		return struct{}{}, nil

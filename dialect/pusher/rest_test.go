@@ -1,7 +1,12 @@
 package pusher
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -235,5 +240,183 @@ func TestRESTHidesInternalChannels(t *testing.T) {
 	status, resp := e.rest("GET", "/apps/app1/channels", nil, nil)
 	if status != 200 || resp != `{"channels":{}}` {
 		t.Errorf("%d %s", status, resp)
+	}
+}
+
+// A request refused for its content publishes nothing, whichever of its
+// events or channels is at fault, so that it can be fixed and sent again
+// without duplicates.
+func TestRESTValidatesBeforePublishing(t *testing.T) {
+	e := newEnv(t)
+	sub := e.connect("key1")
+	sub.join("secret1", "key1", "news", "")
+	sub.join("secret1", "key1", "presence-room", "u")
+	published := e.hub.Stats().Published // member_added
+	ok := map[string]any{"name": "e", "channel": "news", "data": "x"}
+	bad := func(k string, v any) map[string]any {
+		m := map[string]any{"name": "e", "channel": "news", "data": "x"}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprintf("c%d", i)
+	}
+	for _, tt := range []struct {
+		name, path string
+		body       any
+		status     int
+		msg        string
+	}{
+		{"events: a bad channel after a good one", "/apps/app1/events", map[string]any{"name": "e", "channels": []string{"news", "presence-room", "a b"}, "data": "x"}, 400, "invalid channel name"},
+		{"events: encrypted with others", "/apps/app1/events", map[string]any{"name": "e", "channels": []string{"news", "private-encrypted-x"}, "data": "x"}, 400, "encrypted"},
+		{"events: user_count on a later public channel", "/apps/app1/events", map[string]any{"name": "e", "channels": []string{"presence-room", "news"}, "data": "x", "info": "user_count"}, 400, "presence"},
+		{"batch: bad channel", "/apps/app1/batch_events", map[string]any{"batch": []any{ok, ok, bad("channel", "a b")}}, 400, "batch[2]"},
+		{"batch: data too large", "/apps/app1/batch_events", map[string]any{"batch": []any{ok, bad("data", strings.Repeat("x", 10*1024+1))}}, 413, "batch[1]"},
+		{"batch: bad socket_id", "/apps/app1/batch_events", map[string]any{"batch": []any{ok, bad("socket_id", "x")}}, 400, "batch[1]"},
+		{"batch: unknown info", "/apps/app1/batch_events", map[string]any{"batch": []any{ok, bad("info", "color")}}, 400, "batch[1]"},
+		{"batch: no name", "/apps/app1/batch_events", map[string]any{"batch": []any{ok, bad("name", nil)}}, 400, "batch[1]"},
+		{"batch: too many channels", "/apps/app1/batch_events", map[string]any{"batch": []any{ok, bad("channels", many)}}, 400, "batch[1]"},
+		{"batch: a bad channel among the last event's", "/apps/app1/batch_events", map[string]any{"batch": []any{ok, bad("channels", []string{"presence-room", "a b"})}}, 400, "batch[1]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
+			defer sub.during(t)()
+			status, resp := e.rest("POST", tt.path, tt.body, nil)
+			if status != tt.status || !strings.Contains(resp, tt.msg) {
+				t.Fatalf("%d %s, want %d and %q", status, resp, tt.status, tt.msg)
+			}
+			sub.quiet() // nothing was published
+		})
+	}
+	if n := e.hub.Stats().Published; n != published {
+		t.Errorf("the hub published %d messages, want %d", n, published)
+	}
+}
+
+// Only the server failing can stop a request halfway; the answer is a 500
+// that says how much had been published.
+func TestRESTPublishFailsHalfway(t *testing.T) {
+	e := newFailingEnv(t)
+	sub := e.connect("key1")
+	sub.join("secret1", "key1", "news", "")
+	for _, tt := range []struct {
+		name, path string
+		body       any
+		msg        string
+		news       int // events reaching news
+	}{
+		{"events: the first channel fails", "/apps/app1/events", map[string]any{"name": "e", "channels": []string{"broken", "news"}, "data": "x"},
+			`{"error":"Publishing failed on the server; try again"}`, 0},
+		{"events: the second channel fails", "/apps/app1/events", map[string]any{"name": "e", "channels": []string{"news", "broken"}, "data": "x"},
+			`{"error":"Publishing failed on the server; try again (1 of the 2 messages had been published)"}`, 1},
+		{"batch: the second event fails", "/apps/app1/batch_events", map[string]any{"batch": []any{
+			map[string]any{"name": "e", "channel": "news", "data": "x"},
+			map[string]any{"name": "e", "channels": []string{"broken", "news"}, "data": "x"},
+		}}, `{"error":"Publishing failed on the server; try again (1 of the 3 messages had been published)"}`, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
+			defer sub.during(t)()
+			status, resp := e.rest("POST", tt.path, tt.body, nil)
+			if status != 500 || resp != tt.msg {
+				t.Fatalf("%d %s, want 500 %s", status, resp, tt.msg)
+			}
+			if got := len(sub.untilPong()); got != tt.news {
+				t.Errorf("news got %d events, want %d", got, tt.news)
+			}
+		})
+	}
+}
+
+// Once Shutdown has begun, REST publishes are refused with 503 before
+// anything is published.
+func TestRESTShuttingDown(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := e.d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	status, resp := e.rest("POST", "/apps/app1/events", map[string]any{"name": "e", "channel": "news", "data": "x"}, nil)
+	if status != 503 || !strings.Contains(resp, "shutting down") {
+		t.Errorf("%d %s, want 503", status, resp)
+	}
+	if n := e.hub.Stats().Published; n != 0 {
+		t.Errorf("the hub published %d messages", n)
+	}
+}
+
+// A wrong method on a REST path, or a path under /apps/ that is none, gets
+// the status and Allow header ServeMux gives them, with a JSON error as
+// every other REST answer, and counts as a REST error.
+func TestRESTUnknownPathsAndMethods(t *testing.T) {
+	e := newEnv(t)
+	plain := http.NewServeMux() // the routes without the fallback: the statuses to keep
+	for _, r := range e.d.Routes() {
+		if r.Pattern != "/apps/" {
+			plain.Handle(r.Pattern, http.NotFoundHandler())
+		}
+	}
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		allow, msg   string
+	}{
+		{"GET", "/apps/app1/events", 405, "POST", "Method GET is not allowed on /apps/app1/events: use POST"},
+		{"PUT", "/apps/app1/batch_events", 405, "POST", "use POST"},
+		{"HEAD", "/apps/app1/events", 405, "POST", ""},
+		{"POST", "/apps/app1/channels", 405, "GET, HEAD", "use GET, HEAD"},
+		{"DELETE", "/apps/app1/channels/news", 405, "GET, HEAD", "use GET, HEAD"},
+		{"PATCH", "/apps/app1/channels/presence-a/users", 405, "GET, HEAD", "use GET, HEAD"},
+		{"GET", "/apps/app1/users/u1/terminate_connections", 405, "POST", "use POST"},
+		{"GET", "/apps/nope/events", 405, "POST", "use POST"},
+		{"GET", "/apps/app1/nope", 404, "", "Not found: /apps/app1/nope is not a path of the REST API"},
+		{"POST", "/apps/app1/events/more", 404, "", "not a path"},
+		{"GET", "/apps/app1", 404, "", "not a path"},
+		{"GET", "/apps/", 404, "", "not a path"},
+		{"GET", "/apps/app1/channels/", 404, "", "not a path"},
+		{"GET", "/apps/app1/channels/a/b/c", 404, "", "not a path"},
+		{"POST", "/apps/app1/users/u1", 404, "", "not a path"},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			plain.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+			if rec.Code != tt.status || rec.Header().Get("Allow") != tt.allow {
+				t.Fatalf("the table is wrong: ServeMux answers %d with Allow %q", rec.Code, rec.Header().Get("Allow"))
+			}
+			before := e.d.stats.restErrors.Load()
+			req, err := http.NewRequest(tt.method, e.srv.URL+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || resp.Header.Get("Allow") != tt.allow || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%d, Allow %q, Content-Type %q; want %d, Allow %q, JSON",
+					resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), tt.status, tt.allow)
+			}
+			if tt.method != "HEAD" {
+				var er struct{ Error string }
+				if err := json.Unmarshal(body, &er); err != nil || !strings.Contains(er.Error, tt.msg) {
+					t.Errorf("body %s, want a JSON error containing %q", body, tt.msg)
+				}
+			}
+			if n := e.d.stats.restErrors.Load(); n != before+1 {
+				t.Errorf("REST errors %d, want %d", n, before+1)
+			}
+		})
+	}
+	// The API's own routes are unchanged.
+	if status, resp := e.rest("GET", "/apps/app1/channels", nil, nil); status != 200 || resp != `{"channels":{}}` {
+		t.Errorf("GET /channels: %d %s", status, resp)
 	}
 }

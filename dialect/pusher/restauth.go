@@ -61,6 +61,25 @@ func (d *Dialect) rest(h restHandler) http.HandlerFunc {
 	}
 }
 
+// restNotFound answers, under /apps/, what no REST route takes: 405 with
+// Allow for a REST path with another method, 404 for any other path, both
+// as JSON errors, as the API's other errors.
+func (d *Dialect) restNotFound(w http.ResponseWriter, r *http.Request) {
+	d.stats.restRequests.Add(1)
+	d.stats.restErrors.Add(1)
+	if _, pattern := d.restPaths.Handler(r); pattern != "" {
+		allow := d.allow[pattern]
+		w.Header().Set("Allow", allow)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
+			"error": fmt.Sprintf("Method %s is not allowed on %s: use %s", truncate(r.Method, 20), truncate(r.URL.Path, 200), allow),
+		})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{
+		"error": fmt.Sprintf("Not found: %s is not a path of the REST API", truncate(r.URL.Path, 200)),
+	})
+}
+
 func (d *Dialect) serveREST(r *http.Request, h restHandler) (any, *restError) {
 	a := d.byID[r.PathValue("app_id")]
 	if a == nil {

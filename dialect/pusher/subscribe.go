@@ -2,6 +2,7 @@ package pusher
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/switchboard-rt/switchboard/hub"
@@ -47,6 +48,11 @@ func (c *conn) subscribe(e Event) {
 	}
 	if userID, ok := c.channels.get(name); ok { // already subscribed: confirm again
 		c.succeed(name, userID)
+		return
+	}
+	if len(c.channels) >= c.app.maxConnChannels {
+		c.refuseSubscription(name, subError("LimitReached", 4100,
+			fmt.Sprintf("Too many channels on this connection: at most %d; unsubscribe from one first", c.app.maxConnChannels)))
 		return
 	}
 	typ := typeOf(name)

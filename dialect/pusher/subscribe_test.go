@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -221,4 +222,99 @@ func TestPresenceLimitAllowsKnownUser(t *testing.T) {
 	e := newEnv(t, a)
 	e.connect("key1").join("secret1", "key1", "presence-one", "u")
 	e.connect("key1").join("secret1", "key1", "presence-one", "u") // same user: not a new member
+}
+
+// max_channels_per_connection: a subscription over it is refused with
+// LimitReached 4100, before the signature is checked and before the hub or
+// webhooks hear of it; the connection stays usable: its channels are
+// confirmed again, the user's own channel does not count, and leaving a
+// channel makes room for another.
+func TestChannelsPerConnectionLimit(t *testing.T) {
+	hs := newHookServer(t, 0)
+	a := hookApp(hs.srv.URL, "channel_occupied", "channel_vacated")
+	a.MaxChannelsPerConnection = 3
+	e := newEnv(t, a)
+	c := e.connect("key1")
+	for _, ch := range []string{"a", "private-b", "presence-c"} {
+		c.join("secret1", "key1", ch, "u1")
+	}
+	sig := func(msg string) string { return "key1:" + sign([]byte("secret1"), msg) }
+	cd := `{"user_id":"u1"}`
+	for _, tt := range []struct{ name, channel, auth, channelData string }{
+		{"public", "d", "", ""},
+		{"private", "private-d", sig(c.socketID + ":private-d"), ""},
+		{"private with a bad signature", "private-e", "key1:" + strings.Repeat("0", 64), ""},
+		{"presence", "presence-d", sig(c.socketID + ":presence-d:" + cd), cd},
+		{"encrypted", "private-encrypted-d", sig(c.socketID + ":private-encrypted-d"), ""},
+		{"cache", "cache-d", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer c.during(t)()
+			c.subscribe(tt.channel, tt.auth, tt.channelData)
+			ev := c.expectOn("pusher:subscription_error", tt.channel)
+			var d subscriptionErrorData
+			c.data(ev, &d)
+			if d.Type != "LimitReached" || d.Status != 4100 || !strings.Contains(d.Error, "at most 3") {
+				t.Errorf("subscription_error data %+v, want LimitReached 4100 naming the limit", d)
+			}
+			c.quiet()
+		})
+	}
+	if errs := e.d.stats.subscriptionErrors.Load(); errs != 6 {
+		t.Errorf("%d subscription errors counted, want 6", errs)
+	}
+	onHub := func() []string {
+		var out []string
+		for _, ch := range e.hub.Channels("pusher/app1/") {
+			if !strings.HasPrefix(ch.Name, "pusher/app1/#") {
+				out = append(out, strings.TrimPrefix(ch.Name, "pusher/app1/"))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := onHub(); !slices.Equal(got, []string{"a", "presence-c", "private-b"}) {
+		t.Errorf("channels on the hub %v", got)
+	}
+
+	// Still usable: a channel it has is confirmed again, and the signed-in
+	// user's own channel is not one of the three.
+	c.join("secret1", "key1", "a", "")
+	c.signin("secret1", "key1", `{"id":"u1"}`)
+	c.join("secret1", "key1", "#server-to-user-u1", "")
+	// Leaving one makes room for one.
+	c.send(map[string]any{"event": "pusher:unsubscribe", "data": map[string]any{"channel": "a"}})
+	c.join("secret1", "key1", "d", "")
+	c.subscribe("e", "", "")
+	c.expectOn("pusher:subscription_error", "e")
+	// The limit is per connection.
+	e.connect("key1").join("secret1", "key1", "e", "")
+
+	// Webhooks heard of the subscriptions that were made, in order, and of
+	// no refused one.
+	var got []string
+	for _, ev := range hs.events(t, 6) {
+		got = append(got, ev["name"].(string)+" "+ev["channel"].(string))
+	}
+	want := []string{"channel_occupied a", "channel_occupied private-b", "channel_occupied presence-c",
+		"channel_vacated a", "channel_occupied d", "channel_occupied e"}
+	if !slices.Equal(got, want) {
+		t.Errorf("webhooks\n got %v\nwant %v", got, want)
+	}
+}
+
+// The default limit is 100 channels.
+func TestChannelsPerConnectionDefault(t *testing.T) {
+	e := newEnv(t)
+	c := e.connect("key1")
+	for i := range 100 {
+		c.join("secret1", "key1", fmt.Sprintf("ch-%d", i), "")
+	}
+	c.subscribe("ch-100", "", "")
+	ev := c.expectOn("pusher:subscription_error", "ch-100")
+	var d subscriptionErrorData
+	c.data(ev, &d)
+	if d.Type != "LimitReached" || d.Status != 4100 || !strings.Contains(d.Error, "at most 100") {
+		t.Errorf("subscription_error data %+v", d)
+	}
 }

@@ -15,23 +15,32 @@ import (
 
 // Webhook delivery settings.
 const (
-	webhookQueue      = 10000            // events waiting to be sent, for all apps
-	webhookBatch      = 100              // most events in one POST
-	webhookTimeout    = 10 * time.Second // one POST
-	webhookRetryFor   = 5 * time.Minute  // a failing batch is retried this long
-	webhookFirstRetry = time.Second      // then 2 s, 4 s, ... up to webhookMaxRetry
-	webhookMaxRetry   = time.Minute
+	webhookQueue        = 10000            // events waiting for their first POST, shared out among all webhook URLs
+	webhookMinQueue     = webhookBatch     // the smallest share of one URL
+	webhookBatch        = 100              // most events in one POST
+	webhookTimeout      = 10 * time.Second // one POST
+	webhookRetryFor     = 5 * time.Minute  // a failing batch is retried this long
+	webhookFirstRetry   = time.Second      // then 2 s, 4 s, ... up to webhookMaxRetry
+	webhookMaxRetry     = time.Minute
+	webhookBacklog      = 1000    // events of failed POSTs kept for retries, per URL
+	webhookBacklogBytes = 4 << 20 // bytes of failed POSTs' bodies kept for retries, per URL
+	webhookDropLogEvery = 10 * time.Second
 )
 
-// webhookTarget is one configured webhook URL of an app.
-type webhookTarget struct {
-	url    string
-	events []string // event types sent; nil for all
-}
+// dropReason is why webhook events were dropped; the metric's reason label.
+type dropReason int
 
-func (t webhookTarget) wants(name string) bool {
-	return t.events == nil || slices.Contains(t.events, name)
-}
+const (
+	dropQueueFull   dropReason = iota // the URL's queue was full
+	dropBacklogFull                   // the URL's retry backlog was full: the oldest failed POST went
+	dropGaveUp                        // failed for webhookRetryFor
+	dropShutdown                      // not delivered when Shutdown ended
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{"queue_full", "backlog_full", "retries_exhausted", "shutdown"}
+
+func (r dropReason) String() string { return dropReasonNames[r] }
 
 // webhookEvent is one event of a webhook body.
 type webhookEvent struct {
@@ -48,8 +57,6 @@ type webhookEvent struct {
 
 // delivery is one POST to one URL, with its retry state.
 type delivery struct {
-	app      *app
-	url      string
 	body     []byte
 	events   int
 	first    time.Time // first attempt
@@ -57,39 +64,65 @@ type delivery struct {
 	next     time.Time // next attempt
 }
 
-// webhooks sends the apps' webhooks from a bounded queue, so that an event
-// never waits for the network: when the queue is full the event is dropped,
-// counted and logged. One goroutine, started only when an app has webhooks
-// and stopped by shutdown, batches queued events per URL, signs each POST
-// and retries failed ones with exponential back-off for webhookRetryFor.
+// webhooks sends the apps' webhooks, so that an event never waits for the
+// network. Every webhook URL of every app is a hookTarget with its own
+// bounded queue, its own bounded backlog of failed POSTs and, while it has
+// either, its own sender goroutine: a URL that fails or hangs delays and
+// drops only its own events. Dropped events are counted per app and
+// reason, and logged. Shutdown stops every sender.
 type webhooks struct {
-	log    *slog.Logger
-	stats  *counters
-	client *http.Client
-	queue  chan webhookEvent
+	log       *slog.Logger
+	stats     *counters
+	client    *http.Client
+	transport *http.Transport
 
 	firstRetry, maxRetry, retryFor time.Duration // webhookFirstRetry etc.; tests shorten them
+	maxBacklog, maxBacklogBytes    int           // webhookBacklog and webhookBacklogBytes; tests shorten them
 
-	startOnce sync.Once
-	stopOnce  sync.Once
-	stop      chan context.Context // shutdown's context, for the last deliveries
-	done      chan struct{}
-	dropLog   time.Time // when a drop was last logged; owned by enqueue callers via mu
-	mu        sync.Mutex
+	// ctx is for the senders' POSTs; it is cancelled when Shutdown's
+	// context ends, so that none outlives it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex      // guards stopping and the start of senders (wg.Add)
+	stopping bool            // Shutdown has begun: no sender starts
+	stop     chan struct{}   // closed when Shutdown begins
+	stopCtx  context.Context // Shutdown's context, for the last attempts; set before stop is closed
+	stopOnce sync.Once
+	wg       sync.WaitGroup // running senders
 }
 
-func newWebhooks(log *slog.Logger, stats *counters) *webhooks {
-	return &webhooks{
-		log:        log,
-		stats:      stats,
-		client:     &http.Client{Timeout: webhookTimeout},
-		queue:      make(chan webhookEvent, webhookQueue),
-		firstRetry: webhookFirstRetry,
-		maxRetry:   webhookMaxRetry,
-		retryFor:   webhookRetryFor,
-		stop:       make(chan context.Context, 1),
-		done:       make(chan struct{}),
+// newWebhooks returns the webhook sender of apps, and gives each of their
+// webhook URLs its share of webhookQueue.
+func newWebhooks(log *slog.Logger, stats *counters, apps []*app) *webhooks {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	w := &webhooks{
+		log:             log,
+		stats:           stats,
+		client:          &http.Client{Timeout: webhookTimeout, Transport: tr},
+		transport:       tr,
+		firstRetry:      webhookFirstRetry,
+		maxRetry:        webhookMaxRetry,
+		retryFor:        webhookRetryFor,
+		maxBacklog:      webhookBacklog,
+		maxBacklogBytes: webhookBacklogBytes,
+		stop:            make(chan struct{}),
 	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	n := 0
+	for _, a := range apps {
+		n += len(a.webhooks)
+	}
+	share := webhookQueue
+	if n > 0 {
+		share = max(webhookQueue/n, webhookMinQueue)
+	}
+	for _, a := range apps {
+		for _, t := range a.webhooks {
+			t.w, t.limit, t.wake = w, share, make(chan struct{}, 1)
+		}
+	}
+	return w
 }
 
 func (w *webhooks) channelOccupied(a *app, channel string) {
@@ -117,154 +150,270 @@ func (w *webhooks) subscriptionCount(a *app, channel string, n int) {
 	w.enqueue(webhookEvent{app: a, Name: "subscription_count", Channel: channel, SubscriptionCount: &n})
 }
 
-// enqueue queues e if any of its app's webhooks wants it. It never blocks.
+// enqueue queues e for each of its app's webhook URLs that wants it. It
+// never blocks on the network.
 func (w *webhooks) enqueue(e webhookEvent) {
-	wanted := false
 	for _, t := range e.app.webhooks {
-		wanted = wanted || t.wants(e.Name)
-	}
-	if !wanted {
-		return
-	}
-	w.startOnce.Do(func() { go w.run() })
-	select {
-	case w.queue <- e:
-	default:
-		w.stats.webhookEventsDropped.Add(1)
-		w.mu.Lock()
-		logIt := time.Since(w.dropLog) > 10*time.Second
-		if logIt {
-			w.dropLog = time.Now()
-		}
-		w.mu.Unlock()
-		if logIt {
-			w.log.Warn("pusher: webhook queue full, dropping events", "app_id", e.app.id, "event", e.Name,
-				"dropped_total", w.stats.webhookEventsDropped.Load())
+		if t.wants(e.Name) {
+			t.push(e)
 		}
 	}
 }
 
-// shutdown stops the sender, which uses what is left of ctx to deliver what
-// is queued, once each.
+// dropped counts n events of a dropped for reason.
+func (w *webhooks) dropped(a *app, reason dropReason, n int) {
+	w.stats.webhookEventsDropped.Add(uint64(n))
+	a.hookDrops[reason].Add(uint64(n))
+}
+
+// shutdown stops the senders: each makes one last attempt at what it holds
+// within ctx, and drops (and counts) what it cannot deliver. When ctx ends,
+// POSTs still running are cancelled; shutdown returns once every sender has
+// exited.
 func (w *webhooks) shutdown(ctx context.Context) {
 	w.stopOnce.Do(func() {
-		started := true
-		w.startOnce.Do(func() { started = false })
-		if !started {
-			close(w.done)
-			return
-		}
-		w.stop <- ctx
+		w.mu.Lock()
+		w.stopping, w.stopCtx = true, ctx
+		close(w.stop)
+		w.mu.Unlock()
 	})
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-	}
+	stopWatch := context.AfterFunc(ctx, w.cancel)
+	w.wg.Wait()
+	stopWatch()
+	w.cancel()
+	w.transport.CloseIdleConnections()
 }
 
-// run is the sender's goroutine.
-func (w *webhooks) run() {
-	defer close(w.done)
-	var retries []*delivery
+// hookTarget is one webhook URL of one app: its queue of events waiting for
+// their first POST, its backlog of failed POSTs waiting for a retry, and
+// whether a sender goroutine serves it. A sender runs while the target has
+// work and exits when it has none, so an idle target costs no goroutine.
+type hookTarget struct {
+	app    *app
+	url    string
+	events []string // event types sent; nil for all
+	w      *webhooks
+	limit  int           // most events in queue
+	wake   chan struct{} // tells a waiting sender of new events
+
+	mu            sync.Mutex
+	queue         []webhookEvent // oldest first
+	backlog       []*delivery    // sorted by next attempt
+	backlogEvents int
+	backlogBytes  int
+	running       bool      // a sender serves the target
+	dropLog       time.Time // when a full queue was last logged
+}
+
+func (t *hookTarget) wants(name string) bool {
+	return t.events == nil || slices.Contains(t.events, name)
+}
+
+// push queues e, starting a sender if none runs. A full queue, or a
+// shutdown under way, drops e.
+func (t *hookTarget) push(e webhookEvent) {
+	t.mu.Lock()
+	if len(t.queue) >= t.limit {
+		logIt := time.Since(t.dropLog) >= webhookDropLogEvery
+		if logIt {
+			t.dropLog = time.Now()
+		}
+		t.mu.Unlock()
+		t.w.dropped(t.app, dropQueueFull, 1)
+		if logIt {
+			t.w.log.Warn("pusher: webhook queue full, dropping events", "app_id", t.app.id, "url", t.url, "event", e.Name,
+				"queue", t.limit, "dropped_total", t.app.hookDrops[dropQueueFull].Load())
+		}
+		return
+	}
+	if t.running {
+		t.queue = append(t.queue, e)
+		t.mu.Unlock()
+		select {
+		case t.wake <- struct{}{}:
+		default: // the sender has a wake-up pending already
+		}
+		return
+	}
+	w := t.w
+	w.mu.Lock()
+	if w.stopping {
+		w.mu.Unlock()
+		t.mu.Unlock()
+		w.dropped(t.app, dropShutdown, 1)
+		return
+	}
+	w.wg.Add(1)
+	w.mu.Unlock()
+	t.queue = append(t.queue, e)
+	t.running = true
+	t.mu.Unlock()
+	go t.run()
+}
+
+// run is a target's sender: it sends retries when they are due and queued
+// events in batches, until the target has no work or Shutdown begins.
+func (t *hookTarget) run() {
+	w := t.w
+	defer w.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		var due <-chan time.Time
-		if len(retries) > 0 {
-			timer.Reset(time.Until(retries[0].next))
-			due = timer.C
-		}
 		select {
-		case ctx := <-w.stop:
-			w.drain(ctx, retries)
+		case <-w.stop:
+			t.drain(w.stopCtx)
 			return
-		case e := <-w.queue:
-			for _, d := range w.batch(e) {
-				if !w.attempt(context.Background(), d) {
-					retries = w.reschedule(retries, d)
-				}
+		default:
+		}
+		d, wait, ok := t.next(false)
+		if !ok {
+			return
+		}
+		if d != nil {
+			if !w.attempt(w.ctx, t, d) {
+				t.retry(d)
 			}
-		case <-due:
-			now := time.Now()
-			for len(retries) > 0 && !retries[0].next.After(now) {
-				d := retries[0]
-				retries = retries[1:]
-				if !w.attempt(context.Background(), d) {
-					retries = w.reschedule(retries, d)
-				}
-			}
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-w.stop:
+		case <-t.wake:
+		case <-timer.C:
 		}
 	}
 }
 
-// batch takes e and whatever else is queued, up to webhookBatch events, and
-// builds one delivery per app URL.
-func (w *webhooks) batch(e webhookEvent) []*delivery {
-	events := []webhookEvent{e}
-	for len(events) < webhookBatch {
-		select {
-		case e := <-w.queue:
-			events = append(events, e)
-			continue
-		default:
-		}
-		break
-	}
-	type target struct {
-		app *app
-		url string
-	}
-	groups := map[target][]webhookEvent{}
-	var order []target
-	for _, e := range events {
-		for _, t := range e.app.webhooks {
-			if !t.wants(e.Name) {
-				continue
-			}
-			k := target{e.app, t.url}
-			if _, ok := groups[k]; !ok {
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], e)
-		}
-	}
-	out := make([]*delivery, 0, len(order))
+// next returns the target's next POST: a retry that is due (any, with all),
+// or else a batch of queued events. With nothing to send now it returns how
+// long until the next retry; with nothing at all it marks the target idle
+// and returns ok false.
+func (t *hookTarget) next(all bool) (d *delivery, wait time.Duration, ok bool) {
+	t.mu.Lock()
 	now := time.Now()
-	for _, k := range order {
-		body, err := json.Marshal(struct {
-			TimeMS int64          `json:"time_ms"`
-			Events []webhookEvent `json:"events"`
-		}{now.UnixMilli(), groups[k]})
-		if err != nil { // cannot happen: plain strings and ints
-			w.log.Error("pusher: webhook encode failed", "err", err)
-			continue
+	if len(t.backlog) > 0 && (all || !t.backlog[0].next.After(now)) {
+		d = t.backlog[0]
+		t.backlog[0] = nil
+		t.backlog = t.backlog[1:]
+		t.backlogEvents -= d.events
+		t.backlogBytes -= len(d.body)
+		if len(t.backlog) == 0 {
+			t.backlog = nil
 		}
-		out = append(out, &delivery{app: k.app, url: k.url, body: body, events: len(groups[k]), first: now})
+		t.mu.Unlock()
+		return d, 0, true
 	}
-	return out
+	if len(t.queue) > 0 {
+		n := min(len(t.queue), webhookBatch)
+		events := slices.Clone(t.queue[:n])
+		clear(t.queue[:n])
+		t.queue = t.queue[n:]
+		if len(t.queue) == 0 {
+			t.queue = nil
+		}
+		t.mu.Unlock()
+		return t.delivery(events, now), 0, true
+	}
+	if len(t.backlog) == 0 {
+		t.running = false
+		t.mu.Unlock()
+		return nil, 0, false
+	}
+	wait = t.backlog[0].next.Sub(now)
+	t.mu.Unlock()
+	return nil, wait, true
+}
+
+// delivery builds the POST of events.
+func (t *hookTarget) delivery(events []webhookEvent, now time.Time) *delivery {
+	body, _ := json.Marshal(struct { // cannot fail: strings and ints only
+		TimeMS int64          `json:"time_ms"`
+		Events []webhookEvent `json:"events"`
+	}{now.UnixMilli(), events})
+	return &delivery{body: body, events: len(events), first: now}
+}
+
+// retry puts a failed d in the backlog with back-off, or drops it once it
+// has been failing for retryFor. A backlog over maxBacklog events or
+// maxBacklogBytes bytes drops its oldest POSTs (by first attempt) until it
+// is within both, keeping at least one.
+func (t *hookTarget) retry(d *delivery) {
+	w := t.w
+	wait := min(w.firstRetry<<min(d.attempts-1, 20), w.maxRetry)
+	d.next = time.Now().Add(wait)
+	if d.next.Sub(d.first) > w.retryFor {
+		w.dropped(t.app, dropGaveUp, d.events)
+		w.log.Error("pusher: webhook given up after retries", "app_id", t.app.id, "url", t.url, "attempts", d.attempts, "events", d.events)
+		return
+	}
+	t.mu.Lock()
+	i, _ := slices.BinarySearchFunc(t.backlog, d, func(a, b *delivery) int { return a.next.Compare(b.next) })
+	t.backlog = slices.Insert(t.backlog, i, d)
+	t.backlogEvents += d.events
+	t.backlogBytes += len(d.body)
+	dropped := 0
+	for len(t.backlog) > 1 && (t.backlogEvents > w.maxBacklog || t.backlogBytes > w.maxBacklogBytes) {
+		oldest := 0
+		for j, b := range t.backlog {
+			if b.first.Before(t.backlog[oldest].first) {
+				oldest = j
+			}
+		}
+		o := t.backlog[oldest]
+		t.backlog = slices.Delete(t.backlog, oldest, oldest+1)
+		t.backlogEvents -= o.events
+		t.backlogBytes -= len(o.body)
+		dropped += o.events
+	}
+	t.mu.Unlock()
+	if dropped > 0 {
+		w.dropped(t.app, dropBacklogFull, dropped)
+		w.log.Warn("pusher: webhook retry backlog full, dropping the oldest events", "app_id", t.app.id, "url", t.url,
+			"events", dropped, "backlog_events", w.maxBacklog, "backlog_bytes", w.maxBacklogBytes,
+			"dropped_total", t.app.hookDrops[dropBacklogFull].Load())
+	}
+}
+
+// drain makes one last attempt at everything the target holds, within
+// ctx, and drops what fails.
+func (t *hookTarget) drain(ctx context.Context) {
+	undelivered := 0
+	for {
+		d, _, ok := t.next(true)
+		if !ok {
+			break
+		}
+		if ctx.Err() != nil || !t.w.attempt(ctx, t, d) {
+			undelivered += d.events
+		}
+	}
+	if undelivered > 0 {
+		t.w.dropped(t.app, dropShutdown, undelivered)
+		t.w.log.Warn("pusher: webhook events not delivered before shutdown", "app_id", t.app.id, "url", t.url, "events", undelivered)
+	}
 }
 
 // attempt POSTs d once and reports whether it was accepted (2xx).
-func (w *webhooks) attempt(ctx context.Context, d *delivery) bool {
+func (w *webhooks) attempt(ctx context.Context, t *hookTarget, d *delivery) bool {
 	d.attempts++
-	err := w.post(ctx, d)
+	err := w.post(ctx, t, d)
 	if err == nil {
 		w.stats.webhooksSent.Add(1)
 		return true
 	}
 	w.stats.webhookFailures.Add(1)
-	w.log.Warn("pusher: webhook failed", "app_id", d.app.id, "url", d.url, "attempt", d.attempts, "err", err)
+	w.log.Warn("pusher: webhook failed", "app_id", t.app.id, "url", t.url, "attempt", d.attempts, "err", err)
 	return false
 }
 
-func (w *webhooks) post(ctx context.Context, d *delivery) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
+func (w *webhooks) post(ctx context.Context, t *hookTarget, d *delivery) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(d.body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Pusher-Key", d.app.key)
-	req.Header.Set("X-Pusher-Signature", sign(d.app.secret, string(d.body)))
+	req.Header.Set("X-Pusher-Key", t.app.key)
+	req.Header.Set("X-Pusher-Signature", sign(t.app.secret, string(d.body)))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return err
@@ -275,37 +424,4 @@ func (w *webhooks) post(ctx context.Context, d *delivery) error {
 		return fmt.Errorf("status %s", resp.Status)
 	}
 	return nil
-}
-
-// reschedule queues d for another attempt with back-off, or drops it once
-// it has been failing for retryFor. retries stays sorted by next attempt.
-func (w *webhooks) reschedule(retries []*delivery, d *delivery) []*delivery {
-	wait := w.firstRetry << min(d.attempts-1, 20)
-	wait = min(wait, w.maxRetry)
-	d.next = time.Now().Add(wait)
-	if d.next.Sub(d.first) > w.retryFor {
-		w.stats.webhookEventsDropped.Add(uint64(d.events))
-		w.log.Error("pusher: webhook given up after retries", "app_id", d.app.id, "url", d.url, "attempts", d.attempts, "events", d.events)
-		return retries
-	}
-	i, _ := slices.BinarySearchFunc(retries, d, func(a, b *delivery) int { return a.next.Compare(b.next) })
-	return slices.Insert(retries, i, d)
-}
-
-// drain makes one last attempt at everything queued and waiting, within ctx.
-func (w *webhooks) drain(ctx context.Context, retries []*delivery) {
-	for {
-		select {
-		case e := <-w.queue:
-			retries = append(retries, w.batch(e)...)
-			continue
-		default:
-		}
-		break
-	}
-	for _, d := range retries {
-		if ctx.Err() != nil || !w.attempt(ctx, d) {
-			w.stats.webhookEventsDropped.Add(uint64(d.events))
-		}
-	}
 }

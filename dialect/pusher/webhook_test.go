@@ -1,15 +1,20 @@
 package pusher
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-rt/switchboard/config"
 )
@@ -17,9 +22,16 @@ import (
 // hookServer records the webhooks it receives; the first fail calls are
 // answered 500.
 type hookServer struct {
-	srv   *httptest.Server
-	calls atomic.Int32
-	got   chan hookCall
+	srv     *httptest.Server
+	calls   atomic.Int32
+	failing atomic.Bool // answer 500 to every call while set
+	got     chan hookCall
+
+	// A held server (newHeldHookServer) tells entered of each call, then
+	// answers none until release.
+	hold        chan struct{}
+	entered     chan struct{}
+	releaseOnce sync.Once
 }
 
 type hookCall struct {
@@ -30,8 +42,22 @@ type hookCall struct {
 }
 
 func newHookServer(t *testing.T, fail int32) *hookServer {
-	h := &hookServer{got: make(chan hookCall, 100)}
+	return startHookServer(t, &hookServer{}, fail)
+}
+
+// newHeldHookServer is a hook server that hangs: each call waits until
+// release (or the end of the test).
+func newHeldHookServer(t *testing.T) *hookServer {
+	return startHookServer(t, &hookServer{hold: make(chan struct{}), entered: make(chan struct{}, 100)}, 0)
+}
+
+func startHookServer(t *testing.T, h *hookServer, fail int32) *hookServer {
+	h.got = make(chan hookCall, 100)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.hold != nil {
+			h.entered <- struct{}{}
+			<-h.hold
+		}
 		body, _ := io.ReadAll(r.Body)
 		var b struct {
 			TimeMS int64            `json:"time_ms"`
@@ -41,14 +67,34 @@ func newHookServer(t *testing.T, fail int32) *hookServer {
 			t.Errorf("webhook body %s: %v", body, err)
 		}
 		call := hookCall{key: r.Header.Get("X-Pusher-Key"), signature: r.Header.Get("X-Pusher-Signature"), body: body, events: b.Events}
-		if h.calls.Add(1) <= fail {
+		if h.calls.Add(1) <= fail || h.failing.Load() {
 			call.failed = true
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 		h.got <- call
 	}))
-	t.Cleanup(h.srv.Close)
+	t.Cleanup(func() {
+		h.release()
+		h.srv.Close()
+	})
 	return h
+}
+
+// release lets a held server's calls through, now and from then on.
+func (h *hookServer) release() {
+	if h.hold != nil {
+		h.releaseOnce.Do(func() { close(h.hold) })
+	}
+}
+
+// waitEntered waits for a held server to receive a call.
+func (h *hookServer) waitEntered(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.entered:
+	case <-time.After(waitFor):
+		t.Fatal("no webhook call within the deadline")
+	}
 }
 
 // next returns the next webhook call.
@@ -166,6 +212,9 @@ func TestWebhookGivesUp(t *testing.T) {
 	if f := e.d.stats.webhookFailures.Load(); f < 2 {
 		t.Errorf("%d attempts before giving up", f)
 	}
+	if got := drops(e.d.byID["app1"]); got != [numDropReasons]uint64{dropGaveUp: 1} {
+		t.Errorf("drops by reason %v", got)
+	}
 }
 
 // Only the configured event types are sent.
@@ -181,43 +230,204 @@ func TestWebhookEventTypes(t *testing.T) {
 	}
 }
 
-// Events queued together go in one POST.
+// drops returns a's dropped webhook events by reason.
+func drops(a *app) (out [numDropReasons]uint64) {
+	for r := range numDropReasons {
+		out[r] = a.hookDrops[r].Load()
+	}
+	return out
+}
+
+// Events queued while a POST is out go together in the next one.
 func TestWebhookBatching(t *testing.T) {
-	hs := newHookServer(t, 0)
-	a := hookApp(hs.srv.URL)
-	e := newEnv(t, a)
+	hs := newHeldHookServer(t)
+	e := newEnv(t, hookApp(hs.srv.URL))
 	app := e.d.byKey["key1"]
-	// Fill the queue before the sender starts, so that it finds them together.
+	e.d.hooks.channelOccupied(app, "first")
+	hs.waitEntered(t) // the first POST is out, and held
 	for i := range 5 {
-		e.d.hooks.queue <- webhookEvent{app: app, Name: "channel_occupied", Channel: "c" + string(rune('0'+i))}
+		e.d.hooks.channelOccupied(app, fmt.Sprintf("c%d", i))
 	}
-	e.d.hooks.channelVacated(app, "last")
-	total := 0
-	posts := 0
-	for total < 6 {
-		c := hs.next(t)
-		total += len(c.events)
-		posts++
+	hs.release()
+	if c := hs.next(t); len(c.events) != 1 || c.events[0]["channel"] != "first" {
+		t.Errorf("first POST %v", c.events)
 	}
-	if posts > 2 {
-		t.Errorf("6 queued events took %d POSTs", posts)
+	c := hs.next(t)
+	var got []any
+	for _, ev := range c.events {
+		got = append(got, ev["channel"])
+	}
+	if want := []any{"c0", "c1", "c2", "c3", "c4"}; !slices.Equal(got, want) {
+		t.Errorf("second POST has channels %v, want %v in one POST", got, want)
 	}
 }
 
-// A full queue drops events instead of blocking, and counts them.
-func TestWebhookQueueFullDrops(t *testing.T) {
-	e := newEnv(t, hookApp("http://127.0.0.1:1/never"))
-	app := e.d.byKey["key1"]
-	e.d.hooks.startOnce.Do(func() {}) // no sender yet: the queue stays full
-	for range webhookQueue {
-		e.d.hooks.queue <- webhookEvent{app: app, Name: "channel_occupied", Channel: "x"}
+// Each webhook URL has its own sender: while one URL hangs, the app's
+// other URL and other apps' URLs get their events at once; the hanging
+// URL's queue fills, and only its app's events are dropped, counted
+// under that app and logged. Once the URL answers, what was queued goes
+// out in full batches.
+func TestWebhookTargetsIndependent(t *testing.T) {
+	hung, good1, good2 := newHeldHookServer(t), newHookServer(t, 0), newHookServer(t, 0)
+	a1 := testApp()
+	a1.Webhooks = []config.PusherWebhook{{URL: hung.srv.URL}, {URL: good1.srv.URL, EventTypes: []string{"member_added"}}}
+	a2 := testApp()
+	a2.ID, a2.Key, a2.Secret = "app2", "key2", "secret2"
+	a2.Webhooks = []config.PusherWebhook{{URL: good2.srv.URL}}
+	e := newEnv(t, a1, a2)
+	app1, app2 := e.d.byID["app1"], e.d.byID["app2"]
+	share := webhookQueue / 3 // three URLs share the queue
+	if l := app1.webhooks[0].limit; l != share {
+		t.Fatalf("a URL's queue holds %d events, want %d", l, share)
 	}
-	e.d.hooks.channelOccupied(app, "dropped")
-	if n := e.d.stats.webhookEventsDropped.Load(); n < 1 {
-		t.Errorf("dropped %d", n)
+
+	e.d.hooks.channelOccupied(app1, "held")
+	hung.waitEntered(t)
+	// Fill the hanging URL's queue, and one more.
+	for i := range share + 1 {
+		e.d.hooks.channelOccupied(app1, fmt.Sprintf("c%d", i))
 	}
-	if !strings.Contains(e.logs.String(), "webhook queue full") {
-		t.Errorf("drop not logged:\n%s", e.logs.String())
+	if got := drops(app1); got != [numDropReasons]uint64{dropQueueFull: 1} {
+		t.Errorf("app1 drops by reason %v, want one queue_full", got)
 	}
-	go e.d.hooks.run() // for Shutdown to stop
+	if got := drops(app2); got != [numDropReasons]uint64{} {
+		t.Errorf("app2 drops by reason %v, want none", got)
+	}
+	if n := e.d.stats.webhookEventsDropped.Load(); n != 1 {
+		t.Errorf("dropped %d in all", n)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, "webhook queue full") || !strings.Contains(logs, "app_id=app1") {
+		t.Errorf("drop not logged:\n%s", logs)
+	}
+	// The good URLs are not held up: the app's other URL and the other
+	// app's get their events now.
+	e.d.hooks.member(app1, "member_added", "presence-a", "u1")
+	if ev := good1.events(t, 1); len(ev) != 1 || ev[0]["name"] != "member_added" || ev[0]["user_id"] != "u1" {
+		t.Errorf("app1's other URL got %v", ev)
+	}
+	e.d.hooks.channelVacated(app2, "other")
+	if ev := good2.events(t, 1); len(ev) != 1 || ev[0]["channel"] != "other" || ev[0]["name"] != "channel_vacated" {
+		t.Errorf("app2's URL got %v", ev)
+	}
+
+	// The metric has the drops per app and reason: member_added went to
+	// the full queue of the hanging URL too.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.d)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "switchboard_pusher_webhook_events_dropped_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var k []string
+			for _, l := range m.GetLabel() {
+				k = append(k, l.GetName()+"="+l.GetValue())
+			}
+			series[strings.Join(k, ",")] = m.GetCounter().GetValue()
+		}
+	}
+	if len(series) != 2*int(numDropReasons) || series["app_id=app1,reason=queue_full"] != 2 || series["app_id=app2,reason=queue_full"] != 0 {
+		t.Errorf("dropped series %v", series)
+	}
+
+	// Released, the hanging URL gets everything it queued, in full batches.
+	hung.release()
+	total, posts := 0, 0
+	for total < share+1 {
+		c := hung.next(t)
+		if len(c.events) > webhookBatch {
+			t.Fatalf("a POST of %d events", len(c.events))
+		}
+		total += len(c.events)
+		posts++
+	}
+	if want := 1 + (share+webhookBatch-1)/webhookBatch; posts != want {
+		t.Errorf("%d events took %d POSTs, want %d", total, posts, want)
+	}
+}
+
+// A URL's backlog of failed POSTs is bounded, by events and by bytes: over
+// either, the oldest are dropped, counted and logged, and the newest kept.
+func TestWebhookBacklogDropsOldest(t *testing.T) {
+	for _, tt := range []struct {
+		name              string
+		maxEvents, bytes  int
+		dataSize, batches int
+	}{
+		{"events", 3, webhookBacklogBytes, 10, 5},
+		{"bytes", webhookBacklog, 3500, 1000, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHookServer(t, 0)
+			hs.failing.Store(true)
+			e := newEnv(t, hookApp(hs.srv.URL))
+			app := e.d.byID["app1"]
+			e.d.hooks.firstRetry = time.Hour // no retry before Shutdown's last attempt
+			e.d.hooks.maxBacklog, e.d.hooks.maxBacklogBytes = tt.maxEvents, tt.bytes
+			data := strings.Repeat("x", tt.dataSize)
+			for i := range tt.batches {
+				e.d.hooks.clientEvent(app, "private-a", fmt.Sprintf("client-%d", i), data, "1.1", "")
+				if c := hs.next(t); !c.failed || len(c.events) != 1 {
+					t.Fatalf("POST %d: %+v", i, c.events)
+				}
+			}
+			dropped := uint64(tt.batches - 3)
+			waitUntil(t, func() bool { return app.hookDrops[dropBacklogFull].Load() == dropped })
+			if !strings.Contains(e.logs.String(), "webhook retry backlog full, dropping the oldest events") {
+				t.Errorf("backlog drop not logged:\n%s", e.logs.String())
+			}
+			// Shutdown makes a last attempt at the backlog: the three newest.
+			hs.failing.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			if err := e.d.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for range 3 {
+				for _, ev := range hs.events(t, 1) {
+					got = append(got, ev["event"].(string))
+				}
+			}
+			slices.Sort(got)
+			if want := []string{"client-2", "client-3", "client-4"}; !slices.Equal(got, want) {
+				t.Errorf("kept %v, want the newest %v", got, want)
+			}
+			if got := drops(app); got != [numDropReasons]uint64{dropBacklogFull: dropped} {
+				t.Errorf("drops by reason %v", got)
+			}
+		})
+	}
+}
+
+// Shutdown stops a sender stuck in a POST when its context ends: the POST
+// is cancelled, what the URL held is dropped and counted, no goroutine is
+// left (TestMain checks), and events after Shutdown are dropped.
+func TestWebhookShutdownStopsSenders(t *testing.T) {
+	hs := newHeldHookServer(t)
+	e := newEnv(t, hookApp(hs.srv.URL))
+	app := e.d.byID["app1"]
+	e.d.hooks.channelOccupied(app, "held")
+	hs.waitEntered(t)
+	e.d.hooks.channelOccupied(app, "queued")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := drops(app); got != [numDropReasons]uint64{dropShutdown: 2} {
+		t.Errorf("drops by reason %v, want 2 at shutdown", got)
+	}
+	e.d.hooks.channelVacated(app, "late")
+	if got := drops(app); got != [numDropReasons]uint64{dropShutdown: 3} {
+		t.Errorf("drops by reason %v after a late event", got)
+	}
+	if !strings.Contains(e.logs.String(), "not delivered before shutdown") {
+		t.Errorf("not logged:\n%s", e.logs.String())
+	}
 }
