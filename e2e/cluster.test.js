@@ -10,20 +10,11 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
-import { freePort, startServer } from './lib/server.js';
+import { startServer } from './lib/server.js';
 import {
   collect, connectClient, nextEvent, roundTrip, sdk, startAuthServer, subscribed, within,
 } from './lib/pusher.js';
-
-const REDIS = process.env.REDIS_SERVER || 'redis-server';
-const redisMissing = spawnSync(REDIS, ['--version']).error;
-if (redisMissing && process.env.SWITCHBOARD_TEST_REDIS === '1') {
-  throw new Error(`${REDIS} not found (${redisMissing.message}) and SWITCHBOARD_TEST_REDIS=1: install redis-server`);
-}
-const skip = redisMissing ? `${REDIS} not found; install redis-server to run the cluster e2e tests` : false;
+import { redisSkip as skip, startRedis } from './lib/redis.js';
 
 const app = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
 const TTL_MS = 2000;
@@ -34,34 +25,6 @@ let a;
 let b;
 let auth;
 const clients = [];
-
-/** Starts redis-server on a free loopback port (or port); resolves once it answers PING. */
-async function startRedis(port) {
-  port ??= await freePort();
-  const child = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = once(child, 'exit');
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    if (await ping(port)) return { port, url: `redis://127.0.0.1:${port}/0`, child, exited };
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`redis-server did not start on port ${port}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function ping(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(1000);
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-    s.on('error', () => resolve(false));
-    s.on('timeout', () => { s.destroy(); resolve(false); });
-  });
-}
 
 /** A switchboard node of the cluster. */
 function startNode(nodeId) {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/bus"
-	"github.com/switchboard-rt/switchboard/bus/redis/internal/redistest"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redistest"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 

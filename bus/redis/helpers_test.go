@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/bus/redis/internal/redistest"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redistest"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/bus/redis/internal/redistest"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redistest"
 	"github.com/switchboard-rt/switchboard/server"
 )
 

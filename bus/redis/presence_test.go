@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/bus/redis/internal/redistest"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
 
 // The store behaves like hub.MemoryPresence on one node (the same table as

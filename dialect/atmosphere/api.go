@@ -41,12 +41,14 @@ func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
 		}
 		dealer = n
 	}
-	hash, e := d.auth.login(login, password, dealer, d.now())
+	now := d.now()
+	hash, s, e := d.auth.login(login, password, dealer, now)
 	if e != nil {
 		d.log.Info("user/auth failed", "login", login, "remote", remoteHost(r), "code", int(e.Code))
 		writeAPIError(w, e)
 		return
 	}
+	d.shareLogin(s, now) // for every node
 	d.log.Info("user/auth", "login", login, "session", hash[:6])
 	writeJSON(w, http.StatusOK, struct {
 		Success bool   `json:"success"`
@@ -55,8 +57,8 @@ func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
 	}{true, "authenticated", hash})
 }
 
-// serveLogout serves user/logout: the session ends and its subscribers get
-// the logout event.
+// serveLogout serves user/logout: the session ends on every node and its
+// subscribers get the logout event.
 func (d *Dialect) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if !d.apiPreamble(w, r) {
 		return
@@ -71,13 +73,12 @@ func (d *Dialect) serveLogout(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, apiErr(CodeWrongHash, nil))
 		return
 	}
-	s, clients := d.auth.logout(lowerHex(hash))
-	if s == nil {
-		writeAPIError(w, apiErr(CodeSessionNotFound, nil))
+	login, tag, e := d.logout(lowerHex(hash))
+	if e != nil {
+		writeAPIError(w, e)
 		return
 	}
-	d.log.Info("user/logout", "login", s.user.login, "session", s.tag)
-	d.tellEnded(ended{s, clients})
+	d.log.Info("user/logout", "login", login, "session", tag)
 	writeJSON(w, http.StatusOK, struct {
 		Success bool `json:"success"`
 	}{true})

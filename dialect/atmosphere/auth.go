@@ -14,8 +14,11 @@ import (
 )
 
 // This file keeps users, their sessions and API keys, and the login rate
-// limit (users.go changes users and keys). Everything lives in memory on this node: users and API keys come
-// from config (or the publisher API); sessions are made by user/auth.
+// limit (users.go changes users and keys). Users and API keys live in
+// memory on this node: they come from config (or the publisher API).
+// Sessions are made by user/auth on any node and are valid on every node:
+// this node keeps a copy of those used here, and cluster.go keeps the
+// copies in step with the hub's SharedStore.
 
 // bcryptCost is the cost of password hashes made by the publisher API.
 const bcryptCost = 10
@@ -49,16 +52,18 @@ func (u *user) sortedTrackers() []int64 {
 }
 
 // session is what a subscription hash stands for: a user/auth session or
-// an API key. Its fields other than clients and lastUsed never change.
+// an API key. Its fields other than clients, lastUsed, checked and ended
+// never change.
 type session struct {
 	tag    string // a short, non-secret prefix of the hash, for logs
 	user   *user
 	apiKey bool
-	secret string             // the hash (sessions) or the key's SHA-256 (API keys)
+	secret string             // the hex SHA-256 of the hash or key: its key in auth and in the shared store
 	scope  map[int64]struct{} // API keys: the trackers allowed; nil for all of the user's
 
 	// Guarded by auth.mu.
-	lastUsed time.Time
+	lastUsed time.Time            // its last use known here, on any node
+	checked  time.Time            // when it was last checked against the shared store
 	clients  map[*client]struct{} // clients with subscriptions made with it
 	ended    bool
 }
@@ -82,9 +87,13 @@ type auth struct {
 	loginPeriod time.Duration
 	mu          sync.RWMutex
 	users       map[string]*user
-	sessions    map[string]*session // by hash
+	sessions    map[string]*session // by hex SHA-256 of the hash
 	keys        map[string]*session // by hex SHA-256 of the key
 	limiter     map[string]*bucket  // "a:<address>" and "l:<login>"
+	// endedHere are the sessions this node ended whose end the shared store
+	// has not recorded yet (it was unavailable), by hex SHA-256. They are
+	// refused here even if the store still has them.
+	endedHere map[string]struct{}
 }
 
 func newAuth(cfg config.Atmosphere) *auth {
@@ -97,6 +106,7 @@ func newAuth(cfg config.Atmosphere) *auth {
 		sessions:    map[string]*session{},
 		keys:        map[string]*session{},
 		limiter:     map[string]*bucket{},
+		endedHere:   map[string]struct{}{},
 	}
 	for _, u := range cfg.Users {
 		a.users[u.Login] = &user{
@@ -154,8 +164,9 @@ func (a *auth) loginAllowed(addr, login string, now time.Time) bool {
 }
 
 // login checks a password and opens a session, returning its hash. The
-// slow bcrypt comparison runs without the lock.
-func (a *auth) login(login, password string, dealerID int64, now time.Time) (string, *Error) {
+// slow bcrypt comparison runs without the lock. The caller shares the
+// session with the other nodes.
+func (a *auth) login(login, password string, dealerID int64, now time.Time) (string, *session, *Error) {
 	a.mu.RLock()
 	u := a.users[login]
 	var pw []byte
@@ -165,15 +176,15 @@ func (a *auth) login(login, password string, dealerID int64, now time.Time) (str
 	a.mu.RUnlock()
 	if u == nil {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return "", apiErr(CodeWrongLogin, nil)
+		return "", nil, apiErr(CodeWrongLogin, nil)
 	}
 	if bcrypt.CompareHashAndPassword(pw, []byte(password)) != nil || (dealerID != 0 && dealerID != u.dealerID) {
-		return "", apiErr(CodeWrongLogin, nil)
+		return "", nil, apiErr(CodeWrongLogin, nil)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.users[login] != u {
-		return "", apiErr(CodeWrongLogin, nil) // removed or replaced meanwhile
+		return "", nil, apiErr(CodeWrongLogin, nil) // removed or replaced meanwhile
 	}
 	n := 0
 	for s := range u.sessions {
@@ -182,28 +193,73 @@ func (a *auth) login(login, password string, dealerID int64, now time.Time) (str
 		}
 	}
 	if n >= a.maxPerUser {
-		return "", apiErr(CodeLoginsLimit, nil)
+		return "", nil, apiErr(CodeLoginsLimit, nil)
 	}
 	hash := randomHex(16)
-	s := &session{tag: hash[:6], user: u, secret: hash, lastUsed: now, clients: map[*client]struct{}{}}
-	a.sessions[hash] = s
-	u.sessions[s] = struct{}{}
-	return hash, nil
+	return hash, a.addSessionLocked(hash, u, now), nil
 }
 
-// lookup returns the live session or API key of hash and marks it used, or
-// nil.
-func (a *auth) lookup(hash string, now time.Time) *session {
+// addSessionLocked adds the session of hash for u, used at now.
+func (a *auth) addSessionLocked(hash string, u *user, now time.Time) *session {
+	sum := sha256Hex(hash)
+	s := &session{tag: hash[:6], user: u, secret: sum, lastUsed: now, checked: now, clients: map[*client]struct{}{}}
+	a.sessions[sum] = s
+	u.sessions[s] = struct{}{}
+	return s
+}
+
+// local returns this node's API key or copy of the session whose hash has
+// the hex SHA-256 sum, either nil; ended reports that this node ended the
+// session and the shared store does not know yet.
+func (a *auth) local(sum string) (key, s *session, ended bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if k := a.keys[sum]; k != nil {
+		return k, nil, false
+	}
+	_, ended = a.endedHere[sum]
+	return nil, a.sessions[sum], ended
+}
+
+// use marks s used at now and returns it, or returns nil when s is nil,
+// ended, or unused for the TTL (the sweep then ends it and tells its
+// clients).
+func (a *auth) use(s *session, now time.Time) *session {
+	if s == nil {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if s := a.sessions[hash]; s != nil {
-		if now.Sub(s.lastUsed) >= a.ttl {
-			return nil // the sweep ends it and tells its clients
-		}
-		s.lastUsed = now
+	if s.ended || now.Sub(s.lastUsed) >= a.ttl {
+		return nil
+	}
+	s.lastUsed = now
+	return s
+}
+
+// usedAt notes that s was used at t, on some node.
+func (a *auth) usedAt(s *session, t time.Time) {
+	a.mu.Lock()
+	if t.After(s.lastUsed) {
+		s.lastUsed = t
+	}
+	a.mu.Unlock()
+}
+
+// adopt makes this node's copy of the session of hash, of user login, made
+// on another node; it returns nil when this node has no such user. If a
+// copy was made meanwhile, it returns that.
+func (a *auth) adopt(hash, login string, now time.Time) *session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.sessions[sha256Hex(hash)]; s != nil {
 		return s
 	}
-	return a.keys[sha256Hex(hash)]
+	u := a.users[login]
+	if u == nil {
+		return nil
+	}
+	return a.addSessionLocked(hash, u, now)
 }
 
 // register notes that c made a subscription with s; it reports false when
@@ -245,12 +301,13 @@ func (a *auth) endLocked(s *session) []*client {
 	return out
 }
 
-// logout ends the session of hash (never an API key), returning it and the
-// clients to tell, or nil when there is no such session.
-func (a *auth) logout(hash string) (*session, []*client) {
+// end ends this node's copy of the session whose hash has the hex SHA-256
+// sum (never an API key), returning it and the clients to tell, or nil
+// when there is no such copy.
+func (a *auth) end(sum string) (*session, []*client) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.sessions[hash]
+	s := a.sessions[sum]
 	if s == nil {
 		return nil, nil
 	}
@@ -263,15 +320,22 @@ type ended struct {
 	clients []*client
 }
 
-// sweep ends the sessions unused for the TTL and forgets refilled login
-// limiter entries.
-func (a *auth) sweep(now time.Time) []ended {
+// sweep returns the sessions to check against the shared store (at most
+// maxChecks): those unused here for the TTL, which end unless another node
+// used them, and those with clients not checked for verifyEvery, which may
+// have ended on another node unbeknown to this one. It marks them checked
+// and forgets refilled login limiter entries.
+func (a *auth) sweep(now time.Time, maxChecks int) []*session {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []ended
+	var out []*session
 	for _, s := range a.sessions {
-		if now.Sub(s.lastUsed) >= a.ttl {
-			out = append(out, ended{s, a.endLocked(s)})
+		if len(out) == maxChecks {
+			break
+		}
+		if now.Sub(s.lastUsed) >= a.ttl || (len(s.clients) > 0 && now.Sub(s.checked) >= verifyEvery) {
+			s.checked = now
+			out = append(out, s)
 		}
 	}
 	for k, b := range a.limiter {
@@ -280,6 +344,53 @@ func (a *auth) sweep(now time.Time) []ended {
 		}
 	}
 	return out
+}
+
+// expire ends s if it is unused for the TTL, returning the clients to tell.
+func (a *auth) expire(s *session, now time.Time) (bool, []*client) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.ended || now.Sub(s.lastUsed) < a.ttl {
+		return false, nil
+	}
+	return true, a.endLocked(s)
+}
+
+// endedLocally records that this node ended the session sum, which the
+// shared store has yet to learn. The record is bounded: when it holds
+// maxEndedHere sessions, half of them are dropped (the other nodes then
+// learn of those ends only by expiry).
+func (a *auth) endedLocally(sum string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.endedHere) >= maxEndedHere {
+		for k := range a.endedHere {
+			delete(a.endedHere, k)
+			if len(a.endedHere) <= maxEndedHere/2 {
+				break
+			}
+		}
+	}
+	a.endedHere[sum] = struct{}{}
+}
+
+// pendingEnds returns the sessions ended here that the store has yet to
+// learn of.
+func (a *auth) pendingEnds() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.endedHere))
+	for k := range a.endedHere {
+		out = append(out, k)
+	}
+	return out
+}
+
+// recorded forgets that the store had to learn of the end of sum.
+func (a *auth) recorded(sum string) {
+	a.mu.Lock()
+	delete(a.endedHere, sum)
+	a.mu.Unlock()
 }
 
 // status returns tracker id's status for s; blocked reports whether the

@@ -78,25 +78,18 @@ func (c *client) handle(msg []byte) {
 	if len(msg) <= 8 && string(bytes.TrimSpace(msg)) == heartbeatPadding {
 		return
 	}
+	a, name, ok := c.admit(msg, now)
+	if !ok {
+		return
+	}
+	// The session may be looked up in the shared store, so not under c.mu,
+	// which deliveries to this client take.
+	s := c.d.session(a.hash, now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return
 	}
-	if len(msg) > c.d.cfg.MaxRequestSize {
-		c.errorLocked("", apiErr(CodeTooLarge, nil))
-		return
-	}
-	if !c.rate.allow(now, c.d.cfg.MaxActionsPerSecond, time.Second) {
-		c.errorLocked("", apiErr(CodeTooManyRequests, nil))
-		return
-	}
-	a, name, e := parseAction(msg)
-	if e != nil {
-		c.errorLocked(name, e)
-		return
-	}
-	s := c.d.auth.lookup(a.hash, now)
 	if s == nil {
 		c.errorLocked(name, apiErr(CodeSessionNotFound, a.errData()))
 		return
@@ -110,6 +103,30 @@ func (c *client) handle(msg []byte) {
 	} else {
 		c.unsubscribeLocked(a, s)
 	}
+}
+
+// admit checks an action's size, the client's rate limit and the action's
+// format, answering what fails; ok is false when the action stops there.
+func (c *client) admit(msg []byte, now time.Time) (a *action, name string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, "", false
+	}
+	if len(msg) > c.d.cfg.MaxRequestSize {
+		c.errorLocked("", apiErr(CodeTooLarge, nil))
+		return nil, "", false
+	}
+	if !c.rate.allow(now, c.d.cfg.MaxActionsPerSecond, time.Second) {
+		c.errorLocked("", apiErr(CodeTooManyRequests, nil))
+		return nil, "", false
+	}
+	a, name, e := parseAction(msg)
+	if e != nil {
+		c.errorLocked(name, e)
+		return nil, "", false
+	}
+	return a, name, true
 }
 
 func (c *client) errorLocked(action string, e *Error) {

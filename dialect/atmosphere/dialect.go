@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
@@ -56,6 +57,16 @@ type Dialect struct {
 	stopOnce sync.Once
 	done     chan struct{} // closed when the ticker has exited
 	lastSwp  time.Time     // the ticker's; when it last swept
+
+	// notices queues the session ends announced on authChannel, for the
+	// ticker (cluster.go); noticesID is its subscription.
+	notices   notices
+	noticesID hub.SubscriberID
+	// shared is the state of the shared session store as this node last
+	// found it (sharedUnknown, sharedUp, sharedDown; cluster.go);
+	// sharedLogged is set while a failure is logged and its end is not.
+	shared       atomic.Int32
+	sharedLogged atomic.Bool
 }
 
 var _ server.Dialect = (*Dialect)(nil)
@@ -110,6 +121,14 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 		}
 		return nil, fmt.Errorf("atmosphere: subscribe to the store channel: %w", err)
 	}
+	d.noticesID = d.hub.NewID()
+	if _, err := d.hub.Subscribe(context.Background(), authChannel, d.noticesID, &d.notices); err != nil {
+		d.hub.Unsubscribe(storeChannel, d.storeID)
+		if d.ownHub {
+			_ = d.hub.Close()
+		}
+		return nil, fmt.Errorf("atmosphere: subscribe to the session channel: %w", err)
+	}
 	opts.SendQueue = max(opts.SendQueue, minSendQueue)
 	// Frames over max_request_size get error 9 and the connection stays;
 	// only frames far over it are closed with 1009 by the ws package.
@@ -151,16 +170,14 @@ func (d *Dialect) run() {
 // tick does the periodic work due at now.
 func (d *Dialect) tick(now time.Time) {
 	d.batches.flush(now)
+	d.endAnnounced()
 	if now.Sub(d.lastSwp) < sweepInterval {
 		return
 	}
 	d.lastSwp = now
 	d.sweepClients(now)
 	d.polls.sweep(now)
-	for _, e := range d.auth.sweep(now) {
-		d.log.Info("session expired", "session", e.s.tag, "login", e.s.user.login)
-		d.tellEnded(e)
-	}
+	d.sweepSessions(now)
 }
 
 // sweepClients sends due heartbeats and closes silent WebSocket clients.
@@ -231,6 +248,7 @@ func (d *Dialect) Shutdown(ctx context.Context) error {
 	err := d.ws.Shutdown(ctx)
 	d.polls.closeAll()
 	d.hub.Unsubscribe(storeChannel, d.storeID)
+	d.hub.Unsubscribe(authChannel, d.noticesID)
 	if d.ownHub {
 		err = errors.Join(err, d.hub.Close())
 	}

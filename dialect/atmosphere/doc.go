@@ -26,7 +26,10 @@
 // last state of each tracker is kept, bounded, on every node (store.go)
 // from the "atmo:store" channel, so new subscribers get it at once.
 //
-// Users, sessions and API keys live in this node's memory (auth.go).
+// Users and API keys live in this node's memory (auth.go). Sessions are
+// valid on every node: they are kept in the hub's SharedStore, each node
+// keeping a copy of those used on it, and their ends are announced on the
+// "atmo:auth" channel (cluster.go).
 //
 // The package must not know other dialects, and the hub must not know this
 // package's channel names or formats.

@@ -1,6 +1,7 @@
 package atmosphere
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,7 +12,8 @@ import (
 
 // This file manages users and API keys: the publisher API's calls and the
 // changes they make to auth. Changes live in this node's memory only; users
-// in config come back on restart.
+// in config come back on restart. The sessions they end, though, end on
+// every node (cluster.go).
 
 // userBody is the body of PUT publisher/users/{login}.
 type userBody struct {
@@ -88,10 +90,19 @@ func (d *Dialect) userExists(login string) bool {
 }
 
 // applyUserChange tells connected clients about ended sessions and
-// withdrawn trackers.
+// withdrawn trackers. Ended user/auth sessions end on every node.
 func (d *Dialect) applyUserChange(ch userChange) {
 	for _, e := range ch.ended {
 		d.tellEnded(e)
+	}
+	if len(ch.ended) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		for _, e := range ch.ended {
+			if !e.s.apiKey {
+				d.shareEnd(ctx, e.s.secret)
+			}
+		}
 	}
 	for s, ids := range ch.revoked {
 		d.auth.mu.RLock()

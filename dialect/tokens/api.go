@@ -75,11 +75,11 @@ func (d *Dialect) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case "get_clients":
 		result = d.clientList()
 	case "registerToken", "unregisterToken":
-		result, err = d.apiSetToken(params, method == "registerToken")
+		result, err = d.apiSetToken(r, params, method)
 	case "registeredTokenList":
-		result = d.reg.snapshot()
+		result = d.tokenList(r.Context())
 	case "registerHttpClient":
-		result, err = d.apiRegisterPush(params)
+		result, err = d.apiRegisterPush(r, params)
 	case "httpClientsList":
 		result = d.pushList()
 	case "":
@@ -117,7 +117,7 @@ func (d *Dialect) apiBroadcast(r *http.Request, params url.Values) (any, error) 
 	return ok, nil
 }
 
-func (d *Dialect) apiRegisterPush(params url.Values) (any, error) {
+func (d *Dialect) apiRegisterPush(r *http.Request, params url.Values) (any, error) {
 	endpoint, err := pushEndpoint(params.Get("endpoint"))
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (d *Dialect) apiRegisterPush(params url.Values) (any, error) {
 	if p := tokenProblem(token); p != "" {
 		return nil, badRequest(p)
 	}
-	if !d.cfg.AllowUnregisteredHTTPClients && !d.reg.registered(token) {
+	if !d.cfg.AllowUnregisteredHTTPClients && !d.isRegistered(r.Context(), token) {
 		return nil, &apiError{http.StatusForbidden, "unregistered token: register it first, or set tokens.allow_unregistered_http_clients"}
 	}
 	if err := d.registerPush(token, endpoint); err != nil {
@@ -139,7 +139,7 @@ func (d *Dialect) apiRegisterPush(params url.Values) (any, error) {
 	return ok, nil
 }
 
-func (d *Dialect) apiSetToken(params url.Values, registered bool) (any, error) {
+func (d *Dialect) apiSetToken(r *http.Request, params url.Values, method string) (any, error) {
 	// The original broker read "token"; its README said "message".
 	token := strings.TrimSpace(params.Get("token"))
 	if token == "" {
@@ -148,7 +148,9 @@ func (d *Dialect) apiSetToken(params url.Values, registered bool) (any, error) {
 	if p := tokenProblem(token); p != "" {
 		return nil, badRequest(p)
 	}
-	d.reg.set(token, registered)
+	if err := d.setRegistered(r.Context(), token, method == "registerToken"); err != nil {
+		return nil, unavailable(method, err) // logged once per outage by setRegistered
+	}
 	return ok, nil
 }
 

@@ -19,9 +19,11 @@
 // reduced first so that nobody gets a message twice.
 //
 // Which tokens are registered (what AllowUnregisteredClients "no" admits)
-// comes from the config file, from RegisteredTokensUrl (fetched by one
-// goroutine that Shutdown stops) and from the API; the API wins over the
-// URL, which wins over the file.
+// comes from the config file, from RegisteredTokensUrl (fetched by each
+// node, on a goroutine that Shutdown stops) and from the API; the API wins
+// over the URL, which wins over the file. The API's tokens are kept in the
+// hub's SharedStore so that every node admits them, with a local copy for
+// the handshake (shared.go says how the copy stays current).
 //
 // HTTP push clients (registerHttpClient) are hub subscribers too: each
 // message for their token is POSTed to their endpoint by a goroutine that

@@ -23,7 +23,7 @@ const (
 // fetchLoop fetches the registered-token list from url at once and then
 // every refresh (never again when refresh is 0), until ctx is done. A
 // failure is logged, once per failed fetch, and the last good list kept.
-// It is the one goroutine the dialect owns.
+// It runs on a goroutine of its own, stopped by Shutdown.
 func (d *Dialect) fetchLoop(ctx context.Context, url string, refresh time.Duration) {
 	where := redactURL(url)
 	ok := true // the previous fetch succeeded

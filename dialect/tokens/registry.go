@@ -3,6 +3,7 @@ package tokens
 import (
 	"maps"
 	"sync"
+	"time"
 )
 
 // registry holds the registered tokens, from three sources. A token's value
@@ -10,27 +11,43 @@ import (
 // (registerToken, unregisterToken) over the last good list from
 // RegisteredTokensUrl over the config file. A token none of them has is not
 // registered. It is safe for concurrent use.
+//
+// The API's tokens live in the hub's SharedStore (shared.go), so that every
+// node sees them; api is this node's copy of them, which the handshake
+// reads. It learns of other nodes' changes when it asks the store about a
+// token it does not register (remembering a "no" for negativeTTL) and at
+// every resync.
 type registry struct {
 	mu     sync.RWMutex
-	static map[string]bool // from the config file; never changes
-	remote map[string]bool // the last good RegisteredTokensUrl list; replaced whole
-	api    map[string]bool // set by the HTTP API
+	static map[string]bool      // from the config file; never changes
+	remote map[string]bool      // the last good RegisteredTokensUrl list; replaced whole
+	api    map[string]apiValue  // the shared store's tokens, as this node last saw them
+	gen    uint64               // counts the changes of api
+	neg    map[string]time.Time // tokens the store did not register, and until when to believe it
+}
+
+// apiValue is one token set through the API, and the registry's gen when
+// this node learnt it.
+type apiValue struct {
+	v   bool
+	gen uint64
 }
 
 func newRegistry(static []string) *registry {
-	r := &registry{static: make(map[string]bool, len(static)), api: make(map[string]bool)}
+	r := &registry{static: make(map[string]bool, len(static)), api: make(map[string]apiValue), neg: make(map[string]time.Time)}
 	for _, t := range static {
 		r.static[t] = true
 	}
 	return r
 }
 
-// registered reports whether token is registered with the value true.
+// registered reports whether token is registered with the value true, as
+// far as this node knows.
 func (r *registry) registered(token string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if v, ok := r.api[token]; ok {
-		return v
+		return v.v
 	}
 	if v, ok := r.remote[token]; ok {
 		return v
@@ -38,11 +55,70 @@ func (r *registry) registered(token string) bool {
 	return r.static[token]
 }
 
-// set records token with value v from the HTTP API.
+// set records token with value v from the API (this node's call, or what
+// the shared store answered for it).
 func (r *registry) set(token string, v bool) {
 	r.mu.Lock()
-	r.api[token] = v
+	r.gen++
+	r.api[token] = apiValue{v: v, gen: r.gen}
+	delete(r.neg, token)
 	r.mu.Unlock()
+}
+
+// generation returns the current gen, to pass to merge.
+func (r *registry) generation() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.gen
+}
+
+// merge applies all, the shared store's tokens read after generation()
+// returned since: every token takes the store's value, except those set on
+// this node since (the store's answer may predate them). It returns the
+// tokens this node had before since and the store lacks, with their
+// values: the store never deletes a token (unregisterToken stores false),
+// so it lost them (a Redis that restarted empty) and they are to be written
+// back.
+func (r *registry) merge(all map[string]bool, since uint64) (lost map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for t, v := range all {
+		if cur, ok := r.api[t]; ok && (cur.gen > since || cur.v == v) {
+			continue
+		}
+		r.gen++
+		r.api[t] = apiValue{v: v, gen: r.gen}
+		delete(r.neg, t)
+	}
+	for t, cur := range r.api {
+		if _, ok := all[t]; !ok && cur.gen <= since {
+			if lost == nil {
+				lost = make(map[string]bool)
+			}
+			lost[t] = cur.v
+		}
+	}
+	return lost
+}
+
+// refusedRecently reports whether the shared store was asked about token
+// less than negativeTTL before now and did not register it.
+func (r *registry) refusedRecently(token string, now time.Time) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	until, ok := r.neg[token]
+	return ok && now.Before(until)
+}
+
+// refused remembers until then that the store does not register token. The
+// memory is bounded: when it holds maxNegative tokens it is emptied.
+func (r *registry) refused(token string, until time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.neg) >= maxNegative {
+		clear(r.neg)
+	}
+	r.neg[token] = until
 }
 
 // replaceRemote replaces the RegisteredTokensUrl list with list.
@@ -59,6 +135,8 @@ func (r *registry) snapshot() map[string]bool {
 	out := make(map[string]bool, len(r.static)+len(r.remote)+len(r.api))
 	maps.Copy(out, r.static)
 	maps.Copy(out, r.remote)
-	maps.Copy(out, r.api)
+	for t, v := range r.api {
+		out[t] = v.v
+	}
 	return out
 }

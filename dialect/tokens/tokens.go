@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
@@ -44,7 +45,11 @@ type Dialect struct {
 	push    pushClients         // this node's HTTP push clients
 	ctx     context.Context     // cancelled by Shutdown
 	cancel  context.CancelFunc
-	fetcher sync.WaitGroup
+	fetcher sync.WaitGroup // the RegisteredTokensUrl fetcher and the shared store's resync
+	// shared is the state of the registered tokens' shared store as this
+	// node last found it (sharedUnknown, sharedUp, sharedDown; shared.go),
+	// so that a failure is logged once.
+	shared atomic.Int32
 
 	mu    sync.Mutex
 	conns map[*client]struct{} // this node's connections, for get_clients
@@ -53,7 +58,9 @@ type Dialect struct {
 var _ server.Dialect = (*Dialect)(nil)
 
 // New returns the token broker for cfg and starts fetching
-// cfg.RegisteredTokensURL in the background, if set. opts carries the
+// cfg.RegisteredTokensURL in the background, if set, and keeping this
+// node's copy of the tokens registered through the API (kept in h's
+// SharedStore, for every node) up to date. opts carries the
 // shared WebSocket settings (see server.WebSocketOptions); New sets
 // CheckOrigin from cfg.Origin. h routes the messages: the hub shared with
 // the other dialects, carried across nodes by its bus, and closed by its
@@ -95,6 +102,7 @@ func New(cfg config.Tokens, opts ws.Options, h *hub.Hub, logger *slog.Logger) *D
 	if u := cfg.RegisteredTokensURL; u != "" {
 		d.fetcher.Go(func() { d.fetchLoop(d.ctx, u, cfg.RegisteredTokensRefresh.Std()) })
 	}
+	d.fetcher.Go(func() { d.syncLoop(d.ctx) })
 	return d
 }
 
@@ -122,9 +130,9 @@ func exact(path string) string {
 // Stats returns the WebSocket counters.
 func (d *Dialect) Stats() ws.Stats { return d.ws.Stats() }
 
-// Shutdown stops the RegisteredTokensUrl fetcher and the HTTP push
-// clients' POSTs, closes every connection with 1001 and waits for them or
-// ctx.
+// Shutdown stops the RegisteredTokensUrl fetcher, the registered tokens'
+// resync and the HTTP push clients' POSTs, closes every connection with
+// 1001 and waits for them or ctx.
 func (d *Dialect) Shutdown(ctx context.Context) error {
 	d.cancel()
 	d.fetcher.Wait()
@@ -169,9 +177,10 @@ func (d *Dialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	d.ws.ServeHTTP(w, r) // answers a request that is not a handshake with 400
 }
 
-// admits reports whether a client may hold token.
+// admits reports whether a client may hold token. A token this node's copy
+// does not register is looked up in the shared store (see shared.go).
 func (d *Dialect) admits(token string) bool {
-	return d.cfg.AllowUnregisteredClients || d.reg.registered(token)
+	return d.cfg.AllowUnregisteredClients || d.isRegistered(d.ctx, token)
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -1,0 +1,330 @@
+package tokens
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/bus/redis"
+	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redistest"
+	"github.com/switchboard-rt/switchboard/ws"
+)
+
+// flakyShared is a SharedStore over a MemoryShared that can be made to fail
+// as a Redis store does while Redis is down, and counts the Gets.
+type flakyShared struct {
+	mu   sync.Mutex
+	mem  *hub.MemoryShared
+	down atomic.Bool
+	gets atomic.Int64
+}
+
+func newFlakyShared() *flakyShared { return &flakyShared{mem: hub.NewMemoryShared()} }
+
+func (f *flakyShared) store() (*hub.MemoryShared, error) {
+	if f.down.Load() {
+		return nil, fmt.Errorf("test: %w", hub.ErrSharedUnavailable)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mem, nil
+}
+
+// wipe empties the store, as a Redis that restarted without persistence.
+func (f *flakyShared) wipe() {
+	f.mu.Lock()
+	f.mem = hub.NewMemoryShared()
+	f.mu.Unlock()
+}
+
+func (f *flakyShared) Set(ctx context.Context, space, key string, value []byte, ttl time.Duration) error {
+	m, err := f.store()
+	if err != nil {
+		return err
+	}
+	return m.Set(ctx, space, key, value, ttl)
+}
+
+func (f *flakyShared) Get(ctx context.Context, space, key string) ([]byte, bool, error) {
+	f.gets.Add(1)
+	m, err := f.store()
+	if err != nil {
+		return nil, false, err
+	}
+	return m.Get(ctx, space, key)
+}
+
+func (f *flakyShared) Delete(ctx context.Context, space, key string) error {
+	m, err := f.store()
+	if err != nil {
+		return err
+	}
+	return m.Delete(ctx, space, key)
+}
+
+func (f *flakyShared) All(ctx context.Context, space string) (map[string][]byte, error) {
+	m, err := f.store()
+	if err != nil {
+		return nil, err
+	}
+	return m.All(ctx, space)
+}
+
+// newNodeBroker starts a broker on its own hub with opts (one node of a
+// test cluster: the nodes share opts.Shared, or a Redis bus).
+func newNodeBroker(t *testing.T, opts *hub.Options, edit func(*config.Tokens)) *broker {
+	t.Helper()
+	cfg := config.Default().Tokens
+	if edit != nil {
+		edit(&cfg)
+	}
+	h, err := hub.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	d := New(cfg, ws.Options{}, h, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	mux := http.NewServeMux()
+	for _, r := range d.Routes() {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	b := &broker{Dialect: d, hub: h, http: httptest.NewServer(mux), logs: logs}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := d.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		b.http.Close()
+		_ = h.Close()
+	})
+	return b
+}
+
+// registeredOnly admits registered tokens only, with abc1 registered by the
+// config file.
+func registeredOnly(c *config.Tokens) {
+	c.AllowUnregisteredClients = false
+	c.RegisteredTokens = config.TokenList{"abc1"}
+}
+
+// isRefused reports whether a handshake with token is refused with 403.
+func (b *broker) isRefused(t *testing.T, token string) bool {
+	t.Helper()
+	_, resp, err := b.tryDial(t, "RegisterToken="+token, nil)
+	if err == nil {
+		return false
+	}
+	if resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("dial %q: %v, want 403 or success", token, err)
+	}
+	return true
+}
+
+// list returns registeredTokenList.
+func (b *broker) list(t *testing.T) map[string]bool {
+	t.Helper()
+	code, body := b.post(t, form("method", "registeredTokenList"), nil)
+	if code != http.StatusOK {
+		t.Fatalf("registeredTokenList: %d %s", code, body)
+	}
+	return decode[map[string]bool](t, body)
+}
+
+// setToken calls registerToken (v) or unregisterToken and returns the status
+// and body.
+func (b *broker) setToken(t *testing.T, token string, v bool) (int, string) {
+	t.Helper()
+	method := "unregisterToken"
+	if v {
+		method = "registerToken"
+	}
+	return b.post(t, form("method", method, "token", token), nil)
+}
+
+// TestTokensAcrossNodes: a token registered through node A's API admits a
+// client on node B at once, is in B's list, and its unregistration reaches
+// B's handshakes by the next resync.
+func TestTokensAcrossNodes(t *testing.T) {
+	shared := newFlakyShared()
+	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+
+	if !b.isRefused(t, "other") {
+		t.Fatal("B admitted a token nobody registered")
+	}
+	if code, body := a.setToken(t, "new1", true); code != http.StatusOK {
+		t.Fatalf("registerToken on A: %d %s", code, body)
+	}
+	// At once: B's copy does not have it, so B asks the store.
+	p := b.dial(t, "new1")
+	if got := b.list(t); !got["new1"] || !got["abc1"] {
+		t.Fatalf("B's list %v, want new1 and abc1 true", got)
+	}
+
+	// A RegisterToken: frame on B for a token registered on A.
+	if code, body := a.setToken(t, "new2", true); code != http.StatusOK {
+		t.Fatalf("registerToken on A: %d %s", code, body)
+	}
+	p.send("RegisterToken:new2")
+	p.sync()
+	if err := b.route(context.Background(), ParseRecipients("new2"), "to new2"); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("to new2")
+
+	// Unregistering on A: B's list says so at once; B's handshakes refuse
+	// it after the next resync, which a test does by hand.
+	for _, tok := range []string{"new1", "abc1"} {
+		if code, body := a.setToken(t, tok, false); code != http.StatusOK {
+			t.Fatalf("unregisterToken %s on A: %d %s", tok, code, body)
+		}
+	}
+	if got := b.list(t); got["new1"] || got["abc1"] {
+		t.Fatalf("B's list %v, want new1 and abc1 false", got)
+	}
+	if err := b.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"new1", "abc1"} {
+		if !b.isRefused(t, tok) {
+			t.Errorf("B admitted %s after A unregistered it", tok)
+		}
+	}
+	if !a.isRefused(t, "abc1") {
+		t.Error("A admitted abc1 after unregistering it")
+	}
+}
+
+// TestTokensNegativeCache: a refused token is asked of the store once per
+// negativeTTL, not once per handshake.
+func TestTokensNegativeCache(t *testing.T) {
+	shared := newFlakyShared()
+	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	before := shared.gets.Load()
+	for range 5 {
+		if !b.isRefused(t, "nobody") {
+			t.Fatal("admitted an unregistered token")
+		}
+	}
+	if n := shared.gets.Load() - before; n != 1 {
+		t.Fatalf("%d Gets for 5 refused handshakes within negativeTTL, want 1", n)
+	}
+	// Registered tokens of the local copy never ask the store.
+	before = shared.gets.Load()
+	b.dial(t, "abc1")
+	if n := shared.gets.Load() - before; n != 0 {
+		t.Fatalf("%d Gets for a registered token, want 0", n)
+	}
+}
+
+// TestTokensStoreDown: while the store fails, the API's writes answer 503
+// and change nothing, handshakes are served from the node's copy, and the
+// failure is logged once; when it answers again, that is logged once.
+func TestTokensStoreDown(t *testing.T) {
+	shared := newFlakyShared()
+	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	if code, body := a.setToken(t, "kept", true); code != http.StatusOK {
+		t.Fatalf("registerToken: %d %s", code, body)
+	}
+
+	shared.down.Store(true)
+	code, body := a.setToken(t, "lost", true)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nothing changed") {
+		t.Fatalf("registerToken while down: %d %s, want 503", code, body)
+	}
+	if code, _ := a.setToken(t, "kept", false); code != http.StatusServiceUnavailable {
+		t.Fatalf("unregisterToken while down: %d, want 503", code)
+	}
+	a.dial(t, "kept")
+	a.dial(t, "abc1")
+	if !a.isRefused(t, "lost") {
+		t.Fatal("admitted a token whose registration failed")
+	}
+	if got := a.list(t); !got["kept"] || got["lost"] {
+		t.Fatalf("list while down %v, want this node's copy", got)
+	}
+	_ = a.resync(context.Background())
+	if n := strings.Count(a.logs.String(), "serving from this node's copy"); n != 1 {
+		t.Fatalf("logged the failure %d times, want once:\n%s", n, a.logs)
+	}
+
+	shared.down.Store(false)
+	if code, body := a.setToken(t, "lost", true); code != http.StatusOK {
+		t.Fatalf("registerToken after: %d %s", code, body)
+	}
+	a.dial(t, "lost")
+	if n := strings.Count(a.logs.String(), "shared store answers again"); n != 1 {
+		t.Fatalf("logged the recovery %d times, want once:\n%s", n, a.logs)
+	}
+}
+
+// TestTokensWrittenBack: a store that lost everything (Redis restarted
+// empty) gets the API's tokens back from the nodes at their next resync.
+func TestTokensWrittenBack(t *testing.T) {
+	shared := newFlakyShared()
+	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	a.setToken(t, "t1", true)
+	a.setToken(t, "abc1", false)
+	shared.wipe()
+	if err := a.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.list(t); !got["t1"] || got["abc1"] {
+		t.Fatalf("B's list after the write-back %v", got)
+	}
+	b.dial(t, "t1")
+	if !b.isRefused(t, "abc1") {
+		t.Fatal("B admitted abc1, unregistered on A before the store was wiped")
+	}
+}
+
+// TestTokensRedis runs two nodes on a real Redis: a token registered on A
+// admits a client on B.
+func TestTokensRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := fmt.Sprintf("sbtest:tokens:%d:", time.Now().UnixNano())
+	node := func() *broker {
+		bus, err := redis.New(&redis.Options{URL: srv.URL(), NodeID: "t", KeyPrefix: prefix,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := newNodeBroker(t, &hub.Options{Bus: bus, Presence: bus.Presence(), Counts: bus.Counts(),
+			Shared: bus.Shared(), NodeID: bus.NodeID()}, registeredOnly)
+		waitFor(t, "redis bus ready", func() bool { return bus.Ready(context.Background()) == nil })
+		return n
+	}
+	a, b := node(), node()
+	if code, body := a.setToken(t, "redis1", true); code != http.StatusOK {
+		t.Fatalf("registerToken on A: %d %s", code, body)
+	}
+	p := b.dial(t, "redis1")
+	if got := b.list(t); !got["redis1"] {
+		t.Fatalf("B's list %v", got)
+	}
+	// Routing crosses nodes too: a broadcast through A reaches B's client.
+	if code, body := a.post(t, form("method", "broadcast", "message", "redis1|hello"), nil); code != http.StatusOK {
+		t.Fatalf("broadcast: %d %s", code, body)
+	}
+	p.expect("hello")
+
+	a.setToken(t, "redis1", false)
+	if err := b.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !b.isRefused(t, "redis1") {
+		t.Fatal("B admitted redis1 after A unregistered it and B resynced")
+	}
+}
