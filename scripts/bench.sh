@@ -6,6 +6,15 @@
 #   scripts/bench.sh full       the configurations of issue 7's targets (several minutes)
 #   scripts/bench.sh full 3     ... each run 3 times (the table shows every run)
 #
+# Runs "as fast as accepted" (no --rate) use closed-loop flow control,
+# --window 64: publishers stay at most 64 messages ahead of the slowest
+# subscriber of a channel, below the server's send queue (256), so the
+# figures are a rate the subscribers sustain, not the slow-consumer policy
+# (open loop, with 10,000 subscribers, the server closes most of them with
+# 4100 and the run counts millions lost). The full configurations pass the
+# window explicitly; --window 0 would measure open loop. A run with
+# disconnected subscribers or losses is marked "!" in the lost column.
+#
 # Environment: BIN (default bin/switchboard, built when missing), PORT
 # (default: a free port from 18000 up), OUT (JSON lines; default
 # bench-results/bench-DATE.jsonl). Every run is bounded in count and time
@@ -84,13 +93,13 @@ if [ "$MODE" = full ]; then
   RUNS=(
     "hold --protocol pusher --connections 19000 --idle 10s"
     "hold --protocol tokens --connections 19000 --idle 10s"
-    "fanout --protocol pusher --subscribers 1000 --payload 100 --duration 10s"
-    "fanout --protocol pusher --subscribers 10000 --payload 100 --duration 10s"
+    "fanout --protocol pusher --subscribers 1000 --payload 100 --duration 10s --window 64"
+    "fanout --protocol pusher --subscribers 10000 --payload 100 --duration 10s --window 64"
     "fanout --protocol pusher --subscribers 10000 --rate 2 --duration 10s"
     "fanout --protocol pusher --subscribers 1000 --rate 20 --duration 10s"
-    "channels --protocol pusher --subscribers 10000 --channels 1000 --duration 10s"
-    "fanout --protocol tokens --subscribers 1000 --payload 100 --duration 10s"
-    "channels --protocol tokens --subscribers 10000 --channels 1000 --duration 10s"
+    "channels --protocol pusher --subscribers 10000 --channels 1000 --duration 10s --window 64"
+    "fanout --protocol tokens --subscribers 1000 --payload 100 --duration 10s --window 64"
+    "channels --protocol tokens --subscribers 10000 --channels 1000 --duration 10s --window 64"
     "echo --connections 100 --duration 10s"
   )
 else

@@ -26,6 +26,10 @@ Scenarios (each bounded in count and time; loopback targets only):
   fanout    --subscribers on one channel, publishers at --rate (0 = as fast as
             accepted); deliveries/s, latency p50/p95/p99/max, messages lost
   channels  --subscribers over --channels channels, publishes to random channels
+            (fanout, channels: at --rate 0, publishing stays at most --window 64
+            messages ahead of a channel's slowest subscriber; --window 0 publishes
+            open loop, as fast as the server queues, which overruns subscribers
+            that cannot keep up and gets them closed as slow consumers)
   echo      --connections doing round trips on /echo; round trips/s and latency
 
 Each run prints one JSON line on stdout and one readable line on stderr.

@@ -64,6 +64,8 @@ func TestBenchBadCommandLines(t *testing.T) {
 		{args: []string{"hold", "--target", "10.1.2.3:8000"}, want: "only loopback targets"},
 		{args: []string{"fanout", "--protocol", "echo"}, want: "cannot publish"},
 		{args: []string{"hold", "--connections", "x"}, want: "invalid value"},
+		{args: []string{"fanout", "--window", "-1"}, want: "use 0 (open loop) or a positive number"},
+		{args: []string{"channels", "--window", "2000000"}, want: "--window 2000000"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runBench(t, tt.args...)

@@ -21,6 +21,12 @@
 // REST API, the token broker's form API or its WebSocket `recipients|text`
 // frames.
 //
+// fanout and channels "as fast as accepted" are closed loop by default
+// (Options.Window, flow.go): publishing stays at most a window of messages
+// ahead of each channel's slowest subscriber, so that the figures are what
+// the subscribers sustain rather than the server's slow-consumer policy.
+// Latency still runs from the moment a message is published.
+//
 // The generator speaks to loopback addresses only (127.0.0.0/8, ::1,
 // localhost) and refuses any other target. It knows nothing of the server's
 // internals: it sees only what any client of the protocols sees, plus the

@@ -31,12 +31,22 @@ type fakeServer struct {
 	drop   func(sub int, pub, seq uint64) bool // sub: subscriber number, in order of subscription
 	secret string
 
+	// Set before the first connection. Subscriber slowSub (when slowDelay
+	// > 0) takes slowDelay to write each message; a subscriber with more
+	// than queueLimit messages queued (when > 0) is closed with 4100, as a
+	// slow consumer.
+	slowSub    int
+	slowDelay  time.Duration
+	queueLimit int
+
 	srv     *httptest.Server
 	mu      sync.Mutex
 	members map[string][]*fakeConn // Pusher channel or token → its connections
 	nsubs   int
 	wg      sync.WaitGroup
 
+	maxQueued atomic.Int64 // most messages queued for one subscriber and not yet written
+	overrun   atomic.Int64 // subscribers closed as slow consumers
 	dropped   atomic.Int64 // deliveries dropped on purpose
 	pongs     atomic.Int64 // pusher:pong frames received
 	published atomic.Int64 // publishes accepted
@@ -44,14 +54,17 @@ type fakeServer struct {
 }
 
 type fakeConn struct {
-	nc    net.Conn
-	index int
-	out   chan fakeOut
+	nc      net.Conn
+	index   int
+	out     chan fakeOut
+	queued  atomic.Int64 // deliveries enqueued and not yet written
+	overrun atomic.Bool  // closed as a slow consumer: write the Close and stop
 }
 
 type fakeOut struct {
-	due   time.Time
-	frame []byte
+	due      time.Time
+	frame    []byte
+	delivery bool // a published message, not a protocol frame
 }
 
 func newFakeServer(t *testing.T, delay time.Duration, drop func(sub int, pub, seq uint64) bool) *fakeServer {
@@ -96,8 +109,19 @@ func (f *fakeServer) accept(w http.ResponseWriter, r *http.Request) *fakeConn {
 		defer f.wg.Done()
 		for m := range c.out {
 			time.Sleep(time.Until(m.due)) // the delay under test, not synchronisation
+			if m.delivery && f.slowDelay > 0 && c.index == f.slowSub {
+				time.Sleep(f.slowDelay) // a slow subscriber, on purpose
+			}
+			if c.overrun.Load() {
+				_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.NewCloseFrameBody(4100, "Over capacity")))
+				_ = nc.Close()
+				return
+			}
 			if wsutil.WriteServerMessage(nc, ws.OpText, m.frame) != nil {
 				return
+			}
+			if m.delivery {
+				c.queued.Add(-1)
 			}
 		}
 	}()
@@ -165,7 +189,18 @@ func (f *fakeServer) deliver(match func(name string) bool, data []byte, frame []
 				f.dropped.Add(1)
 				continue
 			}
-			c.out <- fakeOut{due: due, frame: frame}
+			if c.overrun.Load() {
+				continue
+			}
+			q := c.queued.Add(1)
+			for m := f.maxQueued.Load(); q > m && !f.maxQueued.CompareAndSwap(m, q); m = f.maxQueued.Load() {
+			}
+			if f.queueLimit > 0 && q > int64(f.queueLimit) {
+				c.overrun.Store(true)
+				f.overrun.Add(1)
+				continue
+			}
+			c.out <- fakeOut{due: due, frame: frame, delivery: true}
 		}
 	}
 }

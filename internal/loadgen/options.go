@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -79,6 +80,16 @@ type Options struct {
 	// fast as accepted" means this many publishes in flight.
 	Publishers int
 
+	// Window bounds, per channel, how many messages publishing may be
+	// ahead of the slowest live subscriber: a publisher waits while that
+	// many are published and not yet received (see flow.go). 0 takes the
+	// default: DefaultWindow when Rate is 0 (as fast as accepted), off for
+	// a paced run; WindowOff (any negative value) publishes open loop, as
+	// fast as the server queues. Keep it below the server's send queue
+	// (Switchboard: websocket.send_queue, 256 by default), or the server
+	// may still close subscribers as slow consumers.
+	Window int
+
 	// Messages caps the publishes of a run, 0 for no cap; the run ends at
 	// Messages or Duration, whichever comes first.
 	Messages int
@@ -131,6 +142,13 @@ type Options struct {
 	HeapProfileOut string
 }
 
+// DefaultWindow is the flow-control window of runs as fast as accepted: a
+// quarter of Switchboard's default send queue of 256 messages.
+const DefaultWindow = 64
+
+// WindowOff is Options.Window for open-loop publishing (`--window 0`).
+const WindowOff = -1
+
 // Defaults returns o with every zero field set to the default of its
 // scenario.
 func (o Options) Defaults() Options {
@@ -165,6 +183,14 @@ func (o Options) Defaults() Options {
 		set(&o.Subscribers, 10000)
 		set(&o.Channels, 1000)
 	}
+	switch {
+	case o.Scenario != ScenarioFanout && o.Scenario != ScenarioChannels, o.Window < 0:
+		o.Window = WindowOff
+	case o.Window == 0 && o.Rate == 0:
+		o.Window = DefaultWindow
+	case o.Window == 0:
+		o.Window = WindowOff
+	}
 	setS(&o.Target, "127.0.0.1:8000")
 	set(&o.Payload, 100)
 	set(&o.Publishers, 16)
@@ -194,6 +220,7 @@ const (
 	maxConnections = 1_000_000
 	maxDuration    = time.Hour
 	maxPayload     = 1 << 20
+	maxWindow      = 1 << 20
 )
 
 // Validate reports every problem with o (defaults applied) at once, each
@@ -224,6 +251,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Publishers < 1 || o.Publishers > 1000 {
 		bad("--publishers %d: use 1 to 1000", o.Publishers)
+	}
+	if o.Window > maxWindow {
+		bad("--window %d: use 0 (open loop) or 1 to %d, below the server's send queue", o.Window, maxWindow)
 	}
 	if o.Messages < 0 {
 		bad("--messages %d: use 0 (no cap) or more", o.Messages)
@@ -270,6 +300,20 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.Rate, "rate", 0, "publishes per second over all publishers; 0 = as fast as the server answers")
 	fs.IntVar(&o.Payload, "payload", 0, "published message size in `bytes` (default 100)")
 	fs.IntVar(&o.Publishers, "publishers", 0, "concurrent publishers, each with one publish in flight (default 16)")
+	fs.Func("window", "flow control: at most `N` messages published and not yet received by the slowest subscriber of a channel; 0 = open loop (default 64 at --rate 0, else 0)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			return errors.New("not a whole number")
+		case n < 0:
+			return errors.New("use 0 (open loop) or a positive number")
+		case n == 0:
+			o.Window = WindowOff
+		default:
+			o.Window = n
+		}
+		return nil
+	})
 	fs.IntVar(&o.Messages, "messages", 0, "stop after this many publishes; 0 = no cap")
 	fs.DurationVar(&o.Duration, "duration", 0, "how long to publish (fanout, channels) or run (echo) (default 10s)")
 	fs.DurationVar(&o.Drain, "drain", 0, "wait this long after the last publish before counting losses (default 3s)")

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -55,6 +56,10 @@ type Result struct {
 	Publishers  int     `json:"publishers,omitempty"`
 	Rate        float64 `json:"rate,omitempty"` // requested publishes/s; 0 = as fast as accepted
 	Payload     int     `json:"payload,omitempty"`
+	// Window is fanout's and channels' flow-control window (Options.Window):
+	// at most this many messages ahead of a channel's slowest subscriber;
+	// 0 = open loop.
+	Window *int `json:"window,omitempty"`
 
 	ConnectS    float64 `json:"connect_s"`     // time to open (and subscribe) every connection
 	ConnectRate float64 `json:"connect_per_s"` // connections opened per second
@@ -74,6 +79,11 @@ type Result struct {
 	DeliveryRate  float64  `json:"deliveries_per_s,omitempty"`
 	RoundTripRate float64  `json:"round_trips_per_s,omitempty"`
 	Latency       *Latency `json:"latency,omitempty"`
+	WindowWaits   uint64   `json:"window_waits,omitempty"`    // times a publisher found the window full
+	WindowWaitPct float64  `json:"window_wait_pct,omitempty"` // share of publisher time spent waiting for the window
+	// NoLoss (fanout, channels) is whether the run meets "no message lost":
+	// nothing lost, no subscriber disconnected, no publish failed.
+	NoLoss *bool `json:"no_loss,omitempty"`
 
 	ServerRSSBefore  int64   `json:"server_rss_before_bytes,omitempty"`
 	ServerRSS        int64   `json:"server_rss_bytes,omitempty"`
@@ -103,6 +113,8 @@ func (r *runner) newResult() *Result {
 		}
 	case ScenarioFanout, ScenarioChannels:
 		res.Channels, res.Publishers, res.Rate = o.Channels, o.Publishers, o.Rate
+		w := max(o.Window, 0)
+		res.Window = &w
 	}
 	return res
 }
@@ -117,8 +129,8 @@ func (res *Result) String() string {
 	case ScenarioEcho:
 		fmt.Fprintf(&b, " %s conns B=%d", count(float64(res.Connections)), res.Payload)
 	default:
-		fmt.Fprintf(&b, " S=%s C=%s P=%d R=%s B=%d", count(float64(res.Connections)), count(float64(res.Channels)),
-			res.Publishers, rate(res.Rate), res.Payload)
+		fmt.Fprintf(&b, " S=%s C=%s P=%d R=%s B=%d W=%s", count(float64(res.Connections)), count(float64(res.Channels)),
+			res.Publishers, rate(res.Rate), res.Payload, windowStr(res.Window))
 	}
 	fmt.Fprintf(&b, ": connected in %.2f s (%s/s; %s)", res.ConnectS, count(res.ConnectRate), res.ConnectCPU)
 	switch res.Scenario {
@@ -136,11 +148,36 @@ func (res *Result) String() string {
 		if res.PublishErrors > 0 {
 			fmt.Fprintf(&b, "; %d publish errors", res.PublishErrors)
 		}
+		if res.WindowWaits > 0 {
+			fmt.Fprintf(&b, "; publishers waited for the window %.0f%% of the time", res.WindowWaitPct)
+		}
+		if res.Disconnects > 0 {
+			fmt.Fprintf(&b, "; SERVER DISCONNECTED %s of %s subscribers (slow consumers?)",
+				count(float64(res.Disconnects)), count(float64(res.Connections)))
+		}
+		if res.NoLoss != nil && !*res.NoLoss {
+			b.WriteString("; NOT a no-loss run")
+		}
+		return b.String()
 	}
 	if res.Disconnects > 0 {
 		fmt.Fprintf(&b, "; %d disconnected", res.Disconnects)
 	}
 	return b.String()
+}
+
+// setNoLoss decides NoLoss for fanout and channels.
+func (res *Result) setNoLoss() {
+	ok := res.Lost == 0 && res.Disconnects == 0 && res.PublishErrors == 0 && res.Received >= res.Expected
+	res.NoLoss = &ok
+}
+
+// windowStr formats a flow-control window: "off" for open loop.
+func windowStr(w *int) string {
+	if w == nil || *w <= 0 {
+		return "off"
+	}
+	return strconv.Itoa(*w)
 }
 
 // String formats the percentiles in milliseconds.

@@ -21,6 +21,7 @@ type runner struct {
 	epoch    time.Time // message timestamps are nanoseconds since epoch
 	hist     histogram
 	subs     []*subscriber
+	flow     *flow          // fanout and channels with a window; nil when open loop
 	wg       sync.WaitGroup // every reader and publisher-reader goroutine
 	stopping atomic.Bool    // set before connections are closed on purpose
 	progress io.Writer
@@ -84,6 +85,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	res.Disconnects = r.disconnects()
 	res.Errors = r.errs.list()
+	if o.Scenario == ScenarioFanout || o.Scenario == ScenarioChannels {
+		res.setNoLoss()
+	}
 	return res, ctx.Err()
 }
 
@@ -188,6 +192,9 @@ type subscriber struct {
 	lastRecv  int64    // run clock of the last message
 
 	received atomic.Uint64
+	// progress counts the messages of the subscriber's channel received or
+	// skipped: the sum of next. Flow control reads it.
+	progress atomic.Uint64
 	dropped  atomic.Bool // the connection ended before the run closed it
 	_        [cacheLineSize]byte
 }
@@ -197,7 +204,7 @@ func newSubscriber(c *conn, index, channel, publishers int) *subscriber {
 }
 
 // run reads messages until the connection ends. Per message it does a
-// marker search, two atomic adds and no allocation.
+// marker search, three atomic adds and no allocation.
 func (s *subscriber) run(r *runner) {
 	defer r.wg.Done()
 	pusher := r.o.Protocol == ProtocolPusher
@@ -229,7 +236,8 @@ func (s *subscriber) run(r *runner) {
 	}
 }
 
-// track counts a message's sequence number against the expected one.
+// track counts a message's sequence number against the expected one, and
+// advances progress by the sequence numbers it covers.
 func (s *subscriber) track(pub, seq uint64) {
 	if pub >= uint64(len(s.next)) {
 		s.malformed++
@@ -238,9 +246,11 @@ func (s *subscriber) track(pub, seq uint64) {
 	switch n := s.next[pub]; {
 	case seq == n:
 		s.next[pub] = n + 1
+		s.progress.Add(1)
 	case seq > n:
 		s.lost += seq - n
 		s.next[pub] = seq + 1
+		s.progress.Add(seq + 1 - n)
 	default:
 		s.reordered++
 	}

@@ -102,6 +102,12 @@ func (r *runner) fanout(ctx context.Context, res *Result) error {
 	}
 	fmt.Fprintf(r.progress, "%s: %d subscribers on %d channels; publishing for %s\n", o.Scenario, o.Subscribers, o.Channels, o.Duration)
 
+	var fl *flow
+	if o.Window > 0 {
+		fl = newFlow(o.Window, o.Channels, r.subs)
+		fmt.Fprintf(r.progress, "%s: flow control: at most %d messages ahead of the slowest subscriber of a channel\n", o.Scenario, o.Window)
+	}
+
 	cpu := startCPU(o.ServerPID)
 	pubStart := r.now()
 	deadline := time.Now().Add(o.Duration)
@@ -109,12 +115,32 @@ func (r *runner) fanout(ctx context.Context, res *Result) error {
 	var slots atomic.Int64
 	var pubErrs atomic.Uint64
 	var wg sync.WaitGroup
+	var stopFlow func()
+	if fl != nil {
+		var once sync.Once
+		stopFlow = func() { once.Do(fl.close) }
+		// Publishers waiting for the window at the deadline give up then.
+		t := time.AfterFunc(time.Until(deadline), stopFlow)
+		defer t.Stop()
+		defer stopFlow()
+		wg.Go(fl.run)
+	}
+	r.flow = fl
+	var pwg sync.WaitGroup
 	for i, p := range pubs {
-		wg.Go(func() { counts[i] = r.publishLoop(ctx, i, p, deadline, &slots, &pubErrs) })
+		pwg.Go(func() { counts[i] = r.publishLoop(ctx, i, p, deadline, &slots, &pubErrs) })
+	}
+	pwg.Wait()
+	if fl != nil {
+		stopFlow()
 	}
 	wg.Wait()
 	res.PublishErrors = pubErrs.Load()
 	pubWall := time.Duration(r.now() - pubStart)
+	if fl != nil && pubWall > 0 {
+		res.WindowWaits = fl.waits.Load()
+		res.WindowWaitPct = round1(100 * float64(fl.waitedNS.Load()) / (float64(o.Publishers) * float64(pubWall)))
+	}
 
 	var expected uint64
 	for _, pc := range counts {
@@ -193,8 +219,16 @@ func (r *runner) publishLoop(ctx context.Context, id int, p publisher, deadline 
 		if o.Channels > 1 {
 			c = rng.IntN(o.Channels)
 		}
+		if r.flow != nil && !r.flow.acquire(ctx, c) {
+			break // the deadline passed (or ctx ended) while the window was full
+		}
+		// The timestamp is taken once the window let the message go: the
+		// latency is the server's and the subscriber's, queueing included.
 		msg = appendMessage(msg[:0], uint64(id), counts[c], r.now(), o.Payload)
 		if err := p.publish(ctx, c, msg); err != nil {
+			if r.flow != nil {
+				r.flow.release(c)
+			}
 			if ctx.Err() != nil {
 				break
 			}

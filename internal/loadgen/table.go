@@ -29,10 +29,12 @@ func ReadResults(r io.Reader) ([]Result, error) {
 	return out, sc.Err()
 }
 
-// WriteTable prints results as an aligned table, one row per run.
+// WriteTable prints results as an aligned table, one row per run. A "!"
+// after the lost count marks a fanout or channels run that does not meet
+// "no message lost": losses, disconnected subscribers or failed publishes.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tprotocol\tconns\tchannels\trate\tconnect/s\tfigure\tpublish/s\tp50 ms\tp99 ms\tmax ms\tlost\tB/conn\tserver CPU\tgen CPU\t")
+	fmt.Fprintln(tw, "scenario\tprotocol\tconns\tchannels\trate\twindow\tconnect/s\tfigure\tpublish/s\tp50 ms\tp99 ms\tmax ms\tlost\tdisconn\tB/conn\tserver CPU\tgen CPU\t")
 	for i := range results {
 		r := &results[i]
 		figure, p50, p99, maxL := "-", "-", "-", "-"
@@ -54,13 +56,16 @@ func WriteTable(w io.Writer, results []Result) error {
 		if r.CPU.Server != nil {
 			srv = pct(*r.CPU.Server)
 		}
-		lost, pubs := "-", "-"
+		lost, pubs, win := "-", "-", "-"
 		if r.Scenario == ScenarioFanout || r.Scenario == ScenarioChannels {
-			lost, pubs = count(float64(r.Lost)), count(r.PublishRate)
+			lost, pubs, win = count(float64(r.Lost)), count(r.PublishRate), windowStr(r.Window)
+			if r.NoLoss != nil && !*r.NoLoss {
+				lost += " !" // not a no-loss run
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.Scenario, r.Protocol, count(float64(r.Connections)), dash(r.Channels), rateCol(r), count(r.ConnectRate),
-			figure, pubs, p50, p99, maxL, lost, perConn, srv, pct(r.CPU.Generator))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.Scenario, r.Protocol, count(float64(r.Connections)), dash(r.Channels), rateCol(r), win, count(r.ConnectRate),
+			figure, pubs, p50, p99, maxL, lost, count(float64(r.Disconnects)), perConn, srv, pct(r.CPU.Generator))
 	}
 	return tw.Flush()
 }
