@@ -368,3 +368,35 @@ func (p printer) Deliver(m *ws.PreparedMessage) error {
 	fmt.Printf("%s <- %s\n", p, m.Payload())
 	return nil
 }
+
+// Channels find subscribers by scanning up to smallChannel of them and by
+// an index above; crossing the boundary both ways must lose nobody.
+func TestSmallAndIndexedChannels(t *testing.T) {
+	for _, n := range []int{1, smallChannel, smallChannel + 1, 50} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			h := newHub(t, nil)
+			recs := make([]*recorder, n+1)
+			for id := 1; id <= n; id++ {
+				recs[id] = &recorder{}
+				mustSubscribe(t, h, "room", SubscriberID(id), recs[id])
+			}
+			mustSubscribe(t, h, "room", 1, recs[1]) // again: replaces, does not add
+			for id := 2; id <= n; id += 2 {
+				if last := h.Unsubscribe("room", SubscriberID(id)); last {
+					t.Fatalf("Unsubscribe(%d) reported last with others left", id)
+				}
+			}
+			want := (n + 1) / 2
+			if got := h.SubscriberCount("room"); got != want {
+				t.Fatalf("SubscriberCount = %d, want %d", got, want)
+			}
+			mustPublish(t, h, "room", "hi", NoID)
+			for id := 1; id <= n; id++ {
+				got := recs[id].got()
+				if wantMsg := id%2 == 1; (len(got) == 1) != wantMsg || len(got) > 1 {
+					t.Fatalf("subscriber %d got %q", id, got)
+				}
+			}
+		})
+	}
+}

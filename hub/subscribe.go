@@ -15,7 +15,11 @@ import (
 // shard's mu, except that a publish reads a snapshot of list after
 // releasing it.
 type chanState struct {
-	subs map[SubscriberID]*subscription // the live subscriptions
+	// subs indexes the live subscriptions by id once there are more than
+	// smallChannel of them; below that, lookups scan list. Most channels
+	// have one subscriber (a token broker's token, a private channel), and
+	// a map of one costs about 300 bytes an idle connection cannot afford.
+	subs map[SubscriberID]*subscription
 
 	// list holds the live subscriptions and some that are gone. It is
 	// copy-on-write with an append-only tail: a publish snapshots
@@ -70,19 +74,18 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, id SubscriberID, s 
 	sh.mu.Lock()
 	ch := sh.channels[channel]
 	if ch == nil {
-		ch = &chanState{subs: make(map[SubscriberID]*subscription)}
+		ch = &chanState{}
 		sh.channels[channel] = ch
 		h.stats.channels.Add(1)
 		first = true
 	}
-	if old := ch.subs[id]; old != nil {
+	if old := ch.find(id); old != nil {
 		ch.remove(old)
 	} else {
 		h.stats.subscriptions.Add(1)
 		h.counts.Add(SpaceSubscriptions, channel, 1)
 	}
-	ch.subs[id] = sub
-	ch.list = append(ch.list, sub)
+	ch.add(sub)
 	ready := ch.ready
 	sh.mu.Unlock()
 
@@ -131,14 +134,13 @@ func (h *Hub) unsubscribe(sh *shard, name string, id SubscriberID, want *subscri
 	if ch == nil {
 		return false, false
 	}
-	sub := ch.subs[id]
+	sub := ch.find(id)
 	if sub == nil || want != nil && sub != want {
 		return false, false
 	}
-	delete(ch.subs, id)
 	h.stats.subscriptions.Add(-1)
 	h.counts.Add(SpaceSubscriptions, name, -1)
-	if len(ch.subs) > 0 {
+	if ch.live() > 1 {
 		ch.remove(sub)
 		return true, false
 	}
@@ -148,8 +150,47 @@ func (h *Hub) unsubscribe(sh *shard, name string, id SubscriberID, want *subscri
 	return true, true
 }
 
+// smallChannel is the most subscribers a channel finds by scanning its list.
+const smallChannel = 8
+
+// live returns the number of live subscriptions.
+func (ch *chanState) live() int { return len(ch.list) - ch.dead }
+
+// find returns id's live subscription, or nil.
+func (ch *chanState) find(id SubscriberID) *subscription {
+	if ch.subs != nil {
+		return ch.subs[id]
+	}
+	for _, s := range ch.list {
+		if s.id == id && !s.gone.Load() {
+			return s
+		}
+	}
+	return nil
+}
+
+// add appends a live subscription, indexing the channel once it grows past
+// smallChannel.
+func (ch *chanState) add(sub *subscription) {
+	ch.list = append(ch.list, sub)
+	switch {
+	case ch.subs != nil:
+		ch.subs[sub.id] = sub
+	case ch.live() > smallChannel:
+		ch.subs = make(map[SubscriberID]*subscription, 2*smallChannel)
+		for _, s := range ch.list {
+			if !s.gone.Load() {
+				ch.subs[s.id] = s
+			}
+		}
+	}
+}
+
 // remove marks sub gone and compacts list when half of it is gone.
 func (ch *chanState) remove(sub *subscription) {
+	if ch.subs != nil {
+		delete(ch.subs, sub.id)
+	}
 	sub.gone.Store(true)
 	ch.dead++
 	if ch.dead*2 < len(ch.list) {
@@ -218,7 +259,7 @@ func (h *Hub) SubscriberCount(channel string) int {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	if ch := sh.channels[channel]; ch != nil {
-		return len(ch.subs)
+		return ch.live()
 	}
 	return 0
 }
@@ -233,7 +274,7 @@ func (h *Hub) Channels(prefix string) []ChannelInfo {
 		sh.mu.RLock()
 		for name, ch := range sh.channels {
 			if strings.HasPrefix(name, prefix) {
-				out = append(out, ChannelInfo{Name: name, Subscribers: len(ch.subs)})
+				out = append(out, ChannelInfo{Name: name, Subscribers: ch.live()})
 			}
 		}
 		sh.mu.RUnlock()
