@@ -104,6 +104,16 @@ type AtmosphereLongPolling struct {
 	// MaxSessions caps long-polling sessions; over it a new session is
 	// refused with 503 (10000).
 	MaxSessions int `json:"max_sessions"`
+	// MaxSessionsPerAddress caps the long-polling sessions of one client
+	// address; over it a new session is refused with 429 (100). Behind a
+	// reverse proxy on the same host, the address is the last one of
+	// X-Forwarded-For (or X-Real-IP); without those headers every client
+	// shares the proxy's.
+	MaxSessionsPerAddress int `json:"max_sessions_per_address"`
+	// UnsubscribedExpiry ends a session that has never subscribed when it
+	// has not polled for this long ("10s"), so that sessions made and
+	// abandoned do not hold places for session_expiry.
+	UnsubscribedExpiry Duration `json:"unsubscribed_expiry"`
 }
 
 func defaultAtmosphere() Atmosphere {
@@ -121,9 +131,11 @@ func defaultAtmosphere() Atmosphere {
 		Heartbeat:           Duration(60 * time.Second),
 		ClientHeartbeat:     Duration(30 * time.Second),
 		LongPolling: AtmosphereLongPolling{
-			PollTimeout: Duration(30 * time.Second),
-			QueueSize:   256,
-			MaxSessions: 10000,
+			PollTimeout:           Duration(30 * time.Second),
+			QueueSize:             256,
+			MaxSessions:           10000,
+			MaxSessionsPerAddress: 100,
+			UnsubscribedExpiry:    Duration(10 * time.Second),
 		},
 	}
 }
@@ -188,6 +200,8 @@ func (a *Atmosphere) validate(ck *checker, path string) {
 	}
 	ck.positive(lpPath+".queue_size", int64(lp.QueueSize), "messages, e.g. 256")
 	ck.positive(lpPath+".max_sessions", int64(lp.MaxSessions), "sessions, e.g. 10000")
+	ck.positive(lpPath+".max_sessions_per_address", int64(lp.MaxSessionsPerAddress), "sessions, e.g. 100")
+	ck.positiveDuration(lpPath+".unsubscribed_expiry", lp.UnsubscribedExpiry)
 }
 
 // validateUsers checks the users and returns their logins.

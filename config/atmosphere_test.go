@@ -37,7 +37,8 @@ func TestAtmosphereParse(t *testing.T) {
 	}
 	a := c.Atmosphere
 	if a.Prefix != "/v2" || a.Location().String() != "Europe/Berlin" || len(a.Users) != 1 || a.Users[0].Trackers[1] != 2 ||
-		a.APIKeys[0].Trackers[0] != 2 || a.LongPolling.PollTimeout != Duration(20*time.Second) || a.LongPolling.QueueSize != 256 {
+		a.APIKeys[0].Trackers[0] != 2 || a.LongPolling.PollTimeout != Duration(20*time.Second) || a.LongPolling.QueueSize != 256 ||
+		a.LongPolling.MaxSessionsPerAddress != 100 || a.LongPolling.UnsubscribedExpiry != Duration(10*time.Second) {
 		t.Errorf("parsed %+v", a)
 	}
 }
@@ -62,6 +63,8 @@ func TestAtmosphereProblems(t *testing.T) {
 		{`atmosphere: { client_heartbeat: "10ms" }`, "atmosphere.client_heartbeat: 10ms is not allowed"},
 		{`atmosphere: { long_polling: { session_expiry: "5s" } }`, "atmosphere.long_polling.session_expiry: 5s is not allowed"},
 		{`atmosphere: { long_polling: { queue_size: 0 } }`, "atmosphere.long_polling.queue_size: 0 is not allowed"},
+		{`atmosphere: { long_polling: { max_sessions_per_address: 0 } }`, "atmosphere.long_polling.max_sessions_per_address: 0 is not allowed"},
+		{`atmosphere: { long_polling: { unsubscribed_expiry: 0 } }`, "atmosphere.long_polling.unsubscribed_expiry: 0s is not allowed"},
 		{`echo: { path: "/event/subscription" }`, "\"/event/subscription\" is already used by"},
 	} {
 		c, err := Parse([]byte(tt.text), "a.hjson")

@@ -12,6 +12,10 @@ import (
 // maxPassword is the longest password accepted: bcrypt's limit.
 const maxPassword = 72
 
+// maxLogin is the longest login accepted. Longer ones are refused before
+// the login limiter, and are never logged.
+const maxLogin = 256
+
 // serveAuth serves user/auth: a login and password for a session hash.
 func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
 	if !d.apiPreamble(w, r) {
@@ -23,8 +27,12 @@ func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	login, password := vals.Get("login"), vals.Get("password")
-	if !d.auth.loginAllowed(remoteHost(r), login, d.now()) {
-		d.log.Warn("user/auth: login attempts limit", "login", login, "remote", remoteHost(r))
+	if len(login) > maxLogin {
+		writeAPIError(w, apiErr(CodeInvalidParameters, "login and password (1 to 72 bytes) are required; a login has at most 256 bytes"))
+		return
+	}
+	if !d.auth.loginAllowed(clientAddr(r), login, d.now()) {
+		d.log.Warn("user/auth: login attempts limit", "login", login, "remote", clientAddr(r))
 		writeAPIError(w, apiErr(CodeLoginAttemptsLimit, nil))
 		return
 	}
@@ -44,7 +52,7 @@ func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
 	now := d.now()
 	hash, s, e := d.auth.login(login, password, dealer, now)
 	if e != nil {
-		d.log.Info("user/auth failed", "login", login, "remote", remoteHost(r), "code", int(e.Code))
+		d.log.Info("user/auth failed", "login", login, "remote", clientAddr(r), "code", int(e.Code))
 		writeAPIError(w, e)
 		return
 	}

@@ -23,9 +23,10 @@ import (
 // bcryptCost is the cost of password hashes made by the publisher API.
 const bcryptCost = 10
 
-// maxLimiterEntries bounds the login rate limiter's memory. When it is
-// full, logins from new addresses are refused (error 105) until the
-// periodic sweep forgets refilled entries.
+// maxLimiterEntries bounds the login rate limiter's memory: each entry is
+// a fixed-size key (a hash) and a bucket. When it is full, the least
+// recently used entry is forgotten for a new one, so a flood of new
+// addresses or logins never locks anyone else out.
 const maxLimiterEntries = 100_000
 
 // dummyHash is compared against when a login is unknown, so that an
@@ -89,7 +90,7 @@ type auth struct {
 	users       map[string]*user
 	sessions    map[string]*session // by hex SHA-256 of the hash
 	keys        map[string]*session // by hex SHA-256 of the key
-	limiter     map[string]*bucket  // "a:<address>" and "l:<login>"
+	limiter     *limiter            // login attempts per client address and per login
 	// endedHere are the sessions this node ended whose end the shared store
 	// has not recorded yet (it was unavailable), by hex SHA-256. They are
 	// refused here even if the store still has them.
@@ -105,7 +106,7 @@ func newAuth(cfg config.Atmosphere) *auth {
 		users:       map[string]*user{},
 		sessions:    map[string]*session{},
 		keys:        map[string]*session{},
-		limiter:     map[string]*bucket{},
+		limiter:     newLimiter(maxLimiterEntries),
 		endedHere:   map[string]struct{}{},
 	}
 	for _, u := range cfg.Users {
@@ -141,26 +142,17 @@ func (a *auth) addKeyLocked(u *user, sum string, trackers []int64) *session {
 }
 
 // loginAllowed takes a login attempt for the client address addr and for
-// login, reporting whether both are under the limit.
+// login, reporting whether both are under the limit. The address is
+// checked first: an attempt refused for its address takes nothing from
+// the login's bucket, and makes no entry for it, so one address cannot
+// fill the table with logins or use up another user's attempts.
 func (a *auth) loginAllowed(addr, login string, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ok := true
-	for _, k := range []string{"a:" + addr, "l:" + login} {
-		b := a.limiter[k]
-		if b == nil {
-			if len(a.limiter) >= maxLimiterEntries {
-				ok = false
-				continue
-			}
-			b = &bucket{}
-			a.limiter[k] = b
-		}
-		if !b.allow(now, a.loginBurst, a.loginPeriod) {
-			ok = false
-		}
+	if !a.limiter.take(limiterKey('a', addr), now, a.loginBurst, a.loginPeriod) {
+		return false
 	}
-	return ok
+	return a.limiter.take(limiterKey('l', login), now, a.loginBurst, a.loginPeriod)
 }
 
 // login checks a password and opens a session, returning its hash. The
@@ -338,11 +330,7 @@ func (a *auth) sweep(now time.Time, maxChecks int) []*session {
 			out = append(out, s)
 		}
 	}
-	for k, b := range a.limiter {
-		if b.full(now, a.loginBurst, a.loginPeriod) {
-			delete(a.limiter, k)
-		}
-	}
+	a.limiter.forgetFull(now, a.loginBurst, a.loginPeriod)
 	return out
 }
 

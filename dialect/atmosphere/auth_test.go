@@ -1,8 +1,12 @@
 package atmosphere
 
 import (
+	"encoding/json"
+	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +160,92 @@ func TestAPIKeyNeverExpires(t *testing.T) {
 	// A key cannot be logged out like a session.
 	if _, out := e.call("GET", "/user/logout?hash="+testKey, "", ""); apiCode(out) != 4 {
 		t.Fatalf("got %v", out)
+	}
+}
+
+// authFrom calls user/auth as a client of a local reverse proxy that
+// forwards for addr, and returns the status and the API error code.
+func (e *env) authFrom(addr, login, password string) (int, int) {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/user/auth", strings.NewReader(toJSON(map[string]string{"login": login, "password": password})))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", addr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, apiCode(out)
+}
+
+// TestLoginLimiterLockOut: one address trying 100,000 logins is stopped by
+// its own bucket and makes no entry per login, so a right login from
+// another address still succeeds; the table stays bounded, evicting rather
+// than refusing once full.
+func TestLoginLimiterLockOut(t *testing.T) {
+	e := newEnv(t, nil)
+	// Over HTTP: the attacker's address runs out after login_attempts.
+	for i := range 50 {
+		_, code := e.authFrom("198.51.100.66", "user"+strconv.Itoa(i), "x")
+		if want := 102; i >= 10 {
+			if code != 105 {
+				t.Fatalf("attempt %d: code %d, want 105", i, code)
+			}
+		} else if code != want {
+			t.Fatalf("attempt %d: code %d, want %d", i, code, want)
+		}
+	}
+	// The rest of the 100,000, straight to the limiter.
+	now := e.clock.now()
+	for i := 50; i < 100_000; i++ {
+		if e.d.auth.loginAllowed("198.51.100.66", "user"+strconv.Itoa(i), now) {
+			t.Fatalf("attempt %d allowed", i)
+		}
+	}
+	e.d.auth.mu.Lock()
+	n := e.d.auth.limiter.len()
+	e.d.auth.mu.Unlock()
+	if n != 11 { // the address and the 10 logins it was allowed to try
+		t.Fatalf("%d limiter entries, want 11", n)
+	}
+	if code, api := e.authFrom("203.0.113.20", "bob", bobPassword); code != 200 || api != 0 {
+		t.Fatalf("login from a fresh address: %d %d", code, api)
+	}
+	// 100,000 distinct addresses fill the table; new ones still get in,
+	// evicting the least recently used.
+	for i := range maxLimiterEntries {
+		e.d.auth.loginAllowed("10."+strconv.Itoa(i>>16)+"."+strconv.Itoa(i>>8&255)+"."+strconv.Itoa(i&255), "x", now)
+	}
+	if code, api := e.authFrom("203.0.113.21", "alice", alicePassword); code != 200 || api != 0 {
+		t.Fatalf("login with a full table: %d %d", code, api)
+	}
+	e.d.auth.mu.Lock()
+	n = e.d.auth.limiter.len()
+	e.d.auth.mu.Unlock()
+	if n != maxLimiterEntries {
+		t.Fatalf("%d limiter entries, want %d", n, maxLimiterEntries)
+	}
+}
+
+// TestLoginLength: logins over 256 bytes are refused before the limiter,
+// which keys by a fixed-size hash whatever the login.
+func TestLoginLength(t *testing.T) {
+	e := newEnv(t, nil)
+	if code, api := e.authFrom("203.0.113.30", strings.Repeat("l", maxLogin+1), "x"); code != 400 || api != int(CodeInvalidParameters) {
+		t.Fatalf("long login: %d %d", code, api)
+	}
+	e.d.auth.mu.Lock()
+	n := e.d.auth.limiter.len()
+	e.d.auth.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("a refused long login made %d limiter entries", n)
+	}
+	if _, api := e.authFrom("203.0.113.30", strings.Repeat("l", maxLogin), "x"); api != int(CodeWrongLogin) {
+		t.Fatalf("a 256-byte login: code %d", api)
+	}
+	if k := limiterKey('l', strings.Repeat("l", 60_000)); len(k) != limiterKeyLen || limiterKeyLen > 32 {
+		t.Fatalf("key of %d bytes", len(k))
 	}
 }

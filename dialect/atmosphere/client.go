@@ -22,6 +22,10 @@ type outlet interface {
 	// returns ws.ErrQueueFull when the client is too slow (the transport
 	// then ends it) and another error when it has ended.
 	send(m *ws.PreparedMessage) error
+	// sendBurst queues the current data a subscribe sends at once. A
+	// long-polling session lets such a burst exceed its queue bound, so
+	// that a subscription to many trackers does not end it.
+	sendBurst(ms []*ws.PreparedMessage) error
 	// close ends the transport with a WebSocket close code.
 	close(code ws.StatusCode, reason string)
 }
@@ -42,6 +46,9 @@ type client struct {
 	idleLimit time.Duration // close a silent WebSocket after this; 0 for never
 	lastIn    atomic.Int64  // unix nanoseconds of the last thing received
 	lastOut   atomic.Int64  // unix nanoseconds of the last thing sent
+	// subscribed is set once a subscribe action has succeeded: a
+	// long-polling session that never subscribes expires sooner.
+	subscribed atomic.Bool
 
 	mu     sync.Mutex
 	closed bool

@@ -81,8 +81,9 @@ func TestConcurrentSubscribePublish(t *testing.T) {
 // nopOutlet is a transport that drops everything.
 type nopOutlet struct{}
 
-func (nopOutlet) send(*ws.PreparedMessage) error { return nil }
-func (nopOutlet) close(ws.StatusCode, string)    {}
+func (nopOutlet) send(*ws.PreparedMessage) error        { return nil }
+func (nopOutlet) sendBurst([]*ws.PreparedMessage) error { return nil }
+func (nopOutlet) close(ws.StatusCode, string)           {}
 
 // TestIdleClientSize keeps the dialect's own cost of an idle connection
 // small: the WebSocket layer's is measured in package ws.

@@ -107,10 +107,39 @@ func remoteHost(r *http.Request) string {
 	return r.RemoteAddr
 }
 
+// clientAddr returns the address the per-address limits (login attempts,
+// long-polling sessions) count: the peer's, or, when the peer is a
+// loopback address (a reverse proxy on this host), the last address of
+// X-Forwarded-For or else X-Real-IP, which such a proxy sets. Only a local
+// peer is believed, so a remote client cannot choose its address. Without
+// those headers every client of a local proxy shares the proxy's address.
+func clientAddr(r *http.Request) string {
+	host := remoteHost(r)
+	if !loopbackHost(host) {
+		return host
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		last := xff[len(xff)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		if a := strings.TrimSpace(last); a != "" && len(a) <= 64 {
+			return a
+		}
+	}
+	if a := strings.TrimSpace(r.Header.Get("X-Real-Ip")); a != "" && len(a) <= 64 {
+		return a
+	}
+	return host
+}
+
 // isLocal reports whether r is plainly from and to this machine: from a
 // loopback address, to a loopback host (against DNS rebinding), without
 // proxy headers (a local proxy makes every caller look local), and not from
-// a web page of another host (against cross-site requests).
+// a web page of another host (against cross-site requests: a browser names
+// the page in Origin or Referer, and says in Sec-Fetch-Site whether it is
+// another site's). It cannot tell a reverse proxy that sends no proxy
+// headers (nginx's plain proxy_pass) from a local client: New warns of it.
 func isLocal(r *http.Request) bool {
 	if !loopbackHost(remoteHost(r)) {
 		return false
@@ -127,13 +156,15 @@ func isLocal(r *http.Request) bool {
 	if !loopbackHost(host) {
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || !loopbackHost(u.Hostname()) {
-			return false
+	for _, h := range []string{"Origin", "Referer"} {
+		if v := r.Header.Get(h); v != "" {
+			u, err := url.Parse(v)
+			if err != nil || !loopbackHost(u.Hostname()) {
+				return false
+			}
 		}
 	}
-	return true
+	return r.Header.Get("Sec-Fetch-Site") != "cross-site"
 }
 
 // loopbackHost reports whether host is "localhost", a name under

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // This file keeps IoT values for iot_monitor (spec §2.5): per tracker and
@@ -78,6 +79,10 @@ func pushValue(q []iotValue, v iotValue) []iotValue {
 	return q
 }
 
+// maxIoTEntry bounds one tracker's IoT values as published; the oldest
+// values are dropped to keep under it.
+const maxIoTEntry = 4 * maxPublishData
+
 // publishIoT serves POST publisher/iot. Either one message of a tracker,
 // {"tracker_id": 1, "msg_time": "...", "srv_time": "...", "fields":
 // {"speed": 43, ...}}, added to the queues kept here, or the whole entry,
@@ -86,14 +91,13 @@ func pushValue(q []iotValue, v iotValue) []iotValue {
 func (d *Dialect) publishIoT(w http.ResponseWriter, r *http.Request) {
 	items, e := readItems(r)
 	if e == nil {
-		e = eachItem(items, func(i int, it *pubItem) *Error {
+		e = eachItem(items, d.checkIoT, func(_ int, it *pubItem, payload []byte) *Error {
 			// Held until the store has the new entry, so that two messages
 			// of a tracker do not both start from the same old one.
 			d.iotMu.Lock()
 			defer d.iotMu.Unlock()
-			payload, e := d.iotPayload(i, it)
-			if e != nil {
-				return e
+			if payload == nil {
+				payload = d.iotMessage(it)
 			}
 			ch := channelName(chIoT, it.id)
 			if d.store.blocked(it.id) {
@@ -105,19 +109,37 @@ func (d *Dialect) publishIoT(w http.ResponseWriter, r *http.Request) {
 	d.answerPublish(w, len(items), e)
 }
 
-// iotPayload builds the entry to publish for one item. d.iotMu is held.
-func (d *Dialect) iotPayload(i int, it *pubItem) ([]byte, *Error) {
+// checkIoT checks one item of publisher/iot. It returns the entry to
+// publish for a whole entry, and nil for a message, whose entry is made
+// from the stored one when it is published.
+func (d *Dialect) checkIoT(i int, it *pubItem) ([]byte, *Error) {
 	if len(it.Fields) == 0 {
 		data, e := objectData(i, it.Data)
 		if e != nil {
 			return nil, e
 		}
-		return withTrackerID(i, data, it.id)
+		b, e := withTrackerID(i, data, it.id)
+		if e == nil && len(b) > maxIoTEntry {
+			e = apiErr(CodeTooLarge, fmt.Sprintf("item %d: data is over %d bytes", i, maxIoTEntry))
+		}
+		return b, e
+	}
+	if len(it.Fields) > maxPublishData {
+		return nil, apiErr(CodeTooLarge, fmt.Sprintf("item %d: fields are over %d bytes", i, maxPublishData))
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(it.Fields, &fields); err != nil {
+	if err := json.Unmarshal(it.Fields, &fields); err != nil || fields == nil {
 		return nil, apiErr(CodeInvalidParameters, fmt.Sprintf("item %d: fields must be an object of attribute values", i))
 	}
+	return nil, nil
+}
+
+// iotMessage builds the entry to publish for a message checked by
+// checkIoT: the stored entry with the message added, the oldest values
+// dropped to keep it under maxIoTEntry. d.iotMu is held.
+func (d *Dialect) iotMessage(it *pubItem) []byte {
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(it.Fields, &fields) // checked by checkIoT
 	now := d.now().UTC().Format(iotTimeLayout)
 	msgTime, srvTime := it.MsgTime, it.SrvTime
 	if msgTime == "" {
@@ -138,12 +160,79 @@ func (d *Dialect) iotPayload(i int, it *pubItem) ([]byte, *Error) {
 	}
 	e.TrackerID = it.id
 	e.addMessage(msgTime, srvTime, fields)
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, apiErr(CodeInvalidParameters, fmt.Sprintf("item %d: %v", i, err))
+	return e.encode(maxIoTEntry)
+}
+
+// encode returns e as JSON of at most limit bytes, dropping the oldest
+// values (by msg_time, across every attribute and both queues) as needed;
+// an attribute left without values is forgotten.
+func (e *iotEntry) encode(limit int) []byte {
+	for {
+		b, _ := json.Marshal(e) // strings, numbers and valid JSON values
+		if len(b) <= limit {
+			return b
+		}
+		if !e.dropOldest(len(b) - limit) {
+			return b // nothing left to drop (cannot happen: a message is at most maxPublishData)
+		}
 	}
-	if len(b) > 4*maxPublishData {
-		return nil, apiErr(CodeTooLarge, fmt.Sprintf("item %d: the tracker's IoT values are over %d bytes", i, 4*maxPublishData))
+}
+
+// dropOldest drops the oldest values until about excess bytes are freed,
+// reporting whether it dropped any.
+func (e *iotEntry) dropOldest(excess int) bool {
+	type ref struct {
+		nonNull bool // in NonNull, else in All
+		name    string
+		idx     int
+		t       string
+		size    int
 	}
-	return b, nil
+	var all []ref
+	for qi, q := range []map[string][]iotValue{e.All, e.NonNull} {
+		for name, vals := range q {
+			for i, v := range vals {
+				all = append(all, ref{qi == 1, name, i, v.MsgTime, len(v.MsgTime) + len(v.SrvTime) + len(v.Value) + 40})
+			}
+		}
+	}
+	if len(all) == 0 {
+		return false
+	}
+	// Oldest first; within a queue (newest first) the later index is the
+	// older, so each queue loses a tail.
+	slices.SortFunc(all, func(a, b ref) int {
+		if c := strings.Compare(a.t, b.t); c != 0 {
+			return c
+		}
+		return b.idx - a.idx
+	})
+	type qk struct {
+		nonNull bool
+		name    string
+	}
+	keep := map[qk]int{} // values each cut queue keeps
+	freed := 0
+	for _, r := range all {
+		if freed >= excess {
+			break
+		}
+		k := qk{r.nonNull, r.name}
+		if n, ok := keep[k]; !ok || r.idx < n {
+			keep[k] = r.idx
+		}
+		freed += r.size
+	}
+	for k, n := range keep {
+		q := e.All
+		if k.nonNull {
+			q = e.NonNull
+		}
+		if n == 0 {
+			delete(q, k.name)
+		} else {
+			q[k.name] = q[k.name][:n]
+		}
+	}
+	return true
 }

@@ -40,12 +40,14 @@ func (p *poll) signal(reason int) {
 
 // pollSession is one long-polling client.
 type pollSession struct {
-	id string
-	r  *pollRegistry
-	c  *client
+	id   string
+	addr string // the client address it counts against (clientAddr)
+	r    *pollRegistry
+	c    *client
 
 	mu       sync.Mutex
 	queue    []*ws.PreparedMessage
+	burst    int // queued by sendBurst and not yet taken: allowed over the bound
 	waiter   *poll
 	lastPoll time.Time
 	ended    bool
@@ -58,12 +60,29 @@ func (s *pollSession) send(m *ws.PreparedMessage) error {
 	if s.ended {
 		return ws.ErrClosed
 	}
-	if len(s.queue) >= s.r.d.cfg.LongPolling.QueueSize {
+	if len(s.queue) >= s.r.d.cfg.LongPolling.QueueSize+s.burst {
 		s.endLocked() // the sweep unsubscribes it
 		s.r.d.log.Info("long-polling session ended: slow consumer", "session", s.id)
 		return ws.ErrQueueFull
 	}
 	s.queue = append(s.queue, m)
+	if s.waiter != nil {
+		s.waiter.signal(wakeData)
+	}
+	return nil
+}
+
+// sendBurst queues ms, the current data of a subscribe, whatever the queue
+// bound: they follow the subscribe's response, which must arrive. The
+// bound applies again, on top of them, until they are taken.
+func (s *pollSession) sendBurst(ms []*ws.PreparedMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return ws.ErrClosed
+	}
+	s.queue = append(s.queue, ms...)
+	s.burst += len(ms)
 	if s.waiter != nil {
 		s.waiter.signal(wakeData)
 	}
@@ -101,6 +120,7 @@ func (s *pollSession) takeLocked() []*ws.PreparedMessage {
 	if len(s.queue) == 0 {
 		s.queue = nil
 	}
+	s.burst = min(s.burst, len(s.queue))
 	return out
 }
 
@@ -109,11 +129,28 @@ type pollRegistry struct {
 	d        *Dialect
 	mu       sync.Mutex
 	sessions map[string]*pollSession
+	perAddr  map[string]int // sessions by client address
 	closed   bool
 }
 
 func newPollRegistry(d *Dialect) *pollRegistry {
-	return &pollRegistry{d: d, sessions: map[string]*pollSession{}}
+	return &pollRegistry{d: d, sessions: map[string]*pollSession{}, perAddr: map[string]int{}}
+}
+
+// Why open makes no session.
+const (
+	openFull    = iota + 1 // max_sessions, or shut down
+	openAddress            // max_sessions_per_address
+)
+
+// refuse answers a request for which open made no session.
+func refuse(w http.ResponseWriter, why int) {
+	w.Header().Set("Retry-After", "1")
+	if why == openAddress {
+		http.Error(w, "too many long-polling sessions from this address", http.StatusTooManyRequests)
+		return
+	}
+	http.Error(w, "too many long-polling sessions", http.StatusServiceUnavailable)
 }
 
 func (r *pollRegistry) len() int {
@@ -122,22 +159,64 @@ func (r *pollRegistry) len() int {
 	return len(r.sessions)
 }
 
-// open returns the session id, making it when there is none. It returns
-// nil when the registry is full or closed.
-func (r *pollRegistry) open(id string, p params) *pollSession {
+// create makes session id for a client at addr, replacing old, which has
+// ended (nil: none). It returns nil and why when the registry is full or
+// closed, or addr has too many sessions.
+func (r *pollRegistry) create(id, addr string, p params, old *pollSession) (*pollSession, int) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if s := r.sessions[id]; s != nil {
-		return s
+	if cur := r.sessions[id]; cur != nil && cur != old {
+		r.mu.Unlock()
+		return cur, 0 // made meanwhile by another request
 	}
-	if r.closed || len(r.sessions) >= r.d.cfg.LongPolling.MaxSessions {
-		return nil
+	if old != nil && r.sessions[id] == old {
+		r.removeLocked(old)
 	}
-	s := &pollSession{id: id, r: r, lastPoll: r.d.now()}
-	s.c = r.d.newClient(s, p)
-	s.c.heartbeat = 0 // a poll timeout answers the heartbeat instead
-	r.sessions[id] = s
-	return s
+	lp := r.d.cfg.LongPolling
+	var why int
+	switch {
+	case r.closed || len(r.sessions) >= lp.MaxSessions:
+		why = openFull
+	case r.perAddr[addr] >= lp.MaxSessionsPerAddress:
+		why = openAddress
+	}
+	var s *pollSession
+	if why == 0 {
+		s = &pollSession{id: id, addr: addr, r: r, lastPoll: r.d.now()}
+		s.c = r.d.newClient(s, p)
+		s.c.heartbeat = 0 // a poll timeout answers the heartbeat instead
+		r.sessions[id] = s
+		r.perAddr[addr]++
+	}
+	r.mu.Unlock()
+	if old != nil {
+		old.close(ws.StatusGoingAway, "")
+		old.c.close()
+	}
+	return s, why
+}
+
+// removeLocked forgets s. r.mu is held.
+func (r *pollRegistry) removeLocked(s *pollSession) {
+	delete(r.sessions, s.id)
+	if r.perAddr[s.addr]--; r.perAddr[s.addr] <= 0 {
+		delete(r.perAddr, s.addr)
+	}
+}
+
+// live returns session id unless it is missing or has ended, and the
+// ended one (nil: none).
+func (r *pollRegistry) live(id string) (s, ended *pollSession) {
+	s = r.lookup(id)
+	if s == nil {
+		return nil, nil
+	}
+	s.mu.Lock()
+	gone := s.ended
+	s.mu.Unlock()
+	if gone {
+		return nil, s
+	}
+	return s, nil
 }
 
 func (r *pollRegistry) lookup(id string) *pollSession {
@@ -150,7 +229,9 @@ func (r *pollRegistry) lookup(id string) *pollSession {
 func (r *pollRegistry) end(id string) {
 	r.mu.Lock()
 	s := r.sessions[id]
-	delete(r.sessions, id)
+	if s != nil {
+		r.removeLocked(s)
+	}
 	r.mu.Unlock()
 	if s != nil {
 		s.close(ws.StatusNormalClosure, "")
@@ -159,13 +240,15 @@ func (r *pollRegistry) end(id string) {
 }
 
 // sweep answers polls held for the poll timeout and ends sessions that
-// ended or have not polled for the session expiry.
+// ended or have not polled for the session expiry (for the shorter
+// unsubscribed_expiry if they never subscribed).
 func (r *pollRegistry) sweep(now time.Time) {
 	lp := r.d.cfg.LongPolling
 	expiry := lp.SessionExpiry.Std()
 	if expiry <= 0 {
 		expiry = 2 * lp.PollTimeout.Std()
 	}
+	unsubscribed := min(expiry, lp.UnsubscribedExpiry.Std())
 	r.mu.Lock()
 	list := make([]*pollSession, 0, len(r.sessions))
 	for _, s := range r.sessions {
@@ -177,12 +260,16 @@ func (r *pollRegistry) sweep(now time.Time) {
 		if w := s.waiter; w != nil && now.Sub(w.since) >= lp.PollTimeout.Std() {
 			w.signal(wakeTimeout)
 		}
-		expired := s.ended || (s.waiter == nil && now.Sub(s.lastPoll) >= expiry)
+		limit := expiry
+		if !s.c.subscribed.Load() {
+			limit = unsubscribed
+		}
+		expired := s.ended || (s.waiter == nil && now.Sub(s.lastPoll) >= limit)
 		s.mu.Unlock()
 		if expired {
 			r.mu.Lock()
 			if r.sessions[s.id] == s {
-				delete(r.sessions, s.id)
+				r.removeLocked(s)
 			}
 			r.mu.Unlock()
 			s.close(ws.StatusGoingAway, "")
@@ -197,6 +284,7 @@ func (r *pollRegistry) closeAll() {
 	r.closed = true
 	list := r.sessions
 	r.sessions = map[string]*pollSession{}
+	r.perAddr = map[string]int{}
 	r.mu.Unlock()
 	for _, s := range list {
 		s.close(ws.StatusGoingAway, "")
@@ -204,25 +292,53 @@ func (r *pollRegistry) closeAll() {
 	}
 }
 
+// sessionGone is the status of a poll or POST for a session that has ended
+// or that this node does not know (expired, ended as a slow consumer,
+// closed, made before a restart, or on another node): atmosphere.js 2.x
+// (with its default reconnectOnServerError) and 5.x reconnect on any
+// status that is not 2xx, and fire onReopen / reopen when the reconnection's
+// poll is accepted, which is where clients subscribe again.
+const sessionGone = http.StatusGone
+
+// gone answers a request for a session that is gone.
+func gone(w http.ResponseWriter) {
+	w.Header().Set("X-Atmosphere-error", "long-polling session ended: reconnect and subscribe again")
+	http.Error(w, "long-polling session ended: reconnect and subscribe again", sessionGone)
+}
+
 // get serves a long-polling GET: the handshake for a new client, else a
 // poll held until a message is queued, the poll timeout passes, or a newer
-// poll of the session arrives.
+// poll of the session arrives. A poll for a session that is gone starts a
+// new, empty one under the same tracking id and is answered 410, so that
+// the client reconnects (its reconnection polls the new session) and
+// subscribes again rather than wait on a session with no subscriptions.
 func (r *pollRegistry) get(w http.ResponseWriter, req *http.Request, p params) {
 	h := w.Header()
 	noCache(h)
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	id := p.trackingID
 	handshake := p.wantsHandshake()
+	addr := clientAddr(req)
+	var s *pollSession
 	if p.newClient() {
 		id = newUUID()
+		var why int
+		if s, why = r.create(id, addr, p, nil); s == nil {
+			refuse(w, why)
+			return
+		}
 	} else if !validTrackingID(id) {
 		http.Error(w, "bad X-Atmosphere-tracking-id", http.StatusBadRequest)
 		return
-	}
-	s := r.open(id, p)
-	if s == nil {
-		h.Set("Retry-After", "1")
-		http.Error(w, "too many long-polling sessions", http.StatusServiceUnavailable)
+	} else if live, ended := r.live(id); live != nil {
+		s = live
+	} else {
+		if ns, why := r.create(id, addr, p, ended); ns == nil {
+			refuse(w, why)
+			return
+		}
+		h.Set(paramTrackingID, id)
+		gone(w)
 		return
 	}
 	h.Set(paramTrackingID, id)
@@ -242,9 +358,9 @@ func (s *pollSession) serve(w http.ResponseWriter, req *http.Request) {
 	d := s.r.d
 	s.mu.Lock()
 	s.lastPoll = d.now()
-	if s.ended {
+	if s.ended { // ended since get looked it up
 		s.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
+		gone(w)
 		return
 	}
 	if len(s.queue) > 0 {
@@ -313,7 +429,8 @@ func writeMessages(w http.ResponseWriter, msgs []*ws.PreparedMessage) {
 }
 
 // post serves a message POSTed by a long-polling client: the answer goes
-// to its next poll, the POST itself gets an empty 200.
+// to its next poll, the POST itself gets an empty 200, or 410 when the
+// session is gone (see get).
 func (r *pollRegistry) post(w http.ResponseWriter, req *http.Request, p params) {
 	noCache(w.Header())
 	body, err := io.ReadAll(io.LimitReader(req.Body, int64(r.d.cfg.MaxRequestSize)+1))
@@ -328,10 +445,12 @@ func (r *pollRegistry) post(w http.ResponseWriter, req *http.Request, p params) 
 		http.Error(w, "X-Atmosphere-tracking-id must name the session (push after the handshake)", http.StatusBadRequest)
 		return
 	}
-	s := r.open(p.trackingID, p)
+	s, _ := r.live(p.trackingID)
 	if s == nil {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many long-polling sessions", http.StatusServiceUnavailable)
+		// The next poll makes a new session and tells the client to
+		// subscribe again; this message is dropped, as it would have been
+		// by a session with no subscriptions.
+		gone(w)
 		return
 	}
 	s.c.handle(body)

@@ -225,12 +225,114 @@ func TestLongPollingExpiry(t *testing.T) {
 	if n := e.hub.SubscriberCount(channelName(chState, 1)); n != 0 {
 		t.Errorf("%d subscribers left", n)
 	}
-	// A poll with the old id starts a new session, without a handshake.
+	// A poll with the old id is told that the session is gone (410, which
+	// makes atmosphere.js reconnect and fire onReopen), and starts a new,
+	// empty session under that id for the reconnection.
+	if a := c.poll(); a.code != 410 || a.hdr.Get("X-Atmosphere-error") == "" || a.hdr.Get("X-Atmosphere-tracking-id") != c.id {
+		t.Fatalf("poll of an expired session: %d %q %v", a.code, a.body, a.hdr)
+	}
 	ch = c.startPoll()
 	e.publish("state", stateBody(1, 1)) // not subscribed any more
 	e.tick(30 * time.Second)
-	if a := wait(t, ch); a.body != "X" {
-		t.Fatalf("got %q", a.body)
+	if a := wait(t, ch); a.code != 200 || a.body != "X" {
+		t.Fatalf("got %d %q", a.code, a.body)
+	}
+}
+
+// TestLongPollingGoneSession: a session ended as a slow consumer answers
+// its POSTs and next poll with 410; the reconnection polls a new session,
+// where the client subscribes again.
+func TestLongPollingGoneSession(t *testing.T) {
+	e := newEnv(t, func(c *config.Atmosphere) { c.LongPolling.QueueSize = 2 })
+	hash := e.login("alice", alicePassword)
+	c := e.lpConnect(false)
+	sub := `{"action":"subscribe","hash":"` + hash + `","requests":[{"type":"state","trackers":[1]}]}`
+	c.post(sub)
+	for i := range 3 {
+		e.publish("state", stateBody(1, i))
+	}
+	a := c.e.lpDo("POST", "X-Atmosphere-tracking-id="+c.id+"&X-Atmosphere-Transport=polling&"+c.base, sub)
+	if a.code != 410 || a.hdr.Get("X-Atmosphere-error") == "" {
+		t.Fatalf("POST to an ended session: %d %q", a.code, a.body)
+	}
+	if a := c.poll(); a.code != 410 {
+		t.Fatalf("poll of an ended session: %d %q", a.code, a.body)
+	}
+	if n := e.hub.SubscriberCount(channelName(chState, 1)); n != 0 {
+		t.Errorf("%d subscribers left", n)
+	}
+	// The reconnection: held, then the client subscribes again.
+	ch := c.startPoll()
+	c.post(sub)
+	if m := decode(t, wait(t, ch).body); m["type"] != "response" {
+		t.Fatalf("after resubscribing %v", m)
+	}
+	if m := decode(t, c.poll().body); get(m, "data", "gps", "speed") != 2.0 {
+		t.Fatalf("current state %v", m)
+	}
+}
+
+// TestLongPollingBigSubscription: a state subscription to more trackers
+// than queue_size gets its response and every current state, and the
+// session lives on.
+func TestLongPollingBigSubscription(t *testing.T) {
+	ids := []int64{1, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}
+	for _, tml := range []bool{true, false} {
+		e := newEnv(t, func(c *config.Atmosphere) { c.LongPolling.QueueSize = 4 })
+		items := make([]string, len(ids))
+		for i, id := range ids {
+			items[i] = stateBody(int(id), i)
+		}
+		e.publish("state", "["+strings.Join(items, ",")+"]")
+		c := e.lpConnect(tml)
+		c.post(`{"action":"subscribe","hash":"` + e.login("alice", alicePassword) + `","requests":[{"type":"state","target":{"type":"all"}}]}`)
+		var msgs []string
+		for len(msgs) < 1+len(ids) {
+			a := c.poll()
+			if a.code != 200 {
+				t.Fatalf("tml %v: poll %d %q after %d messages", tml, a.code, a.body, len(msgs))
+			}
+			if !tml {
+				msgs = append(msgs, a.body)
+				continue
+			}
+			got, rest, err := unframe(a.body)
+			if err != nil || rest != "" {
+				t.Fatalf("tml %v: answer %q", tml, a.body)
+			}
+			msgs = append(msgs, got...)
+		}
+		if m := decode(t, msgs[0]); m["type"] != "response" || len(get(m, "data", "state", "value").(map[string]any)) != len(ids) {
+			t.Fatalf("tml %v: first message %v", tml, m)
+		}
+		seen := map[float64]bool{}
+		for _, s := range msgs[1:] {
+			m := decode(t, s)
+			if m["event"] != "state" {
+				t.Fatalf("tml %v: %v", tml, m)
+			}
+			seen[get(m, "data", "source_id").(float64)] = true
+		}
+		if len(seen) != len(ids) {
+			t.Fatalf("tml %v: states of %d trackers, want %d", tml, len(seen), len(ids))
+		}
+		// The session lives on, and the bound applies again.
+		ch := c.startPoll()
+		e.publish("state", stateBody(1, 99))
+		body := wait(t, ch).body
+		if tml {
+			got, rest, err := unframe(body)
+			if err != nil || rest != "" || len(got) != 1 {
+				t.Fatalf("live answer %q", body)
+			}
+			body = got[0]
+		}
+		if m := decode(t, body); m["event"] != "state" || get(m, "data", "gps", "speed") != 99.0 {
+			t.Fatalf("tml %v: live event %v", tml, m)
+		}
+		if e.d.polls.lookup(c.id) == nil {
+			t.Fatalf("tml %v: the session ended", tml)
+		}
 	}
 }
 
@@ -300,4 +402,56 @@ func TestCORS(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("other origin: %d", resp.StatusCode)
 	}
+}
+
+// TestLongPollingSessionLimits: sessions per client address are capped
+// (made-up tracking ids count too), and a session that never subscribes
+// expires after unsubscribed_expiry without a poll.
+func TestLongPollingSessionLimits(t *testing.T) {
+	e := newEnv(t, func(c *config.Atmosphere) { c.LongPolling.MaxSessionsPerAddress = 3 })
+	a := e.lpConnect(false)
+	b := e.lpConnect(false)
+	// A made-up id is answered 410 and makes a session, counted too.
+	made := e.lpDo("GET", "X-Atmosphere-tracking-id=made-up-1&X-Atmosphere-Transport=long-polling", "")
+	if made.code != 410 {
+		t.Fatalf("made-up id: %d", made.code)
+	}
+	for _, q := range []string{
+		"X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=long-polling&X-atmo-protocol=true",
+		"X-Atmosphere-tracking-id=made-up-2&X-Atmosphere-Transport=long-polling",
+	} {
+		if r := e.lpDo("GET", q, ""); r.code != 429 || r.hdr.Get("Retry-After") == "" {
+			t.Errorf("over the address limit (%s): %d %q", q, r.code, r.body)
+		}
+	}
+	if n := e.d.polls.len(); n != 3 {
+		t.Fatalf("%d sessions, want 3", n)
+	}
+	// Clients of a local reverse proxy count by the address it forwards.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/event/subscription?X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=long-polling&X-atmo-protocol=true", nil)
+	req.Header.Set("X-Forwarded-For", "198.51.100.7, 203.0.113.9")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("another forwarded address: %d", resp.StatusCode)
+	}
+	// a subscribes; b and the others never do.
+	a.post(`{"action":"subscribe","hash":"` + e.login("alice", alicePassword) + `","requests":[{"type":"state","trackers":[1]}]}`)
+	e.tick(9 * time.Second)
+	if e.d.polls.lookup(b.id) == nil {
+		t.Fatal("an unsubscribed session expired early")
+	}
+	e.tick(time.Second)
+	if e.d.polls.lookup(b.id) != nil || e.d.polls.lookup("made-up-1") != nil {
+		t.Fatal("unsubscribed sessions did not expire")
+	}
+	if e.d.polls.lookup(a.id) == nil || e.d.polls.len() != 1 {
+		t.Fatalf("the subscribed session expired, or others are left: %d", e.d.polls.len())
+	}
+	// The places are free again.
+	e.lpConnect(false)
+	e.lpConnect(false)
 }

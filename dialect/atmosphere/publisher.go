@@ -175,12 +175,13 @@ func (d *Dialect) publish(ctx context.Context, kind byte, id int64, storePayload
 func (d *Dialect) publishState(w http.ResponseWriter, r *http.Request) {
 	items, e := readItems(r)
 	if e == nil {
-		e = eachItem(items, func(i int, it *pubItem) *Error {
+		e = eachItem(items, func(i int, it *pubItem) ([]byte, *Error) {
 			data, e := objectData(i, it.Data)
 			if e != nil {
-				return e
+				return nil, e
 			}
-			payload := stateEvent(userTime(d.now(), d.loc), data)
+			return stateEvent(userTime(d.now(), d.loc), data), nil
+		}, func(_ int, it *pubItem, payload []byte) *Error {
 			ch := channelName(chState, it.id)
 			if d.store.blocked(it.id) {
 				ch = ""
@@ -196,15 +197,13 @@ func (d *Dialect) publishState(w http.ResponseWriter, r *http.Request) {
 func (d *Dialect) publishReadings(w http.ResponseWriter, r *http.Request) {
 	items, e := readItems(r)
 	if e == nil {
-		e = eachItem(items, func(i int, it *pubItem) *Error {
+		e = eachItem(items, func(i int, it *pubItem) ([]byte, *Error) {
 			data, e := objectData(i, it.Data)
 			if e != nil {
-				return e
+				return nil, e
 			}
-			payload, e := withTrackerID(i, data, it.id)
-			if e != nil {
-				return e
-			}
+			return withTrackerID(i, data, it.id)
+		}, func(_ int, it *pubItem, payload []byte) *Error {
 			ch := channelName(chReadings, it.id)
 			if d.store.blocked(it.id) {
 				ch = ""
@@ -231,11 +230,27 @@ func withTrackerID(i int, data []byte, id int64) ([]byte, *Error) {
 
 // publishLifecycle serves POST publisher/lifecycle: {"tracker_id": 1,
 // "event": "block"|"unblock"|"corrupt", "source_id": 2}. Unblocking sends
-// the tracker's current state again; corrupt forgets the tracker.
+// the tracker's current state again; corrupt forgets the tracker. Blocks
+// beyond max_last_states blocked trackers are refused (error 9).
 func (d *Dialect) publishLifecycle(w http.ResponseWriter, r *http.Request) {
 	items, e := readItems(r)
 	if e == nil {
-		e = eachItem(items, func(i int, it *pubItem) *Error {
+		newBlocks := map[int64]struct{}{} // trackers this call blocks that are not blocked yet
+		e = eachItem(items, func(i int, it *pubItem) (struct{}, *Error) {
+			switch it.Event {
+			case "block":
+				if !d.store.blocked(it.id) {
+					newBlocks[it.id] = struct{}{}
+				}
+				if !d.store.canBlockMore(len(newBlocks)) {
+					return struct{}{}, apiErr(CodeTooLarge, fmt.Sprintf("item %d: at most %d trackers can be blocked at once (atmosphere.max_last_states)", i, d.cfg.MaxLastStates))
+				}
+			case "unblock", "corrupt":
+			default:
+				return struct{}{}, apiErr(CodeInvalidParameters, fmt.Sprintf(`item %d: event must be "block", "unblock" or "corrupt"`, i))
+			}
+			return struct{}{}, nil
+		}, func(_ int, it *pubItem, _ struct{}) *Error {
 			src := it.id
 			if it.SourceID != nil {
 				src = *it.SourceID
@@ -256,22 +271,33 @@ func (d *Dialect) publishLifecycle(w http.ResponseWriter, r *http.Request) {
 					return d.published(d.hub.Publish(ctx, channelName(chState, it.id), td.state.src.Payload(), hub.NoID))
 				}
 				return nil
-			case "corrupt":
+			default: // corrupt
 				if err := d.hub.Publish(ctx, ch, ev, hub.NoID); err != nil {
 					return d.published(err)
 				}
 				return d.published(d.publish(ctx, updCorrupt, it.id, nil, "", nil))
 			}
-			return apiErr(CodeInvalidParameters, fmt.Sprintf(`item %d: event must be "block", "unblock" or "corrupt"`, i))
 		})
 	}
 	d.answerPublish(w, len(items), e)
 }
 
-// eachItem calls f for each item, stopping at the first error.
-func eachItem(items []pubItem, f func(i int, it *pubItem) *Error) *Error {
+// eachItem checks every item with check first and, only if all pass,
+// publishes each with what check made of it, stopping at the first error.
+// A call with a bad item thus publishes nothing, and can be corrected and
+// sent again without duplicates; only a failing hub (error 1) can stop a
+// call partway.
+func eachItem[T any](items []pubItem, check func(i int, it *pubItem) (T, *Error), pub func(i int, it *pubItem, v T) *Error) *Error {
+	vals := make([]T, len(items))
 	for i := range items {
-		if e := f(i, &items[i]); e != nil {
+		v, e := check(i, &items[i])
+		if e != nil {
+			return e
+		}
+		vals[i] = v
+	}
+	for i := range items {
+		if e := pub(i, &items[i], vals[i]); e != nil {
 			return e
 		}
 	}

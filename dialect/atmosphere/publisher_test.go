@@ -1,12 +1,19 @@
 package atmosphere
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/ws"
 )
 
 func TestPublisherAuthorization(t *testing.T) {
@@ -150,3 +157,154 @@ func TestPublisherUsers(t *testing.T) {
 		t.Errorf("a password_hash that is not bcrypt: %v", out)
 	}
 }
+
+// TestPublisherBatchAllOrNothing: a batch with a bad item publishes
+// nothing, so that it can be fixed and sent again without duplicates.
+func TestPublisherBatchAllOrNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.dial("")
+	hash := e.login("alice", alicePassword)
+	if m := c.subscribe(hash, `[{"type":"state","trackers":[1,2]}]`); m["type"] != "response" {
+		t.Fatalf("subscribe %v", m)
+	}
+	for _, tt := range []struct{ path, body string }{
+		{"state", `[` + stateBody(1, 1) + `,{"tracker_id":2,"data":[1]}]`},
+		{"readings", `[{"tracker_id":1,"data":{"inputs":[]}},{"tracker_id":2}]`},
+		{"iot", `[{"tracker_id":1,"fields":{"a":1}},{"tracker_id":2,"fields":[1]}]`},
+		{"lifecycle", `[{"tracker_id":1,"event":"block"},{"tracker_id":2,"event":"explode"}]`},
+	} {
+		if code, out := e.call("POST", "/publisher/"+tt.path, "application/json", tt.body); code == 200 || out["success"] != false {
+			t.Fatalf("%s: %d %v", tt.path, code, out)
+		}
+		if td, ok := e.d.store.get(1); ok {
+			t.Fatalf("%s: tracker 1 was published: %+v", tt.path, td)
+		}
+	}
+	c.quiet() // no event reached the subscriber
+}
+
+// TestIoTValuesTrimmed: once a tracker's IoT values would pass the bound,
+// the oldest are dropped and publishing goes on.
+func TestIoTValuesTrimmed(t *testing.T) {
+	e := newEnv(t, nil)
+	big := strings.Repeat("v", 8000)
+	for i := range 60 {
+		body := toJSON(map[string]any{"tracker_id": 1, "msg_time": "2024-05-17T10:" + fmt.Sprintf("%02d", i) + ":00Z",
+			"fields": map[string]any{"f" + strconv.Itoa(i%20): big, "n": i}})
+		e.publish("iot", body)
+	}
+	td, _ := e.d.store.get(1)
+	if td.iot == nil || len(td.iot.data) > maxIoTEntry {
+		t.Fatalf("IoT entry of %d bytes, bound %d", len(td.iot.data), maxIoTEntry)
+	}
+	var got iotEntry
+	if err := json.Unmarshal(td.iot.data, &got); err != nil {
+		t.Fatal(err)
+	}
+	// The newest values are kept, the oldest gone.
+	if n := got.All["n"]; len(n) == 0 || string(n[0].Value) != "59" || n[0].MsgTime != "2024-05-17T10:59:00Z" {
+		t.Fatalf("newest n: %+v", n)
+	}
+	if f := got.NonNull["f19"]; len(f) == 0 || f[0].MsgTime != "2024-05-17T10:59:00Z" {
+		t.Fatalf("newest f19: %+v", f)
+	}
+	for _, q := range []map[string][]iotValue{got.All, got.NonNull} {
+		for name, vals := range q {
+			for _, v := range vals {
+				if v.MsgTime < "2024-05-17T10:30:00Z" && string(v.Value) != "null" && len(v.Value) > 100 {
+					t.Fatalf("%s kept an old big value of %s", name, v.MsgTime)
+				}
+			}
+		}
+	}
+	// Fields larger than one item may be are refused outright.
+	if _, out := e.call("POST", "/publisher/iot", "application/json",
+		toJSON(map[string]any{"tracker_id": 1, "fields": map[string]any{"x": strings.Repeat("y", maxPublishData)}})); apiCode(out) != int(CodeTooLarge) {
+		t.Fatalf("oversized fields: %v", out)
+	}
+}
+
+// TestBlockedSurvivesEviction: a blocked tracker evicted from the
+// last-state store stays blocked; blocks beyond the bound are refused.
+func TestBlockedSurvivesEviction(t *testing.T) {
+	e := newEnv(t, func(c *config.Atmosphere) { c.MaxLastStates = 2 })
+	e.publish("state", stateBody(1, 1))
+	e.publish("lifecycle", `{"tracker_id":1,"event":"block"}`)
+	e.publish("state", `[`+stateBody(2, 1)+`,`+stateBody(3, 1)+`]`) // evicts 1
+	if td, ok := e.d.store.get(1); !ok || td.state != nil || !td.blocked {
+		t.Fatalf("tracker 1 after eviction: %+v %v", td, ok)
+	}
+	c := e.dial("")
+	m := c.subscribe(e.login("alice", alicePassword), `[{"type":"state","trackers":[1]}]`)
+	if get(m, "data", "state", "value", "1") != "blocked" {
+		t.Fatalf("subscribe %v", m)
+	}
+	if _, out := e.call("GET", "/publisher/trackers/1", "", ""); out["blocked"] != true {
+		t.Fatalf("tracker 1: %v", out)
+	}
+	e.publish("lifecycle", `{"tracker_id":2,"event":"block"}`)
+	if code, out := e.call("POST", "/publisher/lifecycle", "application/json", `{"tracker_id":3,"event":"block"}`); code == 200 || apiCode(out) != int(CodeTooLarge) {
+		t.Fatalf("a third block: %d %v", code, out)
+	}
+	e.publish("lifecycle", `{"tracker_id":1,"event":"block"}`) // already blocked: no room needed
+	e.publish("lifecycle", `{"tracker_id":1,"event":"unblock"}`)
+	e.publish("lifecycle", `{"tracker_id":3,"event":"block"}`)
+	if e.d.store.blocked(1) || !e.d.store.blocked(3) {
+		t.Fatal("unblock did not free the place")
+	}
+}
+
+// TestLoopbackChecks: without a key the publisher API refuses what the
+// token broker refuses: cross-site pages named in Referer or flagged by
+// Sec-Fetch-Site; and the startup log warns about reverse proxies.
+func TestLoopbackChecks(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		header http.Header
+		local  bool
+	}{
+		{"plain", nil, true},
+		{"cross-site image", http.Header{"Referer": {"https://evil.example/page"}}, false},
+		{"cross-site, no referrer", http.Header{"Sec-Fetch-Site": {"cross-site"}}, false},
+		{"local page", http.Header{"Referer": {"http://localhost:3000/"}, "Sec-Fetch-Site": {"same-site"}}, true},
+		{"typed in the address bar", http.Header{"Sec-Fetch-Site": {"none"}}, true},
+		{"X-Real-IP", http.Header{"X-Real-Ip": {"203.0.113.9"}}, false},
+	} {
+		r := httptest.NewRequest("POST", "http://localhost:8000/publisher/state", nil)
+		r.RemoteAddr = "127.0.0.1:5000"
+		for k, v := range tt.header {
+			r.Header[k] = v
+		}
+		if got := isLocal(r); got != tt.local {
+			t.Errorf("%s: local %v, want %v", tt.name, got, tt.local)
+		}
+	}
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	for _, key := range []string{"", "pub-key"} {
+		cfg := testConfig()
+		cfg.PublisherAPIKey = key
+		d, err := New(cfg, nil, ws.Options{}, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	l := logs.String()
+	mu.Unlock()
+	if strings.Count(l, "level=WARN") != 1 || !strings.Contains(l, "reverse proxy") || !strings.Contains(l, "publisher_api_key") || strings.Contains(l, "pub-key") {
+		t.Fatalf("startup log: %s", l)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

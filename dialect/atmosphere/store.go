@@ -17,7 +17,9 @@ import (
 // once (spec §2.3). Every node keeps its own copy, fed by the store channel
 // of the hub, which every publish goes through first; memory is bounded by
 // config atmosphere.max_last_states, dropping the least recently updated
-// tracker first.
+// tracker first. Blocked trackers are kept apart, in a set that is never
+// evicted (a tracker forgotten by the LRU must not come back as "normal"),
+// bounded by max_last_states too: a block over it is refused.
 
 // storeChannel carries every update of the last-state store to every node.
 const storeChannel = "atmo:store"
@@ -63,7 +65,7 @@ type trackerData struct {
 	state    *derived // the last state event
 	readings *derived
 	iot      *derived
-	blocked  bool
+	blocked  bool // filled in by get from the blocked set
 }
 
 // store is the last-state store. Its methods are safe for concurrent use.
@@ -72,10 +74,18 @@ type store struct {
 	mu  sync.RWMutex
 	m   map[int64]*list.Element // of *trackerData
 	lru *list.List              // most recently updated first
+	blk map[int64]struct{}      // blocked trackers, never evicted, at most max
 }
 
 func newStore(max int) *store {
-	return &store{max: max, m: map[int64]*list.Element{}, lru: list.New()}
+	return &store{max: max, m: map[int64]*list.Element{}, lru: list.New(), blk: map[int64]struct{}{}}
+}
+
+// canBlockMore reports whether n more trackers may be blocked.
+func (s *store) canBlockMore(n int) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.blk)+n <= s.max
 }
 
 // Deliver applies a store channel message. It makes the store a
@@ -95,10 +105,24 @@ var _ hub.Subscriber = (*store)(nil)
 func (s *store) apply(kind byte, id int64, payload []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if kind == updCorrupt {
+	switch kind {
+	case updCorrupt:
 		if e := s.m[id]; e != nil {
 			s.lru.Remove(e)
 			delete(s.m, id)
+		}
+		delete(s.blk, id)
+		return
+	case updBlock, updUnblock:
+		if e := s.m[id]; e != nil {
+			s.lru.MoveToFront(e) // an update, as for the other kinds
+		}
+		if kind == updUnblock {
+			delete(s.blk, id)
+		} else if _, ok := s.blk[id]; ok || len(s.blk) < s.max {
+			// Refused by the publishing node when the set is full; an
+			// update from a node with a larger bound is dropped here.
+			s.blk[id] = struct{}{}
 		}
 		return
 	}
@@ -116,10 +140,6 @@ func (s *store) apply(kind byte, id int64, payload []byte) {
 		t.readings = keep(t.readings, chReadings)
 	case updIoT:
 		t.iot = keep(t.iot, chIoT)
-	case updBlock:
-		t.blocked = true
-	case updUnblock:
-		t.blocked = false
 	}
 }
 
@@ -140,20 +160,26 @@ func (s *store) touchLocked(id int64) *trackerData {
 	return t
 }
 
-// get returns a copy of what the store has of id.
+// get returns a copy of what the store has of id: its data, if kept, and
+// whether it is blocked.
 func (s *store) get(id int64) (trackerData, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	_, blocked := s.blk[id]
 	if e := s.m[id]; e != nil {
-		return *e.Value.(*trackerData), true
+		t := *e.Value.(*trackerData)
+		t.blocked = blocked
+		return t, true
 	}
-	return trackerData{}, false
+	return trackerData{id: id, blocked: blocked}, blocked
 }
 
 // blocked reports whether id is blocked.
 func (s *store) blocked(id int64) bool {
-	t, _ := s.get(id)
-	return t.blocked
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.blk[id]
+	return ok
 }
 
 // sourceID returns the source_id of id's last state.

@@ -134,6 +134,7 @@ func (c *client) subscribeLocked(a *action, s *session, now time.Time) {
 		c.errorLocked(a.name, apiErr(CodeUnexpected, nil))
 		return
 	}
+	c.subscribed.Store(true)
 	c.respondLocked(a.name, events, data)
 	for typ := range numEvTypes {
 		if list := fresh[typ]; len(list) > 0 {
@@ -173,9 +174,10 @@ func (c *client) respondLocked(action string, events []string, data any) {
 }
 
 // sendCurrentLocked sends the current data of ids for t: one state event
-// each, or one batch.
+// each, sent as one burst, or one batch.
 func (c *client) sendCurrentLocked(t *typeSub, ids []int64, now time.Time) {
 	var items [][]byte
+	var states []*ws.PreparedMessage
 	for _, id := range ids {
 		td, ok := c.d.store.get(id)
 		if !ok {
@@ -184,7 +186,7 @@ func (c *client) sendCurrentLocked(t *typeSub, ids []int64, now time.Time) {
 		switch t.typ {
 		case evState:
 			if td.state != nil {
-				_ = c.sendLocked(td.state.message(t.compact, c.trackSize))
+				states = append(states, td.state.message(t.compact, c.trackSize))
 			}
 		case evStateBatch:
 			if td.state != nil {
@@ -200,6 +202,10 @@ func (c *client) sendCurrentLocked(t *typeSub, ids []int64, now time.Time) {
 			}
 		}
 		delete(t.pending, id) // just sent its latest
+	}
+	if len(states) > 0 {
+		c.lastOut.Store(c.d.now().UnixNano())
+		_ = c.out.sendBurst(states)
 	}
 	if t.typ.batched() {
 		t.lastSent = now

@@ -69,6 +69,15 @@ type wsOutlet struct{ conn *ws.Conn }
 
 func (o wsOutlet) send(m *ws.PreparedMessage) error { return o.conn.SendPrepared(m) }
 
+func (o wsOutlet) sendBurst(ms []*ws.PreparedMessage) error {
+	for _, m := range ms {
+		if err := o.conn.SendPrepared(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (o wsOutlet) close(code ws.StatusCode, reason string) { _ = o.conn.Close(code, reason) }
 
 // accept sets up an upgraded WebSocket: the handshake frame first when the

@@ -11,7 +11,8 @@ import (
 
 // Authorization failures of the HTTP API.
 var (
-	errKeyMissing = &apiError{http.StatusUnauthorized, "API key required: send it in the X-Api-Key header, as Authorization: Bearer <key>, or in the api_key field"}
+	errKeyMissing = &apiError{http.StatusUnauthorized, "API key required: send it in the X-Api-Key header, as Authorization: Bearer <key>, or in the api_key field of a form or JSON body"}
+	errKeyInURL   = &apiError{http.StatusUnauthorized, "the API key is not accepted in the URL, which ends up in access logs: send it in the X-Api-Key header, as Authorization: Bearer <key>, or in the api_key field of a form or JSON body (and change it: it has been exposed)"}
 	errKeyWrong   = &apiError{http.StatusForbidden, "wrong API key"}
 	errNotLocal   = &apiError{http.StatusForbidden, "the HTTP API answers loopback clients only (from 127.0.0.1 or ::1, to localhost, not through a proxy, not from a web page of another host); set tokens.api_key (ApiKey) to let others call it"}
 )
@@ -24,10 +25,16 @@ var (
 // it comes from a web page, from a page of a loopback host (which defeats
 // cross-site requests from a browser on this machine, such as a form post
 // or an image whose URL calls the API).
-func (d *Dialect) authorize(r *http.Request, params url.Values) error {
+//
+// The key is taken from a header or the body, never from the query string:
+// URLs end up in the access logs of proxies and servers.
+func (d *Dialect) authorize(r *http.Request, body url.Values) error {
 	if d.cfg.APIKey != "" {
-		key := requestKey(r, params)
+		key := requestKey(r, body)
 		if key == "" {
+			if q := r.URL.Query(); q.Get("api_key") != "" || q.Get("key") != "" {
+				return errKeyInURL
+			}
 			return errKeyMissing
 		}
 		// Hashing first makes the comparison's time independent of the
@@ -45,18 +52,18 @@ func (d *Dialect) authorize(r *http.Request, params url.Values) error {
 }
 
 // requestKey returns the API key r carries: the X-Api-Key header, an
-// Authorization: Bearer header, or the api_key (or key) parameter.
-func requestKey(r *http.Request, params url.Values) string {
+// Authorization: Bearer header, or the api_key (or key) field of the body.
+func requestKey(r *http.Request, body url.Values) string {
 	if k := r.Header.Get("X-Api-Key"); k != "" {
 		return k
 	}
 	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		return strings.TrimSpace(a[7:])
 	}
-	if k := params.Get("api_key"); k != "" {
+	if k := body.Get("api_key"); k != "" {
 		return k
 	}
-	return params.Get("key")
+	return body.Get("key")
 }
 
 // isLocal reports whether r is plainly from and to this machine; see

@@ -53,7 +53,7 @@ func (d *Dialect) serveAPI(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	params, err := readParams(w, r)
+	params, body, err := readParams(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -64,7 +64,7 @@ func (d *Dialect) serveAPI(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, apiPage, d.cfg.Path)
 		return
 	}
-	if err := d.authorize(r, params); err != nil {
+	if err := d.authorize(r, body); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -107,6 +107,9 @@ func (d *Dialect) apiBroadcast(r *http.Request, params url.Values) (any, error) 
 		return nil, badRequest("message must be recipients|text, e.g. abc1,group/|Hello: it has no '|'")
 	}
 	rc := ParseRecipients(rcpt)
+	if rc.Len() == 0 {
+		return nil, badRequest("message names no recipient: put tokens and groups before the '|', e.g. abc1,group/|Hello")
+	}
 	if rc.Len() > MaxRecipients {
 		return nil, badRequest(fmt.Sprintf("too many recipients: %d, at most %d", rc.Len(), MaxRecipients))
 	}
@@ -167,36 +170,38 @@ func (d *Dialect) clientList() map[string]string {
 
 // readParams returns the request's parameters: the query string merged
 // with a form body (application/x-www-form-urlencoded) or a JSON object
-// body (application/json) whose values are strings.
-func readParams(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+// body (application/json) whose values are strings; body holds the
+// body's alone (where the API key may be).
+func readParams(w http.ResponseWriter, r *http.Request) (params, body url.Values, err error) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBody)
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "application/json" {
 		if err := r.ParseForm(); err != nil {
-			return nil, bodyError(err)
+			return nil, nil, bodyError(err)
 		}
-		return r.Form, nil
+		return r.Form, r.PostForm, nil
 	}
-	params := r.URL.Query()
-	body, err := io.ReadAll(r.Body)
+	params, body = r.URL.Query(), url.Values{}
+	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, bodyError(err)
+		return nil, nil, bodyError(err)
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return params, nil
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return params, body, nil
 	}
 	var obj map[string]any
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, badRequest("body is not a JSON object such as {\"method\":\"broadcast\",\"message\":\"abc1|Hello\"}: " + err.Error())
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, nil, badRequest("body is not a JSON object such as {\"method\":\"broadcast\",\"message\":\"abc1|Hello\"}: " + err.Error())
 	}
 	for k, v := range obj {
 		s, isString := v.(string)
 		if !isString {
-			return nil, badRequest(fmt.Sprintf("field %q must be a string", k))
+			return nil, nil, badRequest(fmt.Sprintf("field %q must be a string", k))
 		}
 		params.Set(k, s)
+		body.Set(k, s)
 	}
-	return params, nil
+	return params, body, nil
 }
 
 func bodyError(err error) error {

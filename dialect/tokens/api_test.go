@@ -21,7 +21,9 @@ func TestAPIMethods(t *testing.T) {
 		body   string // exact body, or "error:" + a substring of the error
 	}{
 		{"broadcast", form("method", "broadcast", "message", "abc1|hi"), 200, `{"ok":true}`},
-		{"broadcast, no recipient", form("method", "broadcast", "message", "|hi"), 200, `{"ok":true}`},
+		{"broadcast, no recipient", form("method", "broadcast", "message", "|hi"), 400, "error:message names no recipient"},
+		{"broadcast, only commas", form("method", "broadcast", "message", ",|x"), 400, "error:message names no recipient"},
+		{"broadcast, only blanks", form("method", "broadcast", "message", " , ,|x"), 400, "error:message names no recipient"},
 		{"broadcast without message", form("method", "broadcast"), 400, "error:message required"},
 		{"broadcast with empty message", form("method", "broadcast", "message", ""), 400, "error:message required"},
 		{"broadcast without bar", form("method", "broadcast", "message", "abc1 hi"), 400, "error:message must be recipients|text"},
@@ -208,6 +210,7 @@ func TestAPIAccess(t *testing.T) {
 		{"Bearer", "s3cret", "203.0.113.5:5000", "broker.example", http.Header{"Authorization": {"Bearer s3cret"}}, "", 200},
 		{"api_key field", "s3cret", "203.0.113.5:5000", "broker.example", nil, "&api_key=s3cret", 200},
 		{"key field", "s3cret", "203.0.113.5:5000", "broker.example", nil, "&key=s3cret", 200},
+		{"api_key field, wrong", "s3cret", "203.0.113.5:5000", "broker.example", nil, "&api_key=nope", 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,10 +236,52 @@ func TestAPIAccess(t *testing.T) {
 	}
 }
 
+// TestAPIKeyNotInURL: a key in the query string is refused even when it is
+// right, since URLs end up in access logs; the body and headers still work.
+func TestAPIKeyNotInURL(t *testing.T) {
+	b := newBroker(t, func(c *config.Tokens) { c.APIKey = "s3cret" })
+	for _, tt := range []struct {
+		name, query, ct, body string
+		status                int
+		msg                   string
+	}{
+		{"api_key in the URL", "?api_key=s3cret", "application/x-www-form-urlencoded", "method=registeredTokenList", 401, "not accepted in the URL"},
+		{"key in the URL", "?key=s3cret", "application/x-www-form-urlencoded", "method=registeredTokenList", 401, "not accepted in the URL"},
+		{"GET with the key in the URL", "?method=registeredTokenList&api_key=s3cret", "", "", 401, "not accepted in the URL"},
+		{"JSON body with the key in the URL", "?api_key=s3cret", "application/json", `{"method":"registeredTokenList"}`, 401, "not accepted in the URL"},
+		{"JSON body field", "", "application/json", `{"method":"registeredTokenList","api_key":"s3cret"}`, 200, ""},
+		{"form body field, method in the URL", "?method=registeredTokenList", "application/x-www-form-urlencoded", "api_key=s3cret", 200, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			method := http.MethodPost
+			if tt.body == "" {
+				method = http.MethodGet
+			}
+			r := httptest.NewRequest(method, "/"+tt.query, strings.NewReader(tt.body))
+			if tt.ct != "" {
+				r.Header.Set("Content-Type", tt.ct)
+			}
+			r.RemoteAddr, r.Host = "203.0.113.5:5000", "broker.example"
+			w := httptest.NewRecorder()
+			b.serveAPI(w, r)
+			if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.msg) {
+				t.Fatalf("HTTP %d %s, want %d with %q", w.Code, w.Body, tt.status, tt.msg)
+			}
+			if tt.status == 401 && w.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+			if strings.Contains(w.Body.String(), "s3cret") {
+				t.Error("the answer shows the key")
+			}
+		})
+	}
+}
+
 func TestStartupLogSaysWhoMayCallTheAPI(t *testing.T) {
 	open := newBroker(t, nil)
 	keyed := newBroker(t, func(c *config.Tokens) { c.APIKey = "s3cret" })
-	if !strings.Contains(open.logs.String(), "loopback clients only") {
+	if l := open.logs.String(); !strings.Contains(l, "loopback clients only") || !strings.Contains(l, "level=WARN") ||
+		!strings.Contains(l, "reverse proxy") || !strings.Contains(l, "X-Forwarded-For") {
 		t.Errorf("log without a key: %s", open.logs)
 	}
 	if l := keyed.logs.String(); !strings.Contains(l, "requires the API key") || strings.Contains(l, "s3cret") {

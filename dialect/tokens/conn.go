@@ -20,6 +20,7 @@ const (
 	errUnregistered   = "error. unregistered token"
 	errUnknownService = "error. unknown service message: send recipients|payload, RegisterToken:<token> or Echo:<text>"
 	errTooMany        = "error. too many recipients: at most 1000 per message"
+	errNoRecipients   = "error. no recipients: send recipients|payload, e.g. abc1,group/|Hello"
 	errInternal       = "error. internal error, try again"
 )
 
@@ -120,6 +121,10 @@ func (d *Dialect) receive(c *client, t ws.MessageType, data []byte) {
 		d.reply(c, m.Payload)
 	case KindRoute:
 		r := ParseRecipients(m.Recipients)
+		if r.Len() == 0 {
+			d.reply(c, errNoRecipients)
+			return
+		}
 		if r.Len() > MaxRecipients {
 			d.reply(c, errTooMany)
 			return

@@ -32,7 +32,6 @@ func TestRouting(t *testing.T) {
 		{"unknown token", "nobody|x", "", nil, false},
 		{"unknown group", "nobody/|x", "", nil, false},
 		{"empty parts", " abc2 , ,,|x", "x", []string{"abc2"}, false},
-		{"no recipients", "|x", "", nil, false},
 		{"bar inside the text", "abc2|a|b||c", "a|b||c", []string{"abc2"}, false},
 		{"empty text", "abc2|", "", []string{"abc2"}, false},
 		{"escaped text", `abc3|<b>"q" & \</b>`, `<b>"q" & \</b>`, []string{"abc3"}, false},
@@ -193,4 +192,19 @@ func TestTooManyRecipients(t *testing.T) {
 	p.expect(errTooMany)
 	p.send(list[:len(list)-10] + "t0|x") // 1000 distinct entries
 	p.expect("x")
+}
+
+// TestNoRecipients: a routed frame that names nobody gets an error frame
+// rather than silence, and the connection stays.
+func TestNoRecipients(t *testing.T) {
+	b := newBroker(t, nil)
+	p := b.dial(t, "t0")
+	other := b.dial(t, "unregistered")
+	for _, frame := range []string{"|x", ",|x", " , |x"} {
+		p.send(frame)
+		p.expect(errNoRecipients)
+	}
+	other.sync() // nobody got x
+	p.send("t0|still here")
+	p.expect("still here")
 }
