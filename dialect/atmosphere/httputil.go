@@ -3,6 +3,7 @@ package atmosphere
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"io"
 	"mime"
 	"net"
@@ -115,7 +116,7 @@ func remoteHost(r *http.Request) string {
 // those headers every client of a local proxy shares the proxy's address.
 func clientAddr(r *http.Request) string {
 	host := remoteHost(r)
-	if !loopbackHost(host) {
+	if !localreq.LoopbackHost(host) {
 		return host
 	}
 	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
@@ -131,49 +132,4 @@ func clientAddr(r *http.Request) string {
 		return a
 	}
 	return host
-}
-
-// isLocal reports whether r is plainly from and to this machine: from a
-// loopback address, to a loopback host (against DNS rebinding), without
-// proxy headers (a local proxy makes every caller look local), and not from
-// a web page of another host (against cross-site requests: a browser names
-// the page in Origin or Referer, and says in Sec-Fetch-Site whether it is
-// another site's). It cannot tell a reverse proxy that sends no proxy
-// headers (nginx's plain proxy_pass) from a local client: New warns of it.
-func isLocal(r *http.Request) bool {
-	if !loopbackHost(remoteHost(r)) {
-		return false
-	}
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
-		if r.Header.Get(h) != "" {
-			return false
-		}
-	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if !loopbackHost(host) {
-		return false
-	}
-	for _, h := range []string{"Origin", "Referer"} {
-		if v := r.Header.Get(h); v != "" {
-			u, err := url.Parse(v)
-			if err != nil || !loopbackHost(u.Hostname()) {
-				return false
-			}
-		}
-	}
-	return r.Header.Get("Sec-Fetch-Site") != "cross-site"
-}
-
-// loopbackHost reports whether host is "localhost", a name under
-// ".localhost", or a loopback IP address.
-func loopbackHost(host string) bool {
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

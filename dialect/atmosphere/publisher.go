@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"io"
 	"net/http"
 	"strconv"
@@ -63,7 +64,7 @@ func (d *Dialect) publisherHandler() http.Handler {
 func (d *Dialect) authorizePublisher(r *http.Request) *Error {
 	want := d.cfg.PublisherAPIKey
 	if want == "" {
-		if !isLocal(r) {
+		if !localreq.Is(r) {
 			return apiErr(CodeAccessDenied, "the publisher API answers loopback clients only; set atmosphere.publisher_api_key to let others call it")
 		}
 		return nil

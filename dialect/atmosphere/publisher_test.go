@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -53,11 +54,11 @@ func TestPublisherAuthorization(t *testing.T) {
 	// A request from another address is not local.
 	r := httptest.NewRequest("GET", "http://127.0.0.1/publisher/users", nil)
 	r.RemoteAddr = "192.0.2.1:1234"
-	if isLocal(r) {
+	if localreq.Is(r) {
 		t.Error("192.0.2.1 counted as local")
 	}
 	r.RemoteAddr, r.Host = "127.0.0.1:1234", "example.com"
-	if isLocal(r) {
+	if localreq.Is(r) {
 		t.Error("a request to example.com counted as local (DNS rebinding)")
 	}
 }
@@ -275,7 +276,7 @@ func TestLoopbackChecks(t *testing.T) {
 		for k, v := range tt.header {
 			r.Header[k] = v
 		}
-		if got := isLocal(r); got != tt.local {
+		if got := localreq.Is(r); got != tt.local {
 			t.Errorf("%s: local %v, want %v", tt.name, got, tt.local)
 		}
 	}

@@ -3,7 +3,7 @@ package tokens
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"net"
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,7 +45,7 @@ func (d *Dialect) authorize(r *http.Request, body url.Values) error {
 		}
 		return nil
 	}
-	if !isLocal(r) {
+	if !localreq.Is(r) {
 		return errNotLocal
 	}
 	return nil
@@ -64,52 +64,4 @@ func requestKey(r *http.Request, body url.Values) string {
 		return k
 	}
 	return body.Get("key")
-}
-
-// isLocal reports whether r is plainly from and to this machine; see
-// authorize.
-func isLocal(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil || !loopbackHost(host) {
-		return false
-	}
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
-		if r.Header.Get(h) != "" {
-			return false
-		}
-	}
-	if !loopbackHost(hostOnly(r.Host)) {
-		return false
-	}
-	// A browser names the page that made the request in Origin (POSTs and
-	// scripts) or Referer (links, images), and says in Sec-Fetch-Site
-	// whether it is another site's.
-	for _, h := range []string{"Origin", "Referer"} {
-		if v := r.Header.Get(h); v != "" {
-			u, err := url.Parse(v)
-			if err != nil || !loopbackHost(u.Hostname()) {
-				return false
-			}
-		}
-	}
-	return r.Header.Get("Sec-Fetch-Site") != "cross-site"
-}
-
-// loopbackHost reports whether host is "localhost", a name under
-// ".localhost", or a loopback IP address.
-func loopbackHost(host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
-// hostOnly strips the port from a Host header value.
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return hostport
 }
