@@ -5,9 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { withTimeout } from './lib/ws.js';
 import {
-  Inbox, is, login, publish, putUser, refusingProxy, sleep, startAtmosphere, state, subscribeAction,
+  is, login, publish, putUser, refusingProxy, sleep, startAtmosphere, state, subscribeAction, subscribeV2,
 } from './lib/atmosphere.js';
 
 const require = createRequire(import.meta.url);
@@ -24,30 +23,8 @@ after(async () => {
   assert.equal(code, 0, `switchboard exited with ${code}:\n${srv.logs()}`);
 });
 
-/**
- * Subscribes with atmosphere.js to url and resolves once onOpen fired:
- * { sock, inbox, transport }. The subscription ends with the test.
- */
-async function open(t, url, options = {}) {
-  const inbox = new Inbox();
-  let opened;
-  const openP = new Promise((resolve) => { opened = resolve; });
-  const sock = atmosphere.subscribe({
-    url,
-    contentType: 'application/json',
-    transport: 'websocket',
-    fallbackTransport: 'long-polling',
-    trackMessageLength: false,
-    reconnectInterval: 500,
-    logLevel: 'error',
-    onOpen: (res) => opened(res.transport),
-    onMessage: (res) => inbox.add(res.responseBody),
-    ...options,
-  });
-  t.after(() => atmosphere.unsubscribeUrl(url));
-  const transport = await withTimeout(openP, 'onOpen', 8000);
-  return { sock, inbox, transport };
-}
+/** Subscribes with atmosphere.js to url: see subscribeV2. */
+const open = (t, url, options) => subscribeV2(t, atmosphere, url, options);
 
 for (const trackMessageLength of [false, true]) {
   test(`websocket (trackMessageLength ${trackMessageLength}): current state, changes, unsubscribe`, async (t) => {

@@ -14,7 +14,7 @@ import { startServer } from './lib/server.js';
 import { redisSkip as skip, startRedis } from './lib/redis.js';
 import { connect, withTimeout } from './lib/ws.js';
 import {
-  Inbox, api as atmoApi, is, login, publish, putUser, state, subscribeAction,
+  api as atmoApi, is, login, publish, putUser, state, subscribeAction, subscribeV2,
 } from './lib/atmosphere.js';
 
 const require = createRequire(import.meta.url);
@@ -110,23 +110,8 @@ test('an Atmosphere hash from node a works on node b; logout on a reaches b', { 
   for (const srv of [a, b]) await putUser(srv, 'alice@example.com', 'D9#YoBaQd@RMjMSb', [1, 2]);
   const hash = await login(a, 'alice@example.com', 'D9#YoBaQd@RMjMSb');
 
-  const inbox = new Inbox();
-  let opened;
-  const openP = new Promise((resolve) => { opened = resolve; });
-  const url = `${b.url}/event/subscription`;
-  const sock = atmosphere.subscribe({
-    url,
-    contentType: 'application/json',
-    transport: 'websocket',
-    fallbackTransport: 'long-polling',
-    trackMessageLength: false,
-    reconnectInterval: 500,
-    logLevel: 'error',
-    onOpen: (res) => opened(res.transport),
-    onMessage: (res) => inbox.add(res.responseBody),
-  });
-  t.after(() => atmosphere.unsubscribeUrl(url));
-  assert.equal(await withTimeout(openP, 'onOpen', 8000), 'websocket');
+  const { sock, inbox, transport } = await subscribeV2(t, atmosphere, `${b.url}/event/subscription`);
+  assert.equal(transport, 'websocket');
 
   sock.push(subscribeAction(hash, [{ type: 'state', trackers: [1] }]));
   const resp = await inbox.next(is.response, 'the subscribe response on node b');

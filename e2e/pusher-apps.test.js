@@ -14,6 +14,7 @@ import {
 
 const main = { id: 'main', key: 'main-key', secret: 'main-secret' };
 const off = { id: 'off', key: 'off-key', secret: 'off-secret' };
+const lim = { id: 'lim', key: 'lim-key', secret: 'lim-secret' };
 
 let srv;
 let auth;
@@ -40,6 +41,7 @@ before(async () => {
         apps: [
           { ...main, max_connections: 3, webhooks: [{ url: `http://127.0.0.1:${hooks.address().port}/hook` }] },
           { ...off, enabled: false },
+          { ...lim, max_channels_per_connection: 2 },
         ],
       },
     },
@@ -129,4 +131,27 @@ test('max_connections: the app\'s fourth connection is refused with 4004', async
   const err = await within(new Promise((resolve) => fourth.connection.bind('error', resolve)), 'error');
   assert.equal(errorCode(err), 4004);
   for (const c of open) c.disconnect();
+});
+
+test('max_channels_per_connection: a third channel gets LimitReached 4100; the connection stays usable', async () => {
+  const c = await connectClient(srv, lim, auth);
+  clients.push(c);
+  const first = await subscribed(c, 'limited-1');
+  await subscribed(c, 'limited-2');
+  // pusher-js hands the server's data as it is to the channel's binding.
+  const refused = await subscribed(c, 'limited-3').then(
+    () => assert.fail('a third channel was admitted'),
+    (e) => { if (!e.data) throw e; return e.data; },
+  );
+  assert.equal(refused.type, 'LimitReached');
+  assert.equal(refused.status, 4100);
+  assert.match(refused.error, /at most 2/);
+
+  // The connection stays open, and a publish on a subscribed channel arrives.
+  assert.equal(c.connection.state, 'connected');
+  const got = nextEvent(first, 'news');
+  await sdk(srv, lim).trigger('limited-1', 'news', { n: 1 });
+  assert.deepEqual((await got).data, { n: 1 });
+  assert.equal(c.connection.state, 'connected');
+  c.disconnect();
 });

@@ -1,19 +1,17 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/server"
 	"github.com/switchboard-rt/switchboard/ws"
 )
@@ -32,7 +30,7 @@ func testConfig() *config.Config {
 type running struct {
 	srv  *server.Server
 	base string // http://127.0.0.1:port
-	logs *syncBuffer
+	logs *testutil.LogBuffer
 	stop func() error // cancels Serve's context and returns what Serve returned
 }
 
@@ -40,35 +38,18 @@ type running struct {
 // cleanup stops it.
 func start(t *testing.T, cfg *config.Config, ds ...server.Dialect) *running {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(cfg, logger, ds...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	stop := sync.OnceValue(func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(20 * time.Second):
-			t.Error("Serve did not return within 20s of cancel")
-			return nil
-		}
-	})
-	t.Cleanup(func() { _ = stop() })
+	addr, stop := testutil.Serve(t, srv)
 	scheme := "http://"
 	if cfg.TLS.Enabled() {
 		scheme = "https://"
 	}
-	return &running{srv: srv, base: scheme + ln.Addr().String(), logs: logs, stop: stop}
+	return &running{srv: srv, base: scheme + addr, logs: logs, stop: stop}
 }
 
 // client makes requests without keeping connections, so no transport
@@ -93,31 +74,7 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 // eventually waits up to 5 s for cond, checking it every few milliseconds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 5s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	testutil.WaitFor(t, what, 5*time.Second, cond)
 }
 
 // fakeDialect is a Dialect whose parts a test sets.

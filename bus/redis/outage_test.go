@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/server"
 )
 
@@ -58,17 +58,10 @@ func readyz(t *testing.T, b *Bus) func() (int, string) {
 		t.Fatal(err)
 	}
 	srv.AddReadinessCheck("redis", b.Ready)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	addr, _ := testutil.Serve(t, srv)
 	client := &http.Client{Timeout: 5 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
-	url := "http://" + ln.Addr().String() + "/readyz"
+	url := "http://" + addr + "/readyz"
 	return func() (int, string) {
 		res, err := client.Get(url)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -59,61 +59,6 @@ func (b *memBus) Subscribe(context.Context, string) error   { return nil }
 func (b *memBus) Unsubscribe(context.Context, string) error { return nil }
 func (b *memBus) Close() error                              { b.closed.Store(true); return nil }
 
-// flakyShared is a SharedStore over a MemoryShared that fails, as a Redis
-// store does while Redis is down, when down is set.
-type flakyShared struct {
-	mem  *hub.MemoryShared
-	down atomic.Bool
-}
-
-var errDown = fmt.Errorf("test: %w", hub.ErrSharedUnavailable)
-
-func (f *flakyShared) Set(ctx context.Context, space, key string, value []byte, ttl time.Duration) error {
-	if f.down.Load() {
-		return errDown
-	}
-	return f.mem.Set(ctx, space, key, value, ttl)
-}
-
-func (f *flakyShared) Get(ctx context.Context, space, key string) ([]byte, bool, error) {
-	if f.down.Load() {
-		return nil, false, errDown
-	}
-	return f.mem.Get(ctx, space, key)
-}
-
-func (f *flakyShared) Delete(ctx context.Context, space, key string) error {
-	if f.down.Load() {
-		return errDown
-	}
-	return f.mem.Delete(ctx, space, key)
-}
-
-func (f *flakyShared) All(ctx context.Context, space string) (map[string][]byte, error) {
-	if f.down.Load() {
-		return nil, errDown
-	}
-	return f.mem.All(ctx, space)
-}
-
-// logSink collects log output for concurrent writers.
-type logSink struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newNodeEnv is newEnv for one node of a test cluster: its hub is made
 // with opts, and clock is shared with the other nodes.
 func newNodeEnv(t *testing.T, opts *hub.Options, clock *fakeClock, logs io.Writer, change func(*config.Atmosphere)) *env {
@@ -133,17 +78,7 @@ func newNodeEnv(t *testing.T, opts *hub.Options, clock *fakeClock, logs io.Write
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, d: d, hub: h, clock: clock, srv: httptest.NewServer(d.Handler())}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		e.srv.Close()
-		_ = h.Close()
-	})
-	return e
+	return serve(t, d, h, clock)
 }
 
 // newPair returns two nodes sharing a bus, a shared store and a clock.
@@ -271,9 +206,9 @@ func TestSessionExpiryAcrossNodes(t *testing.T) {
 // its copies; an end made meanwhile reaches the other nodes once it
 // answers again; the failure and the recovery are logged once each.
 func TestSessionStoreDown(t *testing.T) {
-	shared := &flakyShared{mem: hub.NewMemoryShared()}
+	shared := testutil.NewFlakyShared()
 	cluster, clock := &memCluster{}, newFakeClock()
-	logs := &logSink{}
+	logs := &testutil.LogBuffer{}
 	a := newNodeEnv(t, &hub.Options{Bus: cluster.bus(), Shared: shared}, clock, logs, nil)
 	b := newNodeEnv(t, &hub.Options{Bus: cluster.bus(), Shared: shared}, clock, nil, nil)
 	hash := a.login("bob", bobPassword)
@@ -281,7 +216,7 @@ func TestSessionStoreDown(t *testing.T) {
 	expectResponse(t, onA.subscribe(hash, `[{"type":"state","trackers":[4]}]`))
 	expectResponse(t, onB.subscribe(hash, `[{"type":"state","trackers":[4]}]`))
 
-	shared.down.Store(true)
+	shared.Down.Store(true)
 	// Known hashes work; unknown ones are refused; logins work here.
 	expectResponse(t, onA.subscribe(hash, `[{"type":"state","trackers":[4]}]`))
 	local := a.login("alice", alicePassword)
@@ -300,7 +235,7 @@ func TestSessionStoreDown(t *testing.T) {
 	b.tick(0)
 	onB.quiet()
 
-	shared.down.Store(false)
+	shared.Down.Store(false)
 	// A's sweep writes the end and announces it.
 	a.tick(time.Second)
 	b.tick(0)
@@ -364,17 +299,7 @@ func TestSessionRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &env{t: t, d: d, hub: h, clock: newFakeClock(), srv: httptest.NewServer(d.Handler())}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := d.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-			e.srv.Close()
-			_ = h.Close()
-		})
-		return e
+		return serve(t, d, h, newFakeClock())
 	}
 	a, b := node(), node()
 	hash := a.login("bob", bobPassword)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/ws"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -86,26 +86,16 @@ type env struct {
 
 func newEnv(t *testing.T, change func(*config.Atmosphere)) *env {
 	t.Helper()
-	cfg := testConfig()
-	if change != nil {
-		change(&cfg)
-	}
-	h, err := hub.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	d, err := newDialect(cfg, h, ws.Options{PingInterval: -1}, nil, options{now: clock.now, noTicker: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return newNodeEnv(t, nil, newFakeClock(), nil, change)
+}
+
+// serve mounts d, on hub h, on an httptest server; the test's cleanup
+// shuts it all down.
+func serve(t *testing.T, d *Dialect, h *hub.Hub, clock *fakeClock) *env {
+	t.Helper()
 	e := &env{t: t, d: d, hub: h, clock: clock, srv: httptest.NewServer(d.Handler())}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+		testutil.Shutdown(t, d.Shutdown)
 		e.srv.Close()
 		_ = h.Close()
 	})
@@ -304,13 +294,7 @@ func (c *wsClient) subscribe(hash, requests string) map[string]any {
 // waitFor polls cond until it holds or 5 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, what, 5*time.Second, cond)
 }
 
 // get returns a nested value of a decoded message: path elements are keys.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -20,7 +21,7 @@ func TestDefaultAppWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	d, err := New(config.Pusher{Enabled: true}, ws.Options{}, h, newTestLogger(logs))
 	if err != nil {
 		t.Fatal(err)

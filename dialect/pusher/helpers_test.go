@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -51,7 +51,7 @@ type env struct {
 	d    *Dialect
 	hub  *hub.Hub
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *testutil.LogBuffer
 }
 
 // newEnv starts a dialect serving apps (testApp when none).
@@ -76,7 +76,7 @@ func newEnvHub(t *testing.T, hubOpts *hub.Options, opts ws.Options, apps ...conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	d, err := New(config.Pusher{Enabled: true, Apps: apps}, opts, h, newTestLogger(logs))
 	if err != nil {
 		t.Fatal(err)
@@ -87,11 +87,7 @@ func newEnvHub(t *testing.T, hubOpts *hub.Options, opts ws.Options, apps ...conf
 	}
 	e := &env{t: t, d: d, hub: h, srv: httptest.NewServer(mux), logs: logs}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
+		testutil.Shutdown(t, d.Shutdown)
 		e.srv.Close()
 		_ = h.Close()
 	})
@@ -390,34 +386,10 @@ func (e *env) trigger(body map[string]any) string {
 	return resp
 }
 
-// syncBuffer is a log buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitUntil polls cond until it holds, failing the test at the deadline.
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within the deadline")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the condition", waitFor, cond)
 }
 
 // untilPong sends pusher:ping and returns every message before the pong.

@@ -6,10 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,99 +14,8 @@ import (
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
-	"github.com/switchboard-rt/switchboard/ws"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 )
-
-// flakyShared is a SharedStore over a MemoryShared that can be made to fail
-// as a Redis store does while Redis is down, and counts the Gets.
-type flakyShared struct {
-	mu   sync.Mutex
-	mem  *hub.MemoryShared
-	down atomic.Bool
-	gets atomic.Int64
-}
-
-func newFlakyShared() *flakyShared { return &flakyShared{mem: hub.NewMemoryShared()} }
-
-func (f *flakyShared) store() (*hub.MemoryShared, error) {
-	if f.down.Load() {
-		return nil, fmt.Errorf("test: %w", hub.ErrSharedUnavailable)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.mem, nil
-}
-
-// wipe empties the store, as a Redis that restarted without persistence.
-func (f *flakyShared) wipe() {
-	f.mu.Lock()
-	f.mem = hub.NewMemoryShared()
-	f.mu.Unlock()
-}
-
-func (f *flakyShared) Set(ctx context.Context, space, key string, value []byte, ttl time.Duration) error {
-	m, err := f.store()
-	if err != nil {
-		return err
-	}
-	return m.Set(ctx, space, key, value, ttl)
-}
-
-func (f *flakyShared) Get(ctx context.Context, space, key string) ([]byte, bool, error) {
-	f.gets.Add(1)
-	m, err := f.store()
-	if err != nil {
-		return nil, false, err
-	}
-	return m.Get(ctx, space, key)
-}
-
-func (f *flakyShared) Delete(ctx context.Context, space, key string) error {
-	m, err := f.store()
-	if err != nil {
-		return err
-	}
-	return m.Delete(ctx, space, key)
-}
-
-func (f *flakyShared) All(ctx context.Context, space string) (map[string][]byte, error) {
-	m, err := f.store()
-	if err != nil {
-		return nil, err
-	}
-	return m.All(ctx, space)
-}
-
-// newNodeBroker starts a broker on its own hub with opts (one node of a
-// test cluster: the nodes share opts.Shared, or a Redis bus).
-func newNodeBroker(t *testing.T, opts *hub.Options, edit func(*config.Tokens)) *broker {
-	t.Helper()
-	cfg := config.Default().Tokens
-	if edit != nil {
-		edit(&cfg)
-	}
-	h, err := hub.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logBuffer{}
-	d := New(cfg, ws.Options{}, h, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	mux := http.NewServeMux()
-	for _, r := range d.Routes() {
-		mux.Handle(r.Pattern, r.Handler)
-	}
-	b := &broker{Dialect: d, hub: h, http: httptest.NewServer(mux), logs: logs}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		b.http.Close()
-		_ = h.Close()
-	})
-	return b
-}
 
 // registeredOnly admits registered tokens only, with abc1 registered by the
 // config file.
@@ -156,7 +62,7 @@ func (b *broker) setToken(t *testing.T, token string, v bool) (int, string) {
 // client on node B at once, is in B's list, and its unregistration reaches
 // B's handshakes by the next resync.
 func TestTokensAcrossNodes(t *testing.T) {
-	shared := newFlakyShared()
+	shared := testutil.NewFlakyShared()
 	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
 	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
 
@@ -209,21 +115,21 @@ func TestTokensAcrossNodes(t *testing.T) {
 // TestTokensNegativeCache: a refused token is asked of the store once per
 // negativeTTL, not once per handshake.
 func TestTokensNegativeCache(t *testing.T) {
-	shared := newFlakyShared()
+	shared := testutil.NewFlakyShared()
 	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
-	before := shared.gets.Load()
+	before := shared.Gets.Load()
 	for range 5 {
 		if !b.isRefused(t, "nobody") {
 			t.Fatal("admitted an unregistered token")
 		}
 	}
-	if n := shared.gets.Load() - before; n != 1 {
+	if n := shared.Gets.Load() - before; n != 1 {
 		t.Fatalf("%d Gets for 5 refused handshakes within negativeTTL, want 1", n)
 	}
 	// Registered tokens of the local copy never ask the store.
-	before = shared.gets.Load()
+	before = shared.Gets.Load()
 	b.dial(t, "abc1")
-	if n := shared.gets.Load() - before; n != 0 {
+	if n := shared.Gets.Load() - before; n != 0 {
 		t.Fatalf("%d Gets for a registered token, want 0", n)
 	}
 }
@@ -232,13 +138,13 @@ func TestTokensNegativeCache(t *testing.T) {
 // and change nothing, handshakes are served from the node's copy, and the
 // failure is logged once; when it answers again, that is logged once.
 func TestTokensStoreDown(t *testing.T) {
-	shared := newFlakyShared()
+	shared := testutil.NewFlakyShared()
 	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
 	if code, body := a.setToken(t, "kept", true); code != http.StatusOK {
 		t.Fatalf("registerToken: %d %s", code, body)
 	}
 
-	shared.down.Store(true)
+	shared.Down.Store(true)
 	code, body := a.setToken(t, "lost", true)
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nothing changed") {
 		t.Fatalf("registerToken while down: %d %s, want 503", code, body)
@@ -259,7 +165,7 @@ func TestTokensStoreDown(t *testing.T) {
 		t.Fatalf("logged the failure %d times, want once:\n%s", n, a.logs)
 	}
 
-	shared.down.Store(false)
+	shared.Down.Store(false)
 	if code, body := a.setToken(t, "lost", true); code != http.StatusOK {
 		t.Fatalf("registerToken after: %d %s", code, body)
 	}
@@ -272,12 +178,12 @@ func TestTokensStoreDown(t *testing.T) {
 // TestTokensWrittenBack: a store that lost everything (Redis restarted
 // empty) gets the API's tokens back from the nodes at their next resync.
 func TestTokensWrittenBack(t *testing.T) {
-	shared := newFlakyShared()
+	shared := testutil.NewFlakyShared()
 	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
 	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
 	a.setToken(t, "t1", true)
 	a.setToken(t, "abc1", false)
-	shared.wipe()
+	shared.Wipe()
 	if err := a.resync(context.Background()); err != nil {
 		t.Fatal(err)
 	}

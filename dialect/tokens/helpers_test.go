@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -32,21 +31,30 @@ type broker struct {
 	*Dialect
 	hub  *hub.Hub
 	http *httptest.Server
-	logs *logBuffer
+	logs *testutil.LogBuffer
 }
 
 // newBroker starts a broker with the default tokens config changed by edit.
 func newBroker(t *testing.T, edit func(*config.Tokens)) *broker {
 	t.Helper()
+	return newNodeBroker(t, nil, edit)
+}
+
+// newNodeBroker starts a broker on its own hub made with opts (nil for a
+// hub of its own; one node of a test cluster shares opts.Shared, or a
+// Redis bus, with the others), with the default tokens config changed by
+// edit. Besides the dialect's routes it serves GET /other.
+func newNodeBroker(t *testing.T, opts *hub.Options, edit func(*config.Tokens)) *broker {
+	t.Helper()
 	cfg := config.Default().Tokens
 	if edit != nil {
 		edit(&cfg)
 	}
-	h, err := hub.New(nil)
+	h, err := hub.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testutil.LogBuffer{}
 	d := New(cfg, ws.Options{}, h, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	mux := http.NewServeMux()
 	for _, r := range d.Routes() {
@@ -55,11 +63,7 @@ func newBroker(t *testing.T, edit func(*config.Tokens)) *broker {
 	mux.HandleFunc("GET /other", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "other") })
 	b := &broker{Dialect: d, hub: h, http: httptest.NewServer(mux), logs: logs}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+		testutil.Shutdown(t, d.Shutdown)
 		b.http.Close()
 		_ = h.Close()
 	})
@@ -220,32 +224,8 @@ func decode[T any](t *testing.T, body string) T {
 	return v
 }
 
-// logBuffer collects log output for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, what, wait, cond)
 }

@@ -63,6 +63,33 @@ export function subscribeAction(hash, requests) {
 }
 
 /**
+ * Subscribes to url with atmosphere.js 2.3.6 (atmosphere: the module-wide
+ * client the test file required) over WebSocket, falling back to
+ * long-polling, and resolves once onOpen fired: { sock, inbox, transport }.
+ * options override the defaults; the subscription ends with the test t.
+ */
+export async function subscribeV2(t, atmosphere, url, options = {}) {
+  const inbox = new Inbox();
+  let opened;
+  const openP = new Promise((resolve) => { opened = resolve; });
+  const sock = atmosphere.subscribe({
+    url,
+    contentType: 'application/json',
+    transport: 'websocket',
+    fallbackTransport: 'long-polling',
+    trackMessageLength: false,
+    reconnectInterval: 500,
+    logLevel: 'error',
+    onOpen: (res) => opened(res.transport),
+    onMessage: (res) => inbox.add(res.responseBody),
+    ...options,
+  });
+  t.after(() => atmosphere.unsubscribeUrl(url));
+  const transport = await withTimeout(openP, 'onOpen', 8000);
+  return { sock, inbox, transport };
+}
+
+/**
  * Collects the messages a client receives (JSON-decoded, with the time they
  * came) so that a test can wait for one matching a predicate.
  */
