@@ -97,13 +97,15 @@ func (s *Server) start() {
 }
 
 // goTask runs f on a goroutine that Shutdown waits for. Once Shutdown has
-// begun waiting, f runs on the caller's goroutine instead (by then it can
-// only be a no-op on a closed connection).
+// begun waiting, f runs on a goroutine Shutdown does not wait for: by then
+// it can only be a no-op on a closed connection, or the tail of a handshake
+// that outlived Shutdown's deadline. (Not on the caller's goroutine: callers
+// may hold the connection's lock, which f may take.)
 func (s *Server) goTask(f func()) {
 	s.taskMu.RLock()
 	if s.tasksDone {
 		s.taskMu.RUnlock()
-		f()
+		go f()
 		return
 	}
 	s.tasks.Add(1)
