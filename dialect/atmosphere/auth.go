@@ -80,6 +80,19 @@ const (
 	statusDisallowed trackerStatus = "disallowed"
 )
 
+// loginsPerUser is how many times login_attempts one login may take per
+// login_window, from all addresses together (see loginAllowed).
+const loginsPerUser = 10
+
+// burstOf returns the login limiter's burst for a key of kind ('a' an
+// address, 'l' a login).
+func (a *auth) burstOf(kind byte) int {
+	if kind == 'l' {
+		return loginsPerUser * a.loginBurst
+	}
+	return a.loginBurst
+}
+
 // auth holds users, sessions, API keys and login attempts.
 type auth struct {
 	ttl         time.Duration
@@ -142,17 +155,20 @@ func (a *auth) addKeyLocked(u *user, sum string, trackers []int64) *session {
 }
 
 // loginAllowed takes a login attempt for the client address addr and for
-// login, reporting whether both are under the limit. The address is
-// checked first: an attempt refused for its address takes nothing from
-// the login's bucket, and makes no entry for it, so one address cannot
-// fill the table with logins or use up another user's attempts.
+// login, reporting whether both are under the limit. An address has
+// loginBurst attempts per loginPeriod; a login has loginsPerUser times as
+// many, so that one address (which runs out long before) cannot lock a
+// user out, while the guesses at one password stay bounded whatever the
+// number of addresses. The address is checked first: an attempt refused
+// for its address takes nothing from the login's bucket, and makes no
+// entry for it, so one address cannot fill the table with logins either.
 func (a *auth) loginAllowed(addr, login string, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.limiter.take(limiterKey('a', addr), now, a.loginBurst, a.loginPeriod) {
+	if !a.limiter.take(limiterKey('a', addr), now, a.burstOf('a'), a.loginPeriod) {
 		return false
 	}
-	return a.limiter.take(limiterKey('l', login), now, a.loginBurst, a.loginPeriod)
+	return a.limiter.take(limiterKey('l', login), now, a.burstOf('l'), a.loginPeriod)
 }
 
 // login checks a password and opens a session, returning its hash. The
@@ -330,7 +346,7 @@ func (a *auth) sweep(now time.Time, maxChecks int) []*session {
 			out = append(out, s)
 		}
 	}
-	a.limiter.forgetFull(now, a.loginBurst, a.loginPeriod)
+	a.limiter.forgetFull(now, a.burstOf, a.loginPeriod)
 	return out
 }
 

@@ -19,7 +19,9 @@ import (
 //     the use, so the store knows the last use anywhere.
 //   - A node that does not know a hash asks the store, and keeps a copy of
 //     the session if the store has it, unused for less than the TTL, and
-//     this node has its user.
+//     this node has its user. Concurrent reads of one hash are one call, a
+//     failed read is not repeated for lookupErrorTTL, and a hash the store
+//     does not know is refused without asking for unknownTTL (lookup.go).
 //   - Every use checks the store first: a session ended elsewhere (in
 //     endedSpace) is refused, and this node's copy ends.
 //   - An end (user/logout, a new password, a deleted user) is written to
@@ -106,6 +108,10 @@ func (n *notices) take() []string {
 	return out
 }
 
+// errRecentFailure answers a read of a session whose read failed less than
+// lookupErrorTTL before (lookups).
+var errRecentFailure = errors.New("atmosphere: the shared store failed for this session less than a second ago")
+
 // sharedState reads what the store says of the session sum.
 func (d *Dialect) sharedState(ctx context.Context, sum string) (sharedSession, error) {
 	st := d.hub.Shared()
@@ -153,9 +159,12 @@ func (d *Dialect) session(hash string, now time.Time) *session {
 	case endedHere:
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	if s == nil && d.lookups.isUnknown(sum, now) {
+		return nil // the store did not know it a moment ago
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, sharedTimeout)
 	defer cancel()
-	st, err := d.sharedState(ctx, sum)
+	st, err := d.lookups.do(sum, now, func() (sharedSession, error) { return d.sharedState(ctx, sum) })
 	switch {
 	case err != nil:
 		return d.auth.use(s, now) // serve from this node's copy
@@ -178,6 +187,8 @@ func (d *Dialect) session(hash string, now time.Time) *session {
 	// while the store was down, or the store lost it (Redis restarted).
 	if s = d.auth.use(s, now); s != nil {
 		d.shareUse(ctx, s, now)
+	} else if !st.ended && st.rec == nil {
+		d.lookups.markUnknown(sum, now)
 	}
 	return s
 }
@@ -254,8 +265,11 @@ func (d *Dialect) endAnnounced() {
 
 // sweepSessions checks the sessions the sweep picked against the store (see
 // the top of this file) and writes the ends the store missed.
-func (d *Dialect) sweepSessions(now time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+// It runs on the session sweeper (dialect.go), never on the ticker: up to
+// maxChecksPerSweep sequential store reads (SharedStore has no multi-get),
+// bounded by sharedTimeout and ended by Shutdown through ctx.
+func (d *Dialect) sweepSessions(ctx context.Context, now time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
 	defer cancel()
 	for _, sum := range d.auth.pendingEnds() {
 		d.shareEnd(ctx, sum)

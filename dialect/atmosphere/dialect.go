@@ -57,11 +57,22 @@ type Dialect struct {
 	stopOnce sync.Once
 	done     chan struct{} // closed when the ticker has exited
 	lastSwp  time.Time     // the ticker's; when it last swept
+	// ctx is cancelled by Shutdown: it ends the shared store calls of the
+	// session sweeper. sweepReq (nil when tests drive tick) hands the
+	// sweeper the time of each sweep, so that the ticker never waits on the
+	// store; sweepDone is closed when the sweeper has exited.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	sweepReq  chan time.Time
+	sweepDone chan struct{}
 
 	// notices queues the session ends announced on authChannel, for the
 	// ticker (cluster.go); noticesID is its subscription.
 	notices   notices
 	noticesID hub.SubscriberID
+	// lookups collapses and rate-limits the session reads of session
+	// (lookup.go).
+	lookups lookups
 	// shared is the state of the shared session store as this node last
 	// found it (sharedUnknown, sharedUp, sharedDown; cluster.go);
 	// sharedLogged is set while a failure is logged and its end is not.
@@ -80,7 +91,8 @@ type options struct {
 // New returns the dialect for cfg (which must be valid). h is the hub that
 // carries published events between nodes; nil makes a private one-node hub.
 // opts carries the shared WebSocket settings (see server.WebSocketOptions).
-// A nil logger logs nothing. New starts one goroutine, stopped by Shutdown.
+// A nil logger logs nothing. New starts two goroutines (the ticker and the
+// session sweeper), stopped by Shutdown.
 func New(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog.Logger) (*Dialect, error) {
 	return newDialect(cfg, h, opts, logger, options{})
 }
@@ -105,7 +117,9 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 		byTracking: map[string]*client{},
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
+		sweepDone:  make(chan struct{}),
 	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if d.hub == nil {
 		var err error
 		if d.hub, err = hub.New(&hub.Options{Logger: logger}); err != nil {
@@ -151,13 +165,16 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
 	if o.noTicker {
 		close(d.done)
+		close(d.sweepDone)
 	} else {
+		d.sweepReq = make(chan time.Time, 1)
 		go d.run()
+		go d.sessionSweeper()
 	}
 	return d, nil
 }
 
-// run is the dialect's one goroutine: it flushes due batches every tick and
+// run is the dialect's ticker: it flushes due batches every tick and
 // sweeps every second, until Shutdown.
 func (d *Dialect) run() {
 	defer close(d.done)
@@ -183,7 +200,30 @@ func (d *Dialect) tick(now time.Time) {
 	d.lastSwp = now
 	d.sweepClients(now)
 	d.polls.sweep(now)
-	d.sweepSessions(now)
+	if d.sweepReq == nil {
+		d.sweepSessions(d.ctx, now) // tests drive tick
+		return
+	}
+	select {
+	case d.sweepReq <- now:
+	default: // the sweeper is still at the last one (the store is slow)
+	}
+}
+
+// sessionSweeper is the dialect's second goroutine: it checks sessions
+// against the shared store (sweepSessions) when the ticker asks, off the
+// ticker, so that a slow or hanging store delays no batch or heartbeat.
+// Shutdown stops it, cancelling its store calls.
+func (d *Dialect) sessionSweeper() {
+	defer close(d.sweepDone)
+	for {
+		select {
+		case <-d.stop:
+			return
+		case now := <-d.sweepReq:
+			d.sweepSessions(d.ctx, now)
+		}
+	}
 }
 
 // sweepClients sends due heartbeats and closes silent WebSocket clients.
@@ -250,7 +290,9 @@ func (d *Dialect) Stats() ws.Stats {
 // be cut. A hub made by New is closed too.
 func (d *Dialect) Shutdown(ctx context.Context) error {
 	d.stopOnce.Do(func() { close(d.stop) })
+	d.cancel()
 	<-d.done
+	<-d.sweepDone
 	err := d.ws.Shutdown(ctx)
 	d.polls.closeAll()
 	d.hub.Unsubscribe(storeChannel, d.storeID)

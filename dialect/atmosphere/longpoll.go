@@ -74,15 +74,24 @@ func (s *pollSession) send(m *ws.PreparedMessage) error {
 
 // sendBurst queues ms, the current data of a subscribe, whatever the queue
 // bound: they follow the subscribe's response, which must arrive. The
-// bound applies again, on top of them, until they are taken.
+// bound applies again, on top of them, until they are taken. Only the
+// latest burst may go over the bound: a subscribe made while more than
+// queue_size messages wait (an earlier burst not yet polled) ends the
+// session as a slow consumer, so that subscribing without polling cannot
+// grow the queue without bound.
 func (s *pollSession) sendBurst(ms []*ws.PreparedMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return ws.ErrClosed
 	}
+	if len(s.queue) > s.r.d.cfg.LongPolling.QueueSize {
+		s.endLocked() // the sweep unsubscribes it
+		s.r.d.log.Info("long-polling session ended: slow consumer", "session", s.id)
+		return ws.ErrQueueFull
+	}
 	s.queue = append(s.queue, ms...)
-	s.burst += len(ms)
+	s.burst = len(ms)
 	if s.waiter != nil {
 		s.waiter.signal(wakeData)
 	}

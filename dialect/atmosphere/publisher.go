@@ -251,7 +251,7 @@ func (d *Dialect) publishLifecycle(w http.ResponseWriter, r *http.Request) {
 				return struct{}{}, apiErr(CodeInvalidParameters, fmt.Sprintf(`item %d: event must be "block", "unblock" or "corrupt"`, i))
 			}
 			return struct{}{}, nil
-		}, func(_ int, it *pubItem, _ struct{}) *Error {
+		}, func(i int, it *pubItem, _ struct{}) *Error {
 			src := it.id
 			if it.SourceID != nil {
 				src = *it.SourceID
@@ -263,7 +263,15 @@ func (d *Dialect) publishLifecycle(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
 			switch it.Event {
 			case "block":
-				return d.published(d.publish(ctx, updBlock, it.id, nil, ch, ev))
+				ok, added := d.store.reserveBlock(it.id)
+				if !ok { // a concurrent call took the last places since the check
+					return apiErr(CodeTooLarge, fmt.Sprintf("item %d: at most %d trackers can be blocked at once (atmosphere.max_last_states)", i, d.cfg.MaxLastStates))
+				}
+				err := d.publish(ctx, updBlock, it.id, nil, ch, ev)
+				if err != nil && added {
+					d.store.unreserveBlock(it.id)
+				}
+				return d.published(err)
 			case "unblock":
 				if err := d.publish(ctx, updUnblock, it.id, nil, ch, ev); err != nil {
 					return d.published(err)

@@ -94,10 +94,10 @@ func (l *limiter) take(key [limiterKeyLen]byte, now time.Time, burst int, period
 }
 
 // forgetFull forgets the buckets that have refilled by now: forgetting them
-// changes nothing.
-func (l *limiter) forgetFull(now time.Time, burst int, period time.Duration) {
+// changes nothing. burst gives the burst of a key's kind (its first byte).
+func (l *limiter) forgetFull(now time.Time, burst func(kind byte) int, period time.Duration) {
 	for k, e := range l.m {
-		if e.Value.(*limiterEntry).b.full(now, burst, period) {
+		if e.Value.(*limiterEntry).b.full(now, burst(k[0]), period) {
 			l.lru.Remove(e)
 			delete(l.m, k)
 		}

@@ -88,6 +88,32 @@ func (s *store) canBlockMore(n int) bool {
 	return len(s.blk)+n <= s.max
 }
 
+// reserveBlock blocks id at once if the blocked set has room (or id is
+// blocked already), checking and adding under one lock, so that two calls
+// racing for the last places cannot both pass: the one refused is told.
+// The block is published afterwards; its delivery here finds id blocked.
+// added reports whether id was not blocked before, for unreserveBlock.
+func (s *store) reserveBlock(id int64) (ok, added bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.blk[id]; ok {
+		return true, false
+	}
+	if len(s.blk) >= s.max {
+		return false, false
+	}
+	s.blk[id] = struct{}{}
+	return true, true
+}
+
+// unreserveBlock undoes a reserveBlock that added id, when the block could
+// not be published.
+func (s *store) unreserveBlock(id int64) {
+	s.mu.Lock()
+	delete(s.blk, id)
+	s.mu.Unlock()
+}
+
 // Deliver applies a store channel message. It makes the store a
 // hub.Subscriber of storeChannel.
 func (s *store) Deliver(m *ws.PreparedMessage) error {

@@ -27,9 +27,12 @@ type registry struct {
 }
 
 // apiValue is one token set through the API, and the registry's gen when
-// this node learnt it.
+// this node learnt it. own is set when this node's own API call set it and
+// the store has not since told another value: only such tokens are written
+// back to a store that lost them (see merge).
 type apiValue struct {
 	v   bool
+	own bool
 	gen uint64
 }
 
@@ -55,14 +58,45 @@ func (r *registry) registered(token string) bool {
 	return r.static[token]
 }
 
-// set records token with value v from the API (this node's call, or what
-// the shared store answered for it).
+// set records token with value v from this node's API call.
 func (r *registry) set(token string, v bool) {
 	r.mu.Lock()
 	r.gen++
-	r.api[token] = apiValue{v: v, gen: r.gen}
+	r.api[token] = apiValue{v: v, own: true, gen: r.gen}
 	delete(r.neg, token)
 	r.mu.Unlock()
+}
+
+// learn records token with value v as the shared store answered it, read
+// after generation() returned since. It changes nothing, and returns
+// false, when this node's entry for token changed since (a local
+// registerToken or unregisterToken, or a resync, may be newer than the
+// answer).
+func (r *registry) learn(token string, v bool, since uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur, ok := r.api[token]
+	if ok && cur.gen > since {
+		return false
+	}
+	if ok && cur.v == v {
+		return true
+	}
+	r.gen++
+	r.api[token] = apiValue{v: v, gen: r.gen}
+	delete(r.neg, token)
+	return true
+}
+
+// listed reports whether the config file or the RegisteredTokensUrl list
+// has token: its unregistration must then be kept (an "0" that expired
+// would register it again).
+func (r *registry) listed(token string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, inStatic := r.static[token]
+	_, inRemote := r.remote[token]
+	return inStatic || inRemote
 }
 
 // generation returns the current gen, to pass to merge.
@@ -74,11 +108,15 @@ func (r *registry) generation() uint64 {
 
 // merge applies all, the shared store's tokens read after generation()
 // returned since: every token takes the store's value, except those set on
-// this node since (the store's answer may predate them). It returns the
-// tokens this node had before since and the store lacks, with their
-// values: the store never deletes a token (unregisterToken stores false),
-// so it lost them (a Redis that restarted empty) and they are to be written
-// back.
+// this node since (the store's answer may predate them). A token this node
+// had before since and the store lacks is either lost (a Redis that
+// restarted empty) or gone (an unregistration that expired): merge returns
+// those to write back, with their values, and forgets the others. Written
+// back are the registrations this node's own API call made and the store
+// has not changed since (another node's are written back by that node),
+// and the unregistrations of tokens of the config file or
+// RegisteredTokensUrl (stored without expiry, so missing means lost). An
+// unregistration that expired is never resurrected.
 func (r *registry) merge(all map[string]bool, since uint64) (lost map[string]bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -91,12 +129,20 @@ func (r *registry) merge(all map[string]bool, since uint64) (lost map[string]boo
 		delete(r.neg, t)
 	}
 	for t, cur := range r.api {
-		if _, ok := all[t]; !ok && cur.gen <= since {
+		if _, ok := all[t]; ok || cur.gen > since {
+			continue
+		}
+		_, inStatic := r.static[t]
+		_, inRemote := r.remote[t]
+		if (cur.own && cur.v) || (!cur.v && (inStatic || inRemote)) {
 			if lost == nil {
 				lost = make(map[string]bool)
 			}
 			lost[t] = cur.v
+			continue
 		}
+		r.gen++
+		delete(r.api, t)
 	}
 	return lost
 }

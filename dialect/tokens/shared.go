@@ -18,8 +18,10 @@ import (
 //     token registered on another node a moment ago is admitted at once),
 //     and its "no" is then believed for negativeTTL;
 //   - every resyncInterval, for the whole space (All), which brings in the
-//     other nodes' changes, unregistrations included, and writes back what a
-//     Redis that restarted empty lost;
+//     other nodes' changes, unregistrations included, forgets the tokens
+//     the store no longer has (an unregistration expires after
+//     unregisteredTTL), and writes back what a Redis that restarted empty
+//     lost of this node's own registrations (registry.merge);
 //   - by registeredTokenList, which answers from the store.
 //
 // registerToken and unregisterToken write the store first and answer 503
@@ -29,9 +31,14 @@ import (
 // one config, every node has the same list.
 const (
 	// registeredSpace is the SharedStore space of the API's tokens: key the
-	// token, value "1" (registerToken) or "0" (unregisterToken). Values
-	// never expire and are never deleted.
+	// token, value "1" (registerToken) or "0" (unregisterToken). A "1"
+	// never expires; a "0" expires after unregisteredTTL, unless the token
+	// is in the config file or the RegisteredTokensUrl list (its
+	// unregistration must then last).
 	registeredSpace = "tokens/registered"
+	// unregisteredTTL is how long an unregistration of a token no list has
+	// is kept in the store: every node's resync sees it many times first.
+	unregisteredTTL = 10 * resyncInterval
 	// resyncInterval is how often the copy is brought up to date with All:
 	// an unregistration on another node reaches this node's handshakes
 	// within it.
@@ -45,6 +52,9 @@ const (
 	maxNegative = 10000
 	// sharedTimeout bounds one call to the shared store.
 	sharedTimeout = 2 * time.Second
+	// errorTTL is how long a failed read of one token is remembered: the
+	// store is not asked about it again before.
+	errorTTL = time.Second
 )
 
 // storeValue encodes a registration value for the store.
@@ -56,7 +66,9 @@ func storeValue(v bool) []byte {
 }
 
 // isRegistered reports whether token is registered with the value true:
-// from this node's copy, or else from the shared store.
+// from this node's copy, or else from the shared store. Concurrent reads
+// of one token are one store call (Dialect.lookups), and a failed read is
+// not repeated for errorTTL.
 func (d *Dialect) isRegistered(ctx context.Context, token string) bool {
 	if d.reg.registered(token) {
 		return true
@@ -65,11 +77,19 @@ func (d *Dialect) isRegistered(ctx context.Context, token string) bool {
 	if d.reg.refusedRecently(token, now) {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	defer cancel()
-	b, found, err := d.hub.Shared().Get(ctx, registeredSpace, token)
+	// The store's answer is applied only if this node's entry for token
+	// did not change meanwhile: a concurrent unregisterToken here is newer
+	// than a "1" read before it.
+	since := d.reg.generation()
+	b, found, err := d.lookups.do(ctx, token, now, errorTTL, maxNegative, func() ([]byte, bool, error) {
+		ctx, cancel := context.WithTimeout(d.ctx, sharedTimeout) // not the handshake's: others may wait
+		defer cancel()
+		return d.hub.Shared().Get(ctx, registeredSpace, token)
+	})
 	if err != nil {
-		d.sharedFailed(err)
+		if !errors.Is(err, errRecentFailure) {
+			d.sharedFailed(err)
+		}
 		return false
 	}
 	d.sharedOK()
@@ -78,11 +98,21 @@ func (d *Dialect) isRegistered(ctx context.Context, token string) bool {
 		return false
 	}
 	v := string(b) == "1"
-	d.reg.set(token, v)
+	if !d.reg.learn(token, v, since) {
+		return d.reg.registered(token) // this node's newer value
+	}
 	if !v {
 		d.reg.refused(token, now.Add(negativeTTL))
 	}
 	return v
+}
+
+// storeTTL is the expiry of token's value v in the store.
+func (d *Dialect) storeTTL(token string, v bool) time.Duration {
+	if v || d.reg.listed(token) {
+		return 0
+	}
+	return unregisteredTTL
 }
 
 // setRegistered registers token with value v for every node: in the shared
@@ -90,7 +120,7 @@ func (d *Dialect) isRegistered(ctx context.Context, token string) bool {
 func (d *Dialect) setRegistered(ctx context.Context, token string, v bool) error {
 	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
 	defer cancel()
-	if err := d.hub.Shared().Set(ctx, registeredSpace, token, storeValue(v), 0); err != nil {
+	if err := d.hub.Shared().Set(ctx, registeredSpace, token, storeValue(v), d.storeTTL(token, v)); err != nil {
 		d.sharedFailed(err)
 		return err
 	}
@@ -121,7 +151,7 @@ func (d *Dialect) resync(ctx context.Context) error {
 	}
 	d.log.Warn("registered tokens: the shared store lost tokens this node had; writing them back", "tokens", len(lost))
 	for t, v := range lost {
-		if err := d.hub.Shared().Set(ctx, registeredSpace, t, storeValue(v), 0); err != nil {
+		if err := d.hub.Shared().Set(ctx, registeredSpace, t, storeValue(v), d.storeTTL(t, v)); err != nil {
 			d.sharedFailed(err)
 			return err
 		}

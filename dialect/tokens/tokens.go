@@ -38,6 +38,7 @@ type Dialect struct {
 	ws      *ws.Server
 	hub     *hub.Hub
 	reg     *registry
+	lookups flight // the shared store reads of isRegistered
 	log     *slog.Logger
 	origins map[string]struct{} // allowed Origin values, lower case; nil: any
 	http    *http.Transport     // for RegisteredTokensUrl and HTTP push clients
