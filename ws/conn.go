@@ -200,6 +200,28 @@ func (c *Conn) SendPrepared(m *PreparedMessage) error {
 	return c.enqueue(m.frameFor(c.compress), false)
 }
 
+// SendPreparedBatch queues several messages as one entry of the send queue:
+// their frames are joined into one buffer, so a burst such as the current
+// state of a thousand items counts once against Options.SendQueue and goes
+// out in one write. It fails as Send does.
+func (c *Conn) SendPreparedBatch(ms []*PreparedMessage) error {
+	switch len(ms) {
+	case 0:
+		return nil
+	case 1:
+		return c.SendPrepared(ms[0])
+	}
+	n := 0
+	for _, m := range ms {
+		n += len(m.frameFor(c.compress))
+	}
+	buf := make([]byte, 0, n)
+	for _, m := range ms {
+		buf = append(buf, m.frameFor(c.compress)...)
+	}
+	return c.enqueue(buf, false)
+}
+
 // Ping queues a ping with data, at most 125 bytes.
 func (c *Conn) Ping(ctx context.Context, data []byte) error {
 	return c.control(ctx, ws.OpPing, data)

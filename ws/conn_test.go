@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -310,5 +311,24 @@ func TestKeepRequest(t *testing.T) {
 	}
 	if c.RemoteAddr() == nil {
 		t.Fatal("RemoteAddr() = nil")
+	}
+}
+
+func TestSendPreparedBatchCountsOnce(t *testing.T) {
+	ts := newTestServer(t, Options{SendQueue: 4}, false)
+	c := dialRaw(t, ts.url, nil)
+	conn := <-ts.conns
+	const n = 1000 // far more than the queue bound
+	ms := make([]*PreparedMessage, n)
+	for i := range ms {
+		ms[i] = NewPreparedMessage(Text, []byte(fmt.Sprintf("state %d", i)))
+	}
+	if err := conn.SendPreparedBatch(ms); err != nil {
+		t.Fatalf("SendPreparedBatch = %v", err)
+	}
+	for i := 0; i < n; i++ {
+		if f := c.read(); string(f.Payload) != fmt.Sprintf("state %d", i) {
+			t.Fatalf("message %d = %q", i, f.Payload)
+		}
 	}
 }

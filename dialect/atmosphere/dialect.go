@@ -25,11 +25,6 @@ const (
 	sweepInterval = time.Second           // heartbeats, idle clients, expiry
 )
 
-// minSendQueue is the least WebSocket send queue of this dialect: a state
-// subscription sends one frame per tracker at once, and the queue must hold
-// them.
-const minSendQueue = 1024
-
 // Dialect is the Atmosphere event-subscription dialect. It implements
 // server.Dialect. Create it with New; stop it with Shutdown.
 type Dialect struct {
@@ -149,7 +144,6 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 			"every caller on the internet looks local and may publish and manage users: set atmosphere.publisher_api_key, " +
 			"or make the proxy send X-Forwarded-For or keep " + cfg.Prefix + config.AtmospherePublisherPath + " out of it (docs/atmosphere.md, Publisher API)")
 	}
-	opts.SendQueue = max(opts.SendQueue, minSendQueue)
 	// Frames over max_request_size get error 9 and the connection stays;
 	// only frames far over it are closed with 1009 by the ws package.
 	if opts.MaxPayload == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -190,5 +191,44 @@ func TestBlockReservation(t *testing.T) {
 		if ok, added := s.reserveBlock(1); !ok || added {
 			t.Fatal("re-blocking a blocked tracker refused")
 		}
+	}
+}
+
+// TestWebSocketBurstOverSendQueue: over WebSocket, the current states a
+// subscribe sends go out as one entry of the send queue, so a subscription
+// to more trackers than the queue holds keeps the connection.
+func TestWebSocketBurstOverSendQueue(t *testing.T) {
+	h, err := hub.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	d, err := newDialect(testConfig(), h, ws.Options{PingInterval: -1, SendQueue: 4}, slog.New(slog.NewTextHandler(io.Discard, nil)), options{now: clock.now, noTicker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := serve(t, d, h, clock)
+	ids := []int{1, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22} // alice's: more than 4
+	items := make([]string, len(ids))
+	for i, id := range ids {
+		items[i] = stateBody(id, i)
+	}
+	e.publish("state", "["+strings.Join(items, ",")+"]")
+	c := e.dial("")
+	resp := c.subscribe(e.login("alice", alicePassword), `[{"type":"state","target":{"type":"all"}}]`)
+	if resp["type"] != "response" {
+		t.Fatalf("subscribe answered %v", resp)
+	}
+	seen := map[float64]bool{}
+	for len(seen) < len(ids) {
+		m := c.nextSkipX()
+		if m["event"] != "state" {
+			t.Fatalf("got %v while waiting for current states", m)
+		}
+		seen[get(m, "data", "source_id").(float64)] = true
+	}
+	e.publish("state", stateBody(1, 99)) // the connection lives on
+	if m := c.nextSkipX(); m["event"] != "state" || get(m, "data", "source_id").(float64) != 1001 {
+		t.Fatalf("after the burst: %v", m)
 	}
 }

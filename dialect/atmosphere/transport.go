@@ -69,14 +69,10 @@ type wsOutlet struct{ conn *ws.Conn }
 
 func (o wsOutlet) send(m *ws.PreparedMessage) error { return o.conn.SendPrepared(m) }
 
-func (o wsOutlet) sendBurst(ms []*ws.PreparedMessage) error {
-	for _, m := range ms {
-		if err := o.conn.SendPrepared(m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// sendBurst queues the burst as one entry of the connection's send queue,
+// so a subscription to more trackers than the queue holds does not end the
+// connection.
+func (o wsOutlet) sendBurst(ms []*ws.PreparedMessage) error { return o.conn.SendPreparedBatch(ms) }
 
 func (o wsOutlet) close(code ws.StatusCode, reason string) { _ = o.conn.Close(code, reason) }
 
