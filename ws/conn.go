@@ -23,16 +23,14 @@ import (
 // concurrent use and never block on the network: they queue frames for a
 // writer that runs only while the queue is not empty.
 type Conn struct {
-	srv         *Server
-	subprotocol string
-	compress    bool
-	raw         bool       // the socket is a bare descriptor watched by the pollers
-	wpolled     bool       // raw: registered with the write poller (guarded by mu)
-	fd          int32      // raw: the socket's descriptor
-	nc          net.Conn   // stream (TLS, or no poller): the socket
-	hs          *handshake // until the socket is attached
-	req         *http.Request
-	extra       *connExtra // seldom-used state, made on demand (guarded by mu)
+	srv      *Server
+	compress bool
+	raw      bool       // the socket is a bare descriptor watched by the pollers
+	wpolled  bool       // raw: registered with the write poller (guarded by mu)
+	fd       int32      // raw: the socket's descriptor
+	nc       net.Conn   // stream (TLS, or no poller): the socket
+	hs       *handshake // until the socket is attached
+	extra    *connExtra // seldom-used state, made on demand (guarded by mu)
 
 	lastActivity atomic.Int64 // server clock, unix nanoseconds
 	pingSentAt   atomic.Int64 // 0 when no ping is outstanding
@@ -72,12 +70,15 @@ type Conn struct {
 
 // handshake is what a connection holds only until its socket is attached.
 type handshake struct {
-	remote net.Addr // for RemoteAddr inside OnConnection
+	remote net.Addr      // for RemoteAddr inside OnConnection
+	req    *http.Request // for Request inside OnConnection
 }
 
 // connExtra is state most connections never need, kept out of Conn so that
 // idle connections stay small.
 type connExtra struct {
+	subprotocol  string        // selected in the handshake, if any
+	req          *http.Request // the handshake request, with Options.KeepRequest
 	overflowCode StatusCode
 	overflowMsg  string
 	closeTimer   *time.Timer // drops TCP if the peer never answers our Close
@@ -120,7 +121,14 @@ func (c *Conn) OnClose(f func(code int, reason string)) { c.onClose = f }
 func (c *Conn) OnError(f func(err error)) { c.onError = f }
 
 // Subprotocol returns the sub-protocol selected in the handshake, or "".
-func (c *Conn) Subprotocol() string { return c.subprotocol }
+func (c *Conn) Subprotocol() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.extra == nil {
+		return ""
+	}
+	return c.extra.subprotocol
+}
 
 // Request returns the handshake request: its method, URL, headers and remote
 // address; its body and context are not kept. Unless Options.KeepRequest is
@@ -130,7 +138,13 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.req
+	switch {
+	case c.hs != nil && c.hs.req != nil: // inside OnConnection
+		return c.hs.req
+	case c.extra != nil: // with Options.KeepRequest
+		return c.extra.req
+	}
+	return nil
 }
 
 // RemoteAddr returns the peer's network address, or nil once the

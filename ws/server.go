@@ -163,9 +163,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	c.mu.Lock()
-	c.req = nil
+	if c.hs != nil {
+		c.hs.req = nil
+	}
 	if s.opts.KeepRequest {
-		c.req = handshakeRequest(r)
+		c.extraLocked().req = handshakeRequest(r)
 	}
 	c.mu.Unlock()
 	nc, brw, _, err := up.Upgrade(r, w)
@@ -253,13 +255,10 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) (ws.HTTPUpgrade
 			}
 		}
 	}
-	c := &Conn{
-		srv:         s,
-		req:         r,
-		subprotocol: proto,
-		compress:    compress,
+	c := &Conn{srv: s, compress: compress, hs: &handshake{req: r}}
+	if proto != "" {
+		c.extraLocked().subprotocol = proto // not shared yet: no lock needed
 	}
-	c.hs = &handshake{}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		c.hs.remote = net.TCPAddrFromAddrPort(ap)
 	}
