@@ -2,6 +2,8 @@ package ws
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 )
 
@@ -69,10 +71,21 @@ func (c *Conn) watchRaw(early []byte) {
 			return
 		}
 	}
+	c.watchInput(true)
+}
+
+// watchInput registers the descriptor with the read poller (first) or
+// re-arms it after a read pass, unless the connection has closed. If that
+// fails, nothing would ever read the connection again, so it ends.
+func (c *Conn) watchInput(first bool) {
 	c.mu.Lock()
 	var err error
-	if !c.closed {
+	switch {
+	case c.closed:
+	case first:
 		err = c.srv.poller.add(c)
+	default:
+		err = c.srv.poller.rearm(c)
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -83,27 +96,12 @@ func (c *Conn) watchRaw(early []byte) {
 
 // watchStream starts the connection's reader goroutine.
 func (c *Conn) watchStream(nc net.Conn, early []byte) {
-	var src = nc.(interface{ Read([]byte) (int, error) })
+	var src io.Reader = nc
 	if len(early) > 0 {
-		src = &prefixReader{early: early, rest: nc}
+		src = io.MultiReader(bytes.NewReader(early), nc)
 	}
 	r := &reader{br: bufio.NewReaderSize(src, readBufferSize)}
 	c.srv.goTask(func() { c.readLoop(r) })
-}
-
-// prefixReader reads early, then rest.
-type prefixReader struct {
-	early []byte
-	rest  interface{ Read([]byte) (int, error) }
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.early) > 0 {
-		n := copy(b, p.early)
-		p.early = p.early[n:]
-		return n, nil
-	}
-	return p.rest.Read(b)
 }
 
 // readRawPass is one read pass in raw mode, run when the read poller saw
@@ -112,18 +110,8 @@ func (c *Conn) readRawPass() {
 	r := getReader()
 	open := c.readPass(func() error { return c.readRaw(r) })
 	putReader(r)
-	if !open {
-		return
-	}
-	c.mu.Lock()
-	var err error
-	if !c.closed {
-		err = c.srv.poller.rearm(c)
-	}
-	c.mu.Unlock()
-	if err != nil { // nothing would ever read this connection again
-		c.srv.reportError(err)
-		c.terminate(StatusAbnormalClosure, "")
+	if open {
+		c.watchInput(false)
 	}
 }
 
