@@ -76,8 +76,7 @@ var (
 	// ErrControlTooLong is returned by Ping and Pong for payloads over 125 bytes.
 	ErrControlTooLong = errors.New("ws: control frame payload longer than 125 bytes")
 	// ErrQueueFull is returned by Send when the connection's send queue is
-	// full; the connection is then closed with its overflow code (see
-	// Conn.SetOverflowClose).
+	// full; the connection is then closed with Options.OverflowCode.
 	ErrQueueFull = errors.New("ws: send queue full")
 	// ErrInvalidCloseCode is returned by Close for codes that may not be sent.
 	ErrInvalidCloseCode = errors.New("ws: invalid close code")

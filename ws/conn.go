@@ -77,13 +77,11 @@ type handshake struct {
 // connExtra is state most connections never need, kept out of Conn so that
 // idle connections stay small.
 type connExtra struct {
-	subprotocol  string        // selected in the handshake, if any
-	req          *http.Request // the handshake request, with Options.KeepRequest
-	overflowCode StatusCode
-	overflowMsg  string
-	closeTimer   *time.Timer // drops TCP if the peer never answers our Close
-	ctx          context.Context
-	cancel       context.CancelFunc
+	subprotocol string        // selected in the handshake, if any
+	req         *http.Request // the handshake request, with Options.KeepRequest
+	closeTimer  *time.Timer   // drops TCP if the peer never answers our Close
+	ctx         context.Context
+	cancel      context.CancelFunc
 }
 
 // extraLocked returns c.extra, making it on first use. c.mu must be held.
@@ -179,16 +177,6 @@ func (c *Conn) Context() context.Context {
 		}
 	}
 	return x.ctx
-}
-
-// SetOverflowClose sets the close code and reason sent when the send queue
-// overflows. Dialects use their protocol's "reconnect later" code. Default
-// 1013 "send queue full".
-func (c *Conn) SetOverflowClose(code StatusCode, reason string) {
-	c.mu.Lock()
-	x := c.extraLocked()
-	x.overflowCode, x.overflowMsg = code, reason
-	c.mu.Unlock()
 }
 
 // Send queues one message. It returns ErrClosed once the close handshake
@@ -296,9 +284,9 @@ func (c *Conn) queueCloseLocked(code StatusCode, reason string, dropAfter bool) 
 	c.dropAfter = dropAfter
 	c.pushLocked(encodeFrame(ws.OpClose, closePayload(code, reason), false))
 	if !dropAfter {
-		// The peer has closeTimeout to answer. The drop runs as a server
-		// task so that OnClose does not run on the timer's goroutine.
-		c.extraLocked().closeTimer = time.AfterFunc(closeTimeout, func() { c.srv.goTask(c.Terminate) })
+		// The peer has closeTimeout to answer. (terminate hands OnClose to
+		// a server task, so it does not run on the timer's goroutine.)
+		c.extraLocked().closeTimer = time.AfterFunc(closeTimeout, c.Terminate)
 	}
 }
 

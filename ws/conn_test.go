@@ -216,10 +216,9 @@ func TestPingPongMethods(t *testing.T) {
 }
 
 func TestSendQueueOverflowCloses(t *testing.T) {
-	ts := newTestServer(t, Options{SendQueue: 4}, false)
+	ts := newTestServer(t, Options{SendQueue: 4, OverflowCode: 4100, OverflowReason: "over capacity"}, false)
 	c := dialRaw(t, ts.url, nil)
 	conn := <-ts.conns
-	conn.SetOverflowClose(4100, "over capacity")
 	// The client reads nothing, so its socket buffers fill and the queue
 	// with them.
 	big := bytes.Repeat([]byte("x"), 64<<10)

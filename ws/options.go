@@ -73,8 +73,7 @@ type Options struct {
 
 	// OverflowCode and OverflowReason are sent when a connection's send
 	// queue overflows: the protocol's "reconnect later" code. Default 1013
-	// "send queue full". Conn.SetOverflowClose changes them for one
-	// connection.
+	// "send queue full".
 	OverflowCode   StatusCode
 	OverflowReason string
 

@@ -31,21 +31,20 @@ type Server struct {
 	onConn func(*Conn)
 	onErr  func(error)
 
-	clock       atomic.Int64 // unix nanoseconds, advanced by the sweeper
-	metrics     counters
-	tasks       sync.WaitGroup // readers, writers and the sweeper
-	ready       chan *Conn     // raw connections with frames to write
-	writersStop chan struct{}  // closed by Shutdown once no connection is left
-	stopWriters sync.Once
-	taskMu      sync.RWMutex // orders tasks.Add before Shutdown's tasks.Wait
-	tasksDone   bool         // Shutdown is waiting for the tasks; no new ones
-	poller      *poller      // raw-mode input; nil: every connection in stream mode
-	wpoller     *poller      // raw-mode output space
+	clock     atomic.Int64 // unix nanoseconds, advanced by the sweeper
+	metrics   counters
+	tasks     sync.WaitGroup // readers, writers and the sweeper
+	ready     chan *Conn     // raw connections with frames to write
+	taskMu    sync.RWMutex   // orders tasks.Add before Shutdown's tasks.Wait
+	tasksDone bool           // Shutdown is waiting for the tasks; no new ones
+	poller    *poller        // raw-mode input; nil: every connection in stream mode
+	wpoller   *poller        // raw-mode output space
 
 	nextPollID atomic.Uint32
 
 	startOnce sync.Once
-	stop      chan struct{}
+	stopOnce  sync.Once
+	stop      chan struct{} // closed by Shutdown once no connection is left: ends the sweeper and the writers
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -394,7 +393,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // still open then are dropped. It returns ctx's error if it had to drop any.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	already := s.shutdown
 	s.shutdown = true
 	hs := s.httpSrv
 	s.mu.Unlock()
@@ -402,14 +400,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = hs.Shutdown(ctx) // hijacked connections are not its concern
 	}
 	s.start() // so that stopping below is the same on every path
-	if !already {
-		close(s.stop)
-	}
 	for _, c := range s.snapshot(nil) {
 		_ = c.Close(s.opts.ShutdownCode, s.opts.ShutdownReason)
 	}
 	err := s.drain(ctx)
-	s.stopWriters.Do(func() { close(s.writersStop) })
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.poller.close()
 	s.wpoller.close()
 	s.taskMu.Lock()

@@ -20,13 +20,9 @@ func (c *Conn) enqueue(frame []byte, ctrl bool) error {
 		return ErrClosed
 	}
 	if !ctrl && len(c.queue) >= c.srv.opts.SendQueue {
-		code, reason := c.srv.opts.OverflowCode, c.srv.opts.OverflowReason
-		if x := c.extra; x != nil && x.overflowCode != 0 {
-			code, reason = x.overflowCode, x.overflowMsg
-		}
 		c.mu.Unlock()
 		c.srv.metrics.overflow()
-		c.fail(code, reason, ErrQueueFull)
+		c.fail(c.srv.opts.OverflowCode, c.srv.opts.OverflowReason, ErrQueueFull)
 		return ErrQueueFull
 	}
 	c.pushLocked(frame)

@@ -19,7 +19,6 @@ const readyQueueLen = 1 << 16
 // connection has ended.
 func (s *Server) startWriters() {
 	s.ready = make(chan *Conn, readyQueueLen)
-	s.writersStop = make(chan struct{})
 	for range max(2, runtime.GOMAXPROCS(0)) {
 		s.goTask(s.writer)
 	}
@@ -30,7 +29,7 @@ func (s *Server) writer() {
 		select {
 		case c := <-s.ready:
 			c.writeLoop()
-		case <-s.writersStop:
+		case <-s.stop:
 			return
 		}
 	}
