@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // app is one configured application, ready to serve.
@@ -37,8 +38,11 @@ type app struct {
 	webhooks          []*hookTarget // each with its own queue and sender
 
 	hubPrefix string       // "pusher/{id}/": the app's space among hub channels
+	connKey   string       // "pusher/{id}": the hub's connection-count key
 	conns     atomic.Int64 // open connections
 	macs      *sync.Pool   // *restMAC with secret, for REST signatures
+
+	pingMsg, pongMsg *ws.PreparedMessage // pusher:ping and pusher:pong, framed once for every connection
 
 	hookDrops [numDropReasons]atomic.Uint64 // webhook events dropped, by reason
 }
@@ -66,6 +70,7 @@ func newApp(c config.PusherApp) *app {
 		pongTimeout:       c.PongTimeout.Std(),
 		cacheTTL:          c.CacheTTL.Std(),
 		hubPrefix:         "pusher/" + c.ID + "/",
+		connKey:           "pusher/" + c.ID,
 		macs:              newMACPool([]byte(c.Secret)),
 	}
 	for _, o := range c.AllowedOrigins {
@@ -89,6 +94,8 @@ func newApp(c config.PusherApp) *app {
 	if a.ev.prefix == "" {
 		a.ev = newEventNames("pusher")
 	}
+	a.pingMsg = ws.NewPreparedMessage(ws.Text, encodeEvent(a.ev.ping, "", "{}", ""))
+	a.pongMsg = ws.NewPreparedMessage(ws.Text, encodeEvent(a.ev.pong, "", "{}", ""))
 	return a
 }
 

@@ -12,12 +12,12 @@ import (
 // the server, is answered with pusher:error; the connection stays open.
 func (c *conn) clientEvent(e Event) {
 	a := c.app
-	switch {
-	case !a.clientEvents:
+	if !a.clientEvents {
 		c.rejectClientEvent(0, "To send client events, enable client messages for the app (enable_client_messages)")
 		return
-	case eventNameProblem(e.Event) != "":
-		c.rejectClientEvent(0, "Client event rejected: "+eventNameProblem(e.Event))
+	}
+	if msg := eventNameProblem(e.Event); msg != "" {
+		c.rejectClientEvent(0, "Client event rejected: "+msg)
 		return
 	}
 	typ := typeOf(e.Channel)

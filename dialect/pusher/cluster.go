@@ -39,21 +39,18 @@ func (d *Dialect) occupiedChannels(ctx context.Context, prefix string) []hub.Cha
 	return cs
 }
 
-// connectionKey is the hub's connection-count key of an app.
-func (a *app) connectionKey() string { return "pusher/" + a.id }
-
 // overQuota counts a new connection of a in, on this node and in the
 // cluster, and reports whether it is over the app's max_connections; if
 // so, it has been counted out again.
 func (d *Dialect) overQuota(a *app) bool {
 	local := a.conns.Add(1)
-	d.hub.AddConnections(a.connectionKey(), 1)
+	d.hub.AddConnections(a.connKey, 1)
 	if a.maxConns <= 0 {
 		return false
 	}
 	n := local
 	ctx, cancel := d.hubCtx()
-	if total, err := d.hub.ConnectionCount(ctx, a.connectionKey()); err == nil {
+	if total, err := d.hub.ConnectionCount(ctx, a.connKey); err == nil {
 		n = int64(total)
 	} else {
 		d.log.Warn("pusher: cluster connection count unavailable; using this node's", "app_id", a.id, "err", err)
@@ -69,7 +66,7 @@ func (d *Dialect) overQuota(a *app) bool {
 // countOut is the inverse of the counting in overQuota.
 func (d *Dialect) countOut(a *app) {
 	a.conns.Add(-1)
-	d.hub.AddConnections(a.connectionKey(), -1)
+	d.hub.AddConnections(a.connKey, -1)
 }
 
 // memberChanged announces a presence change the hub's store found without a
@@ -91,18 +88,8 @@ func (d *Dialect) memberChanged(mc hub.MemberChange) {
 	}
 	switch {
 	case typeOf(name).kind == kindPresence && channelNameProblem(name) == "":
-		if mc.Added {
-			_ = d.publish(a, name, encodeEventJSON(a.ev.memberAdded, name, memberData{UserID: mc.UserID, UserInfo: mc.Info}), hub.NoID)
-			d.hooks.member(a, "member_added", name, mc.UserID)
-		} else {
-			_ = d.publish(a, name, encodeEventJSON(a.ev.memberRemoved, name, memberData{UserID: mc.UserID}), hub.NoID)
-			d.hooks.member(a, "member_removed", name, mc.UserID)
-		}
+		d.announceMember(a, name, mc.UserID, mc.Info, mc.Added, hub.NoID)
 	case strings.HasPrefix(name, prefixOnline):
-		state := "offline"
-		if mc.Added {
-			state = "online"
-		}
-		_ = d.publish(a, prefixWatchers+mc.UserID, watchlistPayload(a, state, []string{mc.UserID}), hub.NoID)
+		d.announceOnline(a, mc.UserID, mc.Added)
 	}
 }

@@ -32,19 +32,18 @@ const (
 	minProtocol, maxProtocol      = 5, 7
 )
 
-// Error is a protocol error: what pusher:error carries. An Error with
-// Close set also ends the connection with Code.
+// Error is a protocol error that ends the connection: what pusher:error
+// carries before the close with Code.
 type Error struct {
 	Code    Code
 	Message string
-	Close   bool
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("pusher: %d %s", e.Code, e.Message) }
 
 // closeErr returns an Error that ends the connection.
 func closeErr(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Close: true}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // StatusCode returns c as a WebSocket close code.

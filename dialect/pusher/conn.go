@@ -90,7 +90,7 @@ func (c *conn) onMessage(t ws.MessageType, data []byte) {
 	ev := &c.app.ev
 	switch e.Event {
 	case ev.ping:
-		c.send(encodeEvent(ev.pong, "", "{}", ""))
+		_ = c.ws.SendPrepared(c.app.pongMsg)
 	case ev.pong:
 	case ev.subscribe:
 		c.subscribe(e)

@@ -258,6 +258,15 @@ func (c *client) data(ev Event, v any) {
 	}
 }
 
+// subscriptionError expects pusher:subscription_error on channel and
+// returns its data.
+func (c *client) subscriptionError(channel string) subscriptionErrorData {
+	c.t.Helper()
+	var d subscriptionErrorData
+	c.data(c.expectOn("pusher:subscription_error", channel), &d)
+	return d
+}
+
 // quiet checks that no message arrives: it sends a ping and expects the
 // pong to be the next message, so that anything queued before shows up.
 func (c *client) quiet() {
@@ -428,4 +437,18 @@ func (b failingBus) Publish(ctx context.Context, m bus.Message) error {
 func newFailingEnv(t *testing.T, apps ...config.PusherApp) *env {
 	t.Helper()
 	return newEnvHub(t, &hub.Options{Bus: failingBus{bus.NewLocal()}}, ws.Options{}, apps...)
+}
+
+// eventBody is the body of POST /events {"name": "e", "channel": "news",
+// "data": "x"} with changes: a nil value removes its key.
+func eventBody(changes map[string]any) map[string]any {
+	m := map[string]any{"name": "e", "channel": "news", "data": "x"}
+	for k, v := range changes {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return m
 }

@@ -90,17 +90,7 @@ func TestRESTStatuses(t *testing.T) {
 	off := testApp()
 	off.ID, off.Key, off.Secret, off.Enabled = "app2", "key2", "secret2", false
 	e := newEnv(t, testApp(), off)
-	ev := func(extra map[string]any) map[string]any {
-		m := map[string]any{"name": "e", "channel": "news", "data": "x"}
-		for k, v := range extra {
-			if v == nil {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		return m
-	}
+	ev := eventBody
 	many := make([]string, 101)
 	for i := range many {
 		many[i] = "c" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + strings.Repeat("y", i/26)
@@ -252,16 +242,8 @@ func TestRESTValidatesBeforePublishing(t *testing.T) {
 	sub.join("secret1", "key1", "news", "")
 	sub.join("secret1", "key1", "presence-room", "u")
 	published := e.hub.Stats().Published // member_added
-	ok := map[string]any{"name": "e", "channel": "news", "data": "x"}
-	bad := func(k string, v any) map[string]any {
-		m := map[string]any{"name": "e", "channel": "news", "data": "x"}
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
+	ok := eventBody(nil)
+	bad := func(k string, v any) map[string]any { return eventBody(map[string]any{k: v}) }
 	many := make([]string, 101)
 	for i := range many {
 		many[i] = fmt.Sprintf("c%d", i)

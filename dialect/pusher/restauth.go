@@ -136,34 +136,26 @@ func (a *app) verifyREST(r *http.Request, body []byte, now time.Time) *restError
 	if sig == "" {
 		return unauthorized("Missing auth_signature")
 	}
+	badSignature := func(query string) *restError {
+		return unauthorized("Invalid signature: expected HMAC-SHA256 hex digest of %q", r.Method+"\\n"+r.URL.Path+"\\n"+query)
+	}
 	var want [sha256.Size]byte
 	if len(sig) != hex.EncodedLen(len(want)) {
-		return unauthorized("Invalid signature: expected HMAC-SHA256 hex digest of %q", r.Method+"\\n"+r.URL.Path+"\\n"+q.signed())
+		return badSignature(q.signed())
 	}
 	if _, err := hex.Decode(want[:], []byte(sig)); err != nil {
-		return unauthorized("Invalid signature: expected HMAC-SHA256 hex digest of %q", r.Method+"\\n"+r.URL.Path+"\\n"+q.signed())
+		return badSignature(q.signed())
 	}
 	mac := a.macs.Get().(*restMAC)
 	defer a.macs.Put(mac)
 	mac.query = q.appendSigned(mac.query[:0])
-	path := r.URL.Path
-	for i := range 2 {
-		if i == 1 {
-			if p := r.URL.EscapedPath(); p != path {
-				path = p
-			} else {
-				break
-			}
-		}
-		mac.msg = append(append(append(append(mac.msg[:0], r.Method...), '\n'), path...), '\n')
-		mac.msg = append(mac.msg, mac.query...)
-		mac.h.Reset()
-		mac.h.Write(mac.msg)
-		if hmac.Equal(mac.h.Sum(mac.sum[:0]), want[:]) {
-			return nil
-		}
+	if mac.matches(r.Method, r.URL.Path, want[:]) {
+		return nil
 	}
-	return unauthorized("Invalid signature: expected HMAC-SHA256 hex digest of %q", r.Method+"\\n"+r.URL.Path+"\\n"+string(mac.query))
+	if p := r.URL.EscapedPath(); p != r.URL.Path && mac.matches(r.Method, p, want[:]) {
+		return nil
+	}
+	return badSignature(string(mac.query))
 }
 
 // restMAC is an app's HMAC-SHA256 with its secret and the buffers one REST
@@ -173,6 +165,16 @@ type restMAC struct {
 	h          hash.Hash
 	query, msg []byte
 	sum        [sha256.Size]byte
+}
+
+// matches reports whether want is the signature of "METHOD\nPATH\nQUERY",
+// QUERY being m.query.
+func (m *restMAC) matches(method, path string, want []byte) bool {
+	m.msg = append(append(append(append(m.msg[:0], method...), '\n'), path...), '\n')
+	m.msg = append(m.msg, m.query...)
+	m.h.Reset()
+	m.h.Write(m.msg)
+	return hmac.Equal(m.h.Sum(m.sum[:0]), want)
 }
 
 // newMACPool returns the pool of restMACs for secret.

@@ -97,7 +97,8 @@ func (c *conn) subscribe(e Event) {
 	}
 	c.channels.put(name, userID)
 	c.d.stats.subscriptions.Add(1)
-	if first && c.d.subscriberCount(c.d.ctx, hubName) == 1 {
+	n := c.countIfNeeded(hubName, first)
+	if first && n == 1 {
 		c.d.hooks.channelOccupied(c.app, name) // the first subscriber of the cluster
 	}
 	if typ.kind == kindPresence {
@@ -107,7 +108,7 @@ func (c *conn) subscribe(e Event) {
 	if typ.cache {
 		c.replayCache(name, hubName)
 	}
-	c.publishSubscriptionCount(name, hubName)
+	c.publishSubscriptionCount(name, n)
 }
 
 // channelDataString returns channel_data as the string that was signed.
@@ -168,9 +169,21 @@ func (c *conn) join(name, hubName, userID string, info json.RawMessage) {
 		return
 	}
 	if added {
-		c.d.publish(c.app, name, encodeEventJSON(c.app.ev.memberAdded, name, memberData{UserID: userID, UserInfo: info}), c.id)
-		c.d.hooks.member(c.app, "member_added", name, userID)
+		c.d.announceMember(c.app, name, userID, info, true, c.id)
 	}
+}
+
+// announceMember publishes member_added (with info) or member_removed on a
+// presence channel, to every subscriber but except, and sends its webhook.
+func (d *Dialect) announceMember(a *app, name, userID string, info json.RawMessage, added bool, except hub.SubscriberID) {
+	ev, hook := a.ev.memberRemoved, "member_removed"
+	if added {
+		ev, hook = a.ev.memberAdded, "member_added"
+	} else {
+		info = nil
+	}
+	_ = d.publish(a, name, encodeEventJSON(ev, name, memberData{UserID: userID, UserInfo: info}), except)
+	d.hooks.member(a, hook, name, userID)
 }
 
 // succeed sends subscription_succeeded: for presence channels with the
@@ -250,23 +263,34 @@ func (c *conn) leave(name string) {
 			c.d.log.Error("pusher: presence remove failed", "app_id", c.app.id, "channel", name, "err", err)
 		}
 		if removed {
-			c.d.publish(c.app, name, encodeEventJSON(c.app.ev.memberRemoved, name, memberData{UserID: userID}), c.id)
-			c.d.hooks.member(c.app, "member_removed", name, userID)
+			c.d.announceMember(c.app, name, userID, nil, false, c.id)
 		}
 	}
-	if c.d.hub.Unsubscribe(hubName, c.id) && c.d.subscriberCount(c.d.ctx, hubName) == 0 {
+	last := c.d.hub.Unsubscribe(hubName, c.id)
+	n := c.countIfNeeded(hubName, last)
+	if last && n == 0 {
 		c.d.hooks.channelVacated(c.app, name) // the last subscriber of the cluster
 	}
-	c.publishSubscriptionCount(name, hubName)
+	c.publishSubscriptionCount(name, n)
 }
 
-// publishSubscriptionCount tells a channel's subscribers their number, if
+// countIfNeeded reads the cluster's subscriptions to a channel once, for
+// both its uses: when this node's were the first or the last (edge), for
+// channel_occupied or channel_vacated, and when the app asks for
+// subscription counts. It returns 0 when neither needs it.
+func (c *conn) countIfNeeded(hubName string, edge bool) int {
+	if !edge && !c.app.subscriptionCount {
+		return 0
+	}
+	return c.d.subscriberCount(c.d.ctx, hubName)
+}
+
+// publishSubscriptionCount tells a channel's n subscribers their number, if
 // the app asks for it (pusher-js emits pusher:subscription_count).
-func (c *conn) publishSubscriptionCount(name, hubName string) {
+func (c *conn) publishSubscriptionCount(name string, n int) {
 	if !c.app.subscriptionCount {
 		return
 	}
-	n := c.d.subscriberCount(c.d.ctx, hubName)
 	c.d.hooks.subscriptionCount(c.app, name, n)
 	if n == 0 {
 		return

@@ -75,9 +75,7 @@ func TestSubscriptionErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			defer c.during(t)()
 			c.subscribe(tt.channel, tt.auth, tt.channelData)
-			ev := c.expectOn("pusher:subscription_error", tt.channel)
-			var d subscriptionErrorData
-			c.data(ev, &d)
+			d := c.subscriptionError(tt.channel)
 			if d.Type != tt.typ || d.Status != tt.status || d.Error == "" {
 				t.Errorf("subscription_error data %+v, want type %s status %d", d, tt.typ, tt.status)
 			}
@@ -251,9 +249,7 @@ func TestChannelsPerConnectionLimit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			defer c.during(t)()
 			c.subscribe(tt.channel, tt.auth, tt.channelData)
-			ev := c.expectOn("pusher:subscription_error", tt.channel)
-			var d subscriptionErrorData
-			c.data(ev, &d)
+			d := c.subscriptionError(tt.channel)
 			if d.Type != "LimitReached" || d.Status != 4100 || !strings.Contains(d.Error, "at most 3") {
 				t.Errorf("subscription_error data %+v, want LimitReached 4100 naming the limit", d)
 			}
@@ -311,9 +307,7 @@ func TestChannelsPerConnectionDefault(t *testing.T) {
 		c.join("secret1", "key1", fmt.Sprintf("ch-%d", i), "")
 	}
 	c.subscribe("ch-100", "", "")
-	ev := c.expectOn("pusher:subscription_error", "ch-100")
-	var d subscriptionErrorData
-	c.data(ev, &d)
+	d := c.subscriptionError("ch-100")
 	if d.Type != "LimitReached" || d.Status != 4100 || !strings.Contains(d.Error, "at most 100") {
 		t.Errorf("subscription_error data %+v", d)
 	}

@@ -49,6 +49,6 @@ func (c *conn) keepAlive(now int64) {
 	}
 	if time.Duration(now-c.lastSeen.Load()) >= a.activityTimeout {
 		c.pingSent.Store(now)
-		c.send(encodeEvent(a.ev.ping, "", "{}", ""))
+		_ = c.ws.SendPrepared(a.pingMsg)
 	}
 }

@@ -30,6 +30,16 @@ func watchlistPayload(a *app, name string, ids []string) []byte {
 	}{[]watchlistEvent{{name, ids}}})
 }
 
+// announceOnline tells the watchers of a user that it came online (its
+// first signed-in connection) or went offline (its last one closed).
+func (d *Dialect) announceOnline(a *app, userID string, online bool) {
+	state := "offline"
+	if online {
+		state = "online"
+	}
+	_ = d.publish(a, prefixWatchers+userID, watchlistPayload(a, state, []string{userID}), hub.NoID)
+}
+
 // watchOnline runs on sign-in: it marks the user online, subscribes to the
 // users of its watchlist and returns which of them are online now.
 func (c *conn) watchOnline() (online []string) {
@@ -40,7 +50,7 @@ func (c *conn) watchOnline() (online []string) {
 	if err != nil {
 		c.d.log.Error("pusher: watchlist online failed", "app_id", c.app.id, "err", err)
 	} else if added {
-		_ = c.d.publish(c.app, prefixWatchers+u.id, watchlistPayload(c.app, "online", []string{u.id}), hub.NoID)
+		c.d.announceOnline(c.app, u.id, true)
 	}
 	for _, w := range u.watchlist {
 		if _, err := c.d.hub.Subscribe(ctx, c.app.hubChannel(prefixWatchers+w), c.id, c); err != nil {
@@ -64,6 +74,6 @@ func (c *conn) unwatchOnline() {
 	defer cancel()
 	removed, err := c.d.hub.RemoveMember(ctx, c.app.hubChannel(prefixOnline+u.id), u.id, c.id)
 	if err == nil && removed {
-		_ = c.d.publish(c.app, prefixWatchers+u.id, watchlistPayload(c.app, "offline", []string{u.id}), hub.NoID)
+		c.d.announceOnline(c.app, u.id, false)
 	}
 }
