@@ -3,6 +3,7 @@ package atmosphere
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // This file serves user/auth and user/logout (spec §2.1), in the common API
@@ -81,7 +82,7 @@ func (d *Dialect) serveLogout(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, apiErr(CodeWrongHash, nil))
 		return
 	}
-	login, tag, e := d.logout(lowerHex(hash))
+	login, tag, e := d.logout(strings.ToLower(hash))
 	if e != nil {
 		writeAPIError(w, e)
 		return

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,7 +131,7 @@ func newAuth(cfg config.Atmosphere) *auth {
 	}
 	for _, k := range cfg.APIKeys {
 		if u := a.users[k.Login]; u != nil {
-			a.addKeyLocked(u, lowerHex(k.KeySHA256), k.Trackers)
+			a.addKeyLocked(u, strings.ToLower(k.KeySHA256), k.Trackers)
 		}
 	}
 	return a

@@ -84,15 +84,7 @@ func (c *client) sendBatchLocked(t *typeSub, now time.Time) {
 	slices.Sort(ids)
 	items := make([][]byte, 0, len(ids))
 	for _, id := range ids {
-		d := t.pending[id]
-		switch t.typ {
-		case evStateBatch:
-			items = append(items, d.stateData(t.compact))
-		case evReadingsBatch:
-			items = append(items, d.readings(t.filter))
-		default:
-			items = append(items, d.data)
-		}
+		items = append(items, t.item(t.pending[id]))
 	}
 	clear(t.pending)
 	t.lastSent = now

@@ -3,7 +3,6 @@ package atmosphere
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"io"
 	"mime"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 )
 
 // This file holds what the HTTP endpoints share: origins and CORS, cache

@@ -54,12 +54,12 @@ func (e *iotEntry) addMessage(msgTime, srvTime string, fields map[string]json.Ra
 		if _, known := e.All[name]; !known && len(e.All) >= maxIoTFields {
 			continue
 		}
-		isNull := len(v) == 0 || string(v) == "null"
-		if isNull {
+		nullValue := isNull(v)
+		if nullValue {
 			v = null
 		}
 		e.All[name] = pushValue(e.All[name], iotValue{msgTime, srvTime, v})
-		if !isNull {
+		if !nullValue {
 			e.NonNull[name] = pushValue(e.NonNull[name], iotValue{msgTime, srvTime, v})
 		}
 	}
@@ -99,11 +99,7 @@ func (d *Dialect) publishIoT(w http.ResponseWriter, r *http.Request) {
 			if payload == nil {
 				payload = d.iotMessage(it)
 			}
-			ch := channelName(chIoT, it.id)
-			if d.store.blocked(it.id) {
-				ch = ""
-			}
-			return d.published(d.publish(r.Context(), updIoT, it.id, payload, ch, payload))
+			return d.publishData(r.Context(), updIoT, chIoT, it.id, payload)
 		})
 	}
 	d.answerPublish(w, len(items), e)

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"io"
 	"net/http"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 )
 
 // This file is the publisher API, for the platform's backend: it publishes
@@ -171,6 +171,16 @@ func (d *Dialect) publish(ctx context.Context, kind byte, id int64, storePayload
 	return d.hub.Publish(ctx, ch, payload, hub.NoID)
 }
 
+// publishData publishes a data item (state, readings, IoT): to every
+// node's store and, unless the tracker is blocked, to its channel.
+func (d *Dialect) publishData(ctx context.Context, upd byte, kind chanKind, id int64, payload []byte) *Error {
+	ch := channelName(kind, id)
+	if d.store.blocked(id) {
+		ch = ""
+	}
+	return d.published(d.publish(ctx, upd, id, payload, ch, payload))
+}
+
 // publishState serves POST publisher/state: {"tracker_id": 1, "data": {...}}
 // or a list of them. A blocked tracker's state is kept but not sent.
 func (d *Dialect) publishState(w http.ResponseWriter, r *http.Request) {
@@ -183,11 +193,7 @@ func (d *Dialect) publishState(w http.ResponseWriter, r *http.Request) {
 			}
 			return stateEvent(userTime(d.now(), d.loc), data), nil
 		}, func(_ int, it *pubItem, payload []byte) *Error {
-			ch := channelName(chState, it.id)
-			if d.store.blocked(it.id) {
-				ch = ""
-			}
-			return d.published(d.publish(r.Context(), updState, it.id, payload, ch, payload))
+			return d.publishData(r.Context(), updState, chState, it.id, payload)
 		})
 	}
 	d.answerPublish(w, len(items), e)
@@ -205,11 +211,7 @@ func (d *Dialect) publishReadings(w http.ResponseWriter, r *http.Request) {
 			}
 			return withTrackerID(i, data, it.id)
 		}, func(_ int, it *pubItem, payload []byte) *Error {
-			ch := channelName(chReadings, it.id)
-			if d.store.blocked(it.id) {
-				ch = ""
-			}
-			return d.published(d.publish(r.Context(), updReadings, it.id, payload, ch, payload))
+			return d.publishData(r.Context(), updReadings, chReadings, it.id, payload)
 		})
 	}
 	d.answerPublish(w, len(items), e)
@@ -244,7 +246,7 @@ func (d *Dialect) publishLifecycle(w http.ResponseWriter, r *http.Request) {
 					newBlocks[it.id] = struct{}{}
 				}
 				if !d.store.canBlockMore(len(newBlocks)) {
-					return struct{}{}, apiErr(CodeTooLarge, fmt.Sprintf("item %d: at most %d trackers can be blocked at once (atmosphere.max_last_states)", i, d.cfg.MaxLastStates))
+					return struct{}{}, d.blockLimit(i)
 				}
 			case "unblock", "corrupt":
 			default:
@@ -265,7 +267,7 @@ func (d *Dialect) publishLifecycle(w http.ResponseWriter, r *http.Request) {
 			case "block":
 				ok, added := d.store.reserveBlock(it.id)
 				if !ok { // a concurrent call took the last places since the check
-					return apiErr(CodeTooLarge, fmt.Sprintf("item %d: at most %d trackers can be blocked at once (atmosphere.max_last_states)", i, d.cfg.MaxLastStates))
+					return d.blockLimit(i)
 				}
 				err := d.publish(ctx, updBlock, it.id, nil, ch, ev)
 				if err != nil && added {
@@ -289,6 +291,11 @@ func (d *Dialect) publishLifecycle(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	d.answerPublish(w, len(items), e)
+}
+
+// blockLimit is the error of item i, a block over max_last_states.
+func (d *Dialect) blockLimit(i int) *Error {
+	return apiErr(CodeTooLarge, fmt.Sprintf("item %d: at most %d trackers can be blocked at once (atmosphere.max_last_states)", i, d.cfg.MaxLastStates))
 }
 
 // eachItem checks every item with check first and, only if all pass,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -142,7 +143,7 @@ func parseAction(msg []byte) (*action, string, *Error) {
 	if isNull(w.Hash) || json.Unmarshal(w.Hash, &hash) != nil || !validHash(hash) {
 		return nil, name, apiErr(CodeWrongHash, a.errData())
 	}
-	a.hash = lowerHex(hash)
+	a.hash = strings.ToLower(hash)
 	return a, name, nil
 }
 
@@ -324,30 +325,21 @@ func parseRateLimit(s string) (time.Duration, bool) {
 	if i == 0 {
 		return 0, false
 	}
-	if i > 18 { // more than any unit's worth of maxRateLimit
-		return maxRateLimit, unitOK(s[i:])
-	}
-	n, _ := strconv.ParseInt(s[:i], 10, 64)
-	var unit time.Duration
-	switch s[i:] {
-	case "ms":
-		unit = time.Millisecond
-	case "s":
-		unit = time.Second
-	case "m":
-		unit = time.Minute
-	case "h":
-		unit = time.Hour
-	default:
+	unit, ok := rateUnits[s[i:]]
+	if !ok {
 		return 0, false
 	}
+	if i > 18 { // more than any unit's worth of maxRateLimit
+		return maxRateLimit, true
+	}
+	n, _ := strconv.ParseInt(s[:i], 10, 64)
 	if n > int64(maxRateLimit/unit) {
 		return maxRateLimit, true
 	}
 	return min(max(time.Duration(n)*unit, minRateLimit), maxRateLimit), true
 }
 
-func unitOK(u string) bool { return u == "ms" || u == "s" || u == "m" || u == "h" }
+var rateUnits = map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour}
 
 // validHash reports whether h looks like a session hash or API key: 32 hex
 // digits.
@@ -364,17 +356,6 @@ func isHex(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-// lowerHex returns hex digits in lower case.
-func lowerHex(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'F' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 func isNull(raw json.RawMessage) bool {

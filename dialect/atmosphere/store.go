@@ -68,6 +68,19 @@ type trackerData struct {
 	blocked  bool // filled in by get from the blocked set
 }
 
+// of returns what t keeps for an event type's subscribers, or nil.
+func (t *trackerData) of(typ evType) *derived {
+	switch typ {
+	case evState, evStateBatch:
+		return t.state
+	case evReadingsBatch:
+		return t.readings
+	case evIoTMonitor:
+		return t.iot
+	}
+	return nil
+}
+
 // store is the last-state store. Its methods are safe for concurrent use.
 type store struct {
 	max int

@@ -41,6 +41,17 @@ func (t *typeSub) has(id int64) bool {
 	return ok
 }
 
+// item returns d as one item of t's batches.
+func (t *typeSub) item(d *derived) []byte {
+	switch t.typ {
+	case evStateBatch:
+		return d.stateData(t.compact)
+	case evReadingsBatch:
+		return d.readings(t.filter)
+	}
+	return d.data
+}
+
 // chanKey names one hub subscription of a client.
 type chanKey struct {
 	kind chanKind
@@ -57,6 +68,25 @@ type chanSub struct {
 type subResult struct {
 	Success bool                     `json:"success"`
 	Value   map[string]trackerStatus `json:"value"`
+}
+
+// subResults is a response's results: one per event type, in the order
+// the requests first name them.
+type subResults struct {
+	events []string
+	data   map[string]*subResult
+}
+
+// of returns typ's result, added if it is new.
+func (r *subResults) of(typ evType) *subResult {
+	name := typ.String()
+	res := r.data[name]
+	if res == nil {
+		res = &subResult{Success: true, Value: map[string]trackerStatus{}}
+		r.data[name] = res
+		r.events = append(r.events, name)
+	}
+	return res
 }
 
 // response is the response frame to an action.
@@ -94,19 +124,12 @@ func (c *client) subscribeLocked(a *action, s *session, now time.Time) {
 	if c.subs == nil {
 		c.subs = &subState{chans: map[chanKey]*chanSub{}, owners: map[*session]int{}}
 	}
-	var events []string
-	data := map[string]*subResult{}
+	results := subResults{data: map[string]*subResult{}}
 	fresh := map[evType][]int64{} // per type: trackers whose current data to send
 	var touched []int64
 	for i := range a.reqs {
 		req := &a.reqs[i]
-		name := req.typ.String()
-		res := data[name]
-		if res == nil {
-			res = &subResult{Success: true, Value: map[string]trackerStatus{}}
-			data[name] = res
-			events = append(events, name)
-		}
+		res := results.of(req.typ)
 		t := c.subs.types[req.typ]
 		if t == nil {
 			t = &typeSub{typ: req.typ, trackers: map[int64]*session{}}
@@ -135,7 +158,7 @@ func (c *client) subscribeLocked(a *action, s *session, now time.Time) {
 		return
 	}
 	c.subscribed.Store(true)
-	c.respondLocked(a.name, events, data)
+	c.respondLocked(a.name, results.events, results.data)
 	for typ := range numEvTypes {
 		if list := fresh[typ]; len(list) > 0 {
 			c.sendCurrentLocked(c.subs.types[typ], list, now)
@@ -183,23 +206,12 @@ func (c *client) sendCurrentLocked(t *typeSub, ids []int64, now time.Time) {
 		if !ok {
 			continue
 		}
-		switch t.typ {
-		case evState:
-			if td.state != nil {
-				states = append(states, td.state.message(t.compact, c.trackSize))
-			}
-		case evStateBatch:
-			if td.state != nil {
-				items = append(items, td.state.stateData(t.compact))
-			}
-		case evReadingsBatch:
-			if td.readings != nil {
-				items = append(items, td.readings.readings(t.filter))
-			}
-		case evIoTMonitor:
-			if td.iot != nil {
-				items = append(items, td.iot.data)
-			}
+		switch src := td.of(t.typ); {
+		case src == nil:
+		case t.typ == evState:
+			states = append(states, src.message(t.compact, c.trackSize))
+		default:
+			items = append(items, t.item(src))
 		}
 		delete(t.pending, id) // just sent its latest
 	}
@@ -218,18 +230,11 @@ func (c *client) sendCurrentLocked(t *typeSub, ids []int64, now time.Time) {
 // unsubscribeLocked applies an unsubscribe action. Unsubscribing what is
 // not subscribed is not an error.
 func (c *client) unsubscribeLocked(a *action, s *session) {
-	var events []string
-	data := map[string]*subResult{}
+	results := subResults{data: map[string]*subResult{}}
 	var removed []int64
 	for i := range a.reqs {
 		req := &a.reqs[i]
-		name := req.typ.String()
-		res := data[name]
-		if res == nil {
-			res = &subResult{Success: true, Value: map[string]trackerStatus{}}
-			data[name] = res
-			events = append(events, name)
-		}
+		res := results.of(req.typ)
 		var t *typeSub
 		if c.subs != nil {
 			t = c.subs.types[req.typ]
@@ -265,7 +270,7 @@ func (c *client) unsubscribeLocked(a *action, s *session) {
 		c.respondLocked(a.name, a.legacyData.Events, nonNil(a.legacyData.Trackers))
 		return
 	}
-	c.respondLocked(a.name, events, data)
+	c.respondLocked(a.name, results.events, results.data)
 }
 
 // dropLocked removes every subscription entry for which drop is true.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -47,7 +48,7 @@ func (d *Dialect) putUser(w http.ResponseWriter, r *http.Request) {
 	}
 	var pw []byte
 	switch {
-	case login == "" || len(login) > 256:
+	case login == "" || len(login) > maxLogin:
 		writeAPIError(w, apiErr(CodeInvalidParameters, "the login must be 1 to 256 bytes"))
 		return
 	case b.Password != "" && b.PasswordHash != "":
@@ -290,7 +291,7 @@ func (a *auth) newAPIKey(login string, trackers []int64) (string, bool) {
 func (a *auth) deleteAPIKey(sum string) (bool, []ended) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.keys[lowerHex(sum)]
+	s := a.keys[strings.ToLower(sum)]
 	if s == nil {
 		return false, nil
 	}
