@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -254,18 +255,15 @@ func (s *Server) shutdown(hs *http.Server, listenersClosed <-chan struct{}) erro
 	<-listenersClosed // Shutdown closes the listeners before it waits for requests
 
 	dialectErrs := make([]error, len(s.dialects))
-	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for i, d := range s.dialects {
-		go func() {
-			defer func() { done <- struct{}{} }()
+		wg.Go(func() {
 			if err := d.Shutdown(ctx); err != nil {
 				dialectErrs[i] = fmt.Errorf("server: shut down %s: %w", d.Name(), err)
 			}
-		}()
+		})
 	}
-	for range s.dialects {
-		<-done
-	}
+	wg.Wait()
 	err := <-httpDone
 	if err != nil {
 		err = fmt.Errorf("server: http requests still running at the deadline: %w", err)

@@ -5,7 +5,7 @@
 //	switchboard help
 //
 // Settings come from, highest first: flags, environment (SWITCHBOARD_HOST,
-// SWITCHBOARD_PORT), the config file, defaults. The file is --config, else
+// SWITCHBOARD_PORT, SWITCHBOARD_REDIS_URL), the config file, defaults. The file is --config, else
 // SWITCHBOARD_CONFIG, else ./websockets.conf when it exists; with none of
 // them every key has its default.
 package main

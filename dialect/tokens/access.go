@@ -3,10 +3,11 @@ package tokens
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 )
 
 // Authorization failures of the HTTP API.

@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -69,7 +70,7 @@ func (d *Dialect) subscribe(id hub.SubscriberID, s hub.Subscriber, channels, ski
 	ctx, cancel := context.WithTimeout(d.ctx, hubTimeout)
 	defer cancel()
 	for i, ch := range channels {
-		if contains(skip, ch) {
+		if slices.Contains(skip, ch) {
 			continue
 		}
 		if _, err := d.hub.Subscribe(ctx, ch, id, s); err != nil {
@@ -83,19 +84,10 @@ func (d *Dialect) subscribe(id hub.SubscriberID, s hub.Subscriber, channels, ski
 // unsubscribe unsubscribes id from channels not in keep.
 func (d *Dialect) unsubscribe(id hub.SubscriberID, channels, keep []string) {
 	for _, ch := range channels {
-		if !contains(keep, ch) {
+		if !slices.Contains(keep, ch) {
 			d.hub.Unsubscribe(ch, id)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // leave forgets a closed connection.

@@ -82,6 +82,18 @@ func (r Recipients) Len() int { return len(r.Tokens) + len(r.Groups) }
 // entry ending in '/' is a group prefix, any other an exact token.
 func ParseRecipients(list string) Recipients {
 	var r Recipients
+	if !strings.Contains(list, ",") {
+		// One entry, the usual case: nothing to deduplicate or reduce, so
+		// no map for it.
+		switch e := strings.TrimSpace(list); {
+		case e == "":
+		case strings.HasSuffix(e, "/"):
+			r.Groups = []string{e}
+		default:
+			r.Tokens = []string{e}
+		}
+		return r
+	}
 	seen := make(map[string]struct{})
 	for e := range strings.SplitSeq(list, ",") {
 		e = strings.TrimSpace(e)

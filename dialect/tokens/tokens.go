@@ -83,7 +83,7 @@ func New(cfg config.Tokens, opts ws.Options, h *hub.Hub, logger *slog.Logger) *D
 	if list := cfg.Origins(); list != nil {
 		d.origins = make(map[string]struct{}, len(list))
 		for _, o := range list {
-			d.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = struct{}{}
+			d.origins[normOrigin(o)] = struct{}{}
 		}
 	}
 	d.http = http.DefaultTransport.(*http.Transport).Clone()
@@ -156,9 +156,13 @@ func (d *Dialect) originAllowed(r *http.Request) bool {
 	if o == "" {
 		return true
 	}
-	_, ok := d.origins[strings.ToLower(strings.TrimSuffix(o, "/"))]
+	_, ok := d.origins[normOrigin(o)]
 	return ok
 }
+
+// normOrigin is the form in which origins are compared: lower case,
+// without a trailing '/'.
+func normOrigin(o string) string { return strings.ToLower(strings.TrimSuffix(o, "/")) }
 
 // serveWS admits a handshake to tokens.path (see the package doc) and hands
 // it to the WebSocket server.
