@@ -41,6 +41,7 @@ type Bus struct {
 	log    *slog.Logger
 	client *goredis.Client
 	p      string // opts.KeyPrefix
+	mp     string // p+"m:": the prefix of the Redis channels that carry messages
 
 	handler   atomic.Pointer[bus.Handler]
 	started   atomic.Bool
@@ -94,6 +95,7 @@ func New(opts *Options) (*Bus, error) {
 		log:     o.Logger,
 		client:  goredis.NewClient(ro),
 		p:       o.KeyPrefix,
+		mp:      o.KeyPrefix + "m:",
 		closing: make(chan struct{}),
 		subs:    make(map[string]struct{}),
 		waiters: make(map[string][]chan struct{}),

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -51,7 +52,7 @@ func (w *worker) push(m bus.Message) bool {
 // dispatch hands a received Redis message to its channel's worker. The
 // node's own messages are skipped: Publish delivered them locally.
 func (b *Bus) dispatch(m *goredis.Message) {
-	channel, ok := cutPrefix(m.Channel, b.p+"m:")
+	channel, ok := strings.CutPrefix(m.Channel, b.mp)
 	if !ok {
 		return // the control channel: nothing is sent on it yet
 	}
@@ -99,11 +100,4 @@ func (b *Bus) runWorker(w *worker, h bus.Handler) {
 			w.spare = batch
 		}
 	}
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
-		return s, false
-	}
-	return s[len(prefix):], true
 }

@@ -94,7 +94,7 @@ func (b *Bus) attach(ctx context.Context, ps *goredis.PubSub) error {
 	b.ps = ps // from here, Subscribe writes to ps and waits for its ack
 	chans := make([]string, 0, len(b.subs))
 	for c := range b.subs {
-		chans = append(chans, b.p+"m:"+c)
+		chans = append(chans, b.mp+c)
 	}
 	for batch := range slices.Chunk(chans, subscribeBatch) {
 		if err := ps.Subscribe(ctx, batch...); err != nil {
@@ -230,7 +230,7 @@ func (b *Bus) Subscribe(ctx context.Context, channel string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	rc := b.p + "m:" + channel
+	rc := b.mp + channel
 	w := make(chan struct{})
 	b.mu.Lock()
 	b.subs[channel] = struct{}{}
@@ -282,7 +282,7 @@ func (b *Bus) Unsubscribe(ctx context.Context, channel string) error {
 	ps := b.ps
 	b.mu.Unlock()
 	if ps != nil {
-		_ = ps.Unsubscribe(ctx, b.p+"m:"+channel) // a broken link forgets it anyway
+		_ = ps.Unsubscribe(ctx, b.mp+channel) // a broken link forgets it anyway
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ func (b *Bus) send(batch []bus.Message) {
 	defer cancel()
 	pipe := b.client.Pipeline()
 	for _, m := range batch {
-		pipe.Publish(ctx, b.p+"m:"+m.Channel, encodeEnvelope(b.id, m))
+		pipe.Publish(ctx, b.mp+m.Channel, encodeEnvelope(b.id, m))
 	}
 	cmds, err := pipe.Exec(ctx)
 	if err == nil {

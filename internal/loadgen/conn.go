@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,7 +121,7 @@ func (c *conn) readMessage() (ws.OpCode, []byte, error) {
 			if fragmented && !h.OpCode.IsControl() {
 				start = len(c.msg)
 			}
-			c.msg = grow(c.msg[:start], n)
+			c.msg = slices.Grow(c.msg[:start], n)[:start+n]
 			p = c.msg[start:]
 			if _, err := io.ReadFull(c.br, p); err != nil {
 				return 0, nil, err
@@ -160,15 +161,6 @@ func (c *conn) readMessage() (ws.OpCode, []byte, error) {
 			return op, c.msg, nil
 		}
 	}
-}
-
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), len(b)+n)
-		copy(nb, b)
-		b = nb
-	}
-	return b[:len(b)+n]
 }
 
 func (c *conn) control(op ws.OpCode, p []byte) error {

@@ -152,64 +152,63 @@ const WindowOff = -1
 // Defaults returns o with every zero field set to the default of its
 // scenario.
 func (o Options) Defaults() Options {
-	set := func(f *int, v int) {
-		if *f == 0 {
-			*f = v
-		}
-	}
-	setD := func(f *time.Duration, v time.Duration) {
-		if *f == 0 {
-			*f = v
-		}
-	}
-	setS := func(f *string, v string) {
-		if *f == "" {
-			*f = v
-		}
-	}
-	setS(&o.Protocol, ProtocolPusher)
+	setDefault(&o.Protocol, ProtocolPusher)
 	switch o.Scenario {
 	case ScenarioEcho:
 		o.Protocol = ProtocolEcho
-		set(&o.Connections, 100)
+		setDefault(&o.Connections, 100)
 		o.Channels = 1
 	case ScenarioHold:
-		set(&o.Connections, 1000)
-		set(&o.Channels, 100)
+		setDefault(&o.Connections, 1000)
+		setDefault(&o.Channels, 100)
 	case ScenarioFanout:
-		set(&o.Subscribers, 1000)
+		setDefault(&o.Subscribers, 1000)
 		o.Channels = 1
 	case ScenarioChannels:
-		set(&o.Subscribers, 10000)
-		set(&o.Channels, 1000)
+		setDefault(&o.Subscribers, 10000)
+		setDefault(&o.Channels, 1000)
 	}
 	switch {
-	case o.Scenario != ScenarioFanout && o.Scenario != ScenarioChannels, o.Window < 0:
+	case !o.publishes(), o.Window < 0:
 		o.Window = WindowOff
 	case o.Window == 0 && o.Rate == 0:
 		o.Window = DefaultWindow
 	case o.Window == 0:
 		o.Window = WindowOff
 	}
-	setS(&o.Target, "127.0.0.1:8000")
-	set(&o.Payload, 100)
-	set(&o.Publishers, 16)
-	setD(&o.Duration, 10*time.Second)
-	setD(&o.Drain, 3*time.Second)
-	setD(&o.Idle, 5*time.Second)
-	set(&o.ConnectConcurrency, 32)
-	setD(&o.ConnectTimeout, 10*time.Second)
-	setS(&o.AppID, "app-id")
-	setS(&o.AppKey, "app-key")
-	setS(&o.AppSecret, "app-secret")
-	setS(&o.PublishVia, PublishHTTP)
-	setS(&o.HeapProfileOut, "heap.pprof")
+	setDefault(&o.Target, "127.0.0.1:8000")
+	setDefault(&o.Payload, 100)
+	setDefault(&o.Publishers, 16)
+	setDefault(&o.Duration, 10*time.Second)
+	setDefault(&o.Drain, 3*time.Second)
+	setDefault(&o.Idle, 5*time.Second)
+	setDefault(&o.ConnectConcurrency, 32)
+	setDefault(&o.ConnectTimeout, 10*time.Second)
+	setDefault(&o.AppID, "app-id")
+	setDefault(&o.AppKey, "app-key")
+	setDefault(&o.AppSecret, "app-secret")
+	setDefault(&o.PublishVia, PublishHTTP)
+	setDefault(&o.HeapProfileOut, "heap.pprof")
 	return o
+}
+
+// setDefault sets *f to v if *f is the zero value.
+func setDefault[T comparable](f *T, v T) {
+	var zero T
+	if *f == zero {
+		*f = v
+	}
+}
+
+// publishes reports whether the scenario publishes and counts deliveries
+// (fanout, channels).
+func (o *Options) publishes() bool {
+	return o.Scenario == ScenarioFanout || o.Scenario == ScenarioChannels
 }
 
 // conns is how many connections the scenario opens to be measured.
 func (o *Options) conns() int {
-	if o.Scenario == ScenarioFanout || o.Scenario == ScenarioChannels {
+	if o.publishes() {
 		return o.Subscribers
 	}
 	return o.Connections
@@ -234,7 +233,7 @@ func (o *Options) Validate() error {
 	if !slices.Contains([]string{ProtocolPusher, ProtocolTokens, ProtocolEcho}, o.Protocol) {
 		bad("--protocol %q: use pusher, tokens or echo", o.Protocol)
 	}
-	if (o.Scenario == ScenarioFanout || o.Scenario == ScenarioChannels) && o.Protocol == ProtocolEcho {
+	if o.publishes() && o.Protocol == ProtocolEcho {
 		bad("--protocol echo cannot publish: %s needs pusher or tokens", o.Scenario)
 	}
 	if n := o.conns(); n < 1 || n > maxConnections {

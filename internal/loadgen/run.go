@@ -85,7 +85,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	res.Disconnects = r.disconnects()
 	res.Errors = r.errs.list()
-	if o.Scenario == ScenarioFanout || o.Scenario == ScenarioChannels {
+	if o.publishes() {
 		res.setNoLoss()
 	}
 	return res, ctx.Err()
@@ -256,7 +256,7 @@ func (s *subscriber) track(pub, seq uint64) {
 	}
 }
 
-// errorList keeps the first few distinct errors of a run.
+// errorList keeps the first few errors of a run and counts the rest.
 type errorList struct {
 	mu   sync.Mutex
 	msgs []string

@@ -1,31 +1,8 @@
-//go:build unix && !linux
+//go:build !linux
 
 package loadgen
 
 import "syscall"
 
-// RaiseFileLimit raises the soft RLIMIT_NOFILE of this process to its hard
-// limit and returns the limit now in force.
-func RaiseFileLimit() (uint64, error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, err
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return lim.Cur, err
-		}
-	}
-	return lim.Cur, nil
-}
-
+// bindNoPort does nothing where IP_BIND_ADDRESS_NO_PORT is not available.
 func bindNoPort(network, address string, c syscall.RawConn) error { return nil }
-
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}

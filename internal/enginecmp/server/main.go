@@ -4,9 +4,9 @@
 //
 //	go run ./internal/enginecmp/server -engine=switchboard|gws|coder [-addr 127.0.0.1:8001] [-pprof 127.0.0.1:6061 -memprofilerate 1]
 //
-// It prints "listening ADDR pid PID" once it serves, and runs until
-// SIGINT or SIGTERM. Each engine runs with its defaults, as an embedder
-// would first meet it:
+// It prints "listening ADDR pid PID engine ENGINE" once it serves, and
+// runs until SIGINT or SIGTERM. Each engine runs with its defaults, as an
+// embedder would first meet it:
 //
 //   - switchboard: our ws package, gobwas/ws framing on an epoll poller; no
 //     goroutine and no buffer per idle connection.
