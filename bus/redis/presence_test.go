@@ -165,7 +165,11 @@ func TestCountsAcrossNodes(t *testing.T) {
 // The shared store is one store for all nodes; values expire.
 func TestSharedAcrossNodes(t *testing.T) {
 	srv := redistest.Start(t)
-	nodes := newCluster(t, srv, 2, nil)
+	// Not a test of outages: patient timers, so that a loaded machine's
+	// slow heartbeat does not take Redis for gone mid-test.
+	nodes := newCluster(t, srv, 2, func(o *Options) {
+		o.HeartbeatInterval, o.PresenceTTL, o.OpTimeout = time.Second, 5*time.Second, 5*time.Second
+	})
 	ctx := context.Background()
 	sa, sb := nodes[0].hub.Shared(), nodes[1].hub.Shared()
 	if err := sa.Set(ctx, "tokens/registered", "tok1", []byte("1"), 0); err != nil {
