@@ -78,7 +78,8 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 }
 
 // conn is one client WebSocket connection. One goroutine reads it; writes
-// may come from any goroutine.
+// may come from any goroutine. Once an event loop took it over (detached),
+// the socket is the raw descriptor fd and nc, br and skip are unused.
 type conn struct {
 	nc   net.Conn
 	br   *bufio.Reader
@@ -86,8 +87,14 @@ type conn struct {
 	skip int    // bytes of the last message still in br, discarded on the next read
 	msg  []byte // reused for messages larger than br's buffer or fragmented
 
-	wmu  sync.Mutex
-	wbuf []byte
+	detached   bool   // an event loop reads the socket
+	fd         int    // detached: the raw socket
+	pending    []byte // detached: the start of a frame not yet complete
+	fragmented bool   // detached: msg holds the fragments of a message so far
+
+	wmu    sync.Mutex
+	wbuf   []byte
+	closed bool // under wmu
 }
 
 // readMessage returns the next text or binary message. Pings are answered
@@ -179,7 +186,13 @@ func (c *conn) control(op ws.OpCode, p []byte) error {
 func (c *conn) writeFrame(op ws.OpCode, payload []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
 	c.wbuf = appendFrame(c.wbuf[:0], op, payload)
+	if c.detached {
+		return writeRaw(c.fd, c.wbuf)
+	}
 	_, err := c.nc.Write(c.wbuf)
 	return err
 }
@@ -207,8 +220,19 @@ func appendFrame(b []byte, op ws.OpCode, payload []byte) []byte {
 }
 
 // close drops the connection with a reset, leaving no TIME_WAIT entry to
-// use up the ephemeral ports of the next run.
+// use up the ephemeral ports of the next run. It may be called more than
+// once. A detached connection must be out of its event loop first.
 func (c *conn) close() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if c.detached {
+		closeRaw(c.fd)
+		return
+	}
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}

@@ -22,6 +22,7 @@ type runner struct {
 	hist     histogram
 	subs     []*subscriber
 	flow     *flow          // fanout and channels with a window; nil when open loop
+	rx       *receivers     // reads the subscribers (not echo connections)
 	wg       sync.WaitGroup // every reader and publisher-reader goroutine
 	stopping atomic.Bool    // set before connections are closed on purpose
 	progress io.Writer
@@ -96,6 +97,13 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 // the first connection that fails.
 func (r *runner) connectAll(ctx context.Context, n int) error {
 	r.subs = make([]*subscriber, n)
+	if r.o.Scenario != ScenarioEcho {
+		rx, err := newReceivers(r, n)
+		if err != nil {
+			return fmt.Errorf("receivers: %w", err)
+		}
+		r.rx = rx
+	}
 	var next, opened atomic.Int64
 	var failOnce sync.Once
 	var failure error
@@ -119,11 +127,13 @@ func (r *runner) connectAll(ctx context.Context, n int) error {
 				s := newSubscriber(c, i, ch, r.o.Publishers)
 				r.subs[i] = s
 				opened.Add(1)
-				r.wg.Add(1)
-				if r.o.Scenario == ScenarioEcho {
+				if r.rx == nil {
+					r.wg.Add(1)
 					go s.echoLoop(r)
-				} else {
-					go s.run(r)
+				} else if err := r.rx.add(s); err != nil {
+					failOnce.Do(func() { failure = fmt.Errorf("connection %d: %w", i+1, err) })
+					cancel()
+					return
 				}
 			}
 		})
@@ -139,6 +149,9 @@ func (r *runner) connectAll(ctx context.Context, n int) error {
 func (r *runner) closeConns() {
 	r.stopping.Store(true)
 	r.readyOnce.Do(func() { close(r.ready) })
+	if r.rx != nil {
+		r.rx.close() // detached sockets may be closed only once no loop reads them
+	}
 	for _, s := range r.subs {
 		if s != nil {
 			s.c.close()
@@ -203,37 +216,47 @@ func newSubscriber(c *conn, index, channel, publishers int) *subscriber {
 	return &subscriber{c: c, index: index, channel: channel, next: make([]uint64, publishers)}
 }
 
-// run reads messages until the connection ends. Per message it does a
-// marker search, three atomic adds and no allocation.
+// run reads messages until the connection ends, on a goroutine of its
+// own: the receiver where there is no event loop (rx_other.go).
 func (s *subscriber) run(r *runner) {
 	defer r.wg.Done()
-	pusher := r.o.Protocol == ProtocolPusher
 	for {
 		_, p, err := s.c.readMessage()
 		if err != nil {
-			if !r.stopping.Load() {
-				s.dropped.Store(true)
-				r.errs.add(fmt.Errorf("subscriber %d: %w", s.index+1, err))
-			}
+			s.ended(r, err)
 			return
 		}
-		pub, seq, ts, ok := parseMessage(p)
-		if !ok {
-			if pusher {
-				if err := s.c.pusherControl(p); err != nil {
-					r.errs.add(fmt.Errorf("subscriber %d: %w", s.index+1, err))
-				}
-			} else {
-				s.malformed++
-			}
-			continue
-		}
-		now := r.now()
-		r.hist.record(s.index, time.Duration(now-ts))
-		s.lastRecv = now
-		s.track(pub, seq)
-		s.received.Add(1)
+		s.handle(r, p)
 	}
+}
+
+// ended records why the subscriber's connection ended, unless the run
+// closed it on purpose.
+func (s *subscriber) ended(r *runner, err error) {
+	if !r.stopping.Load() {
+		s.dropped.Store(true)
+		r.errs.add(fmt.Errorf("subscriber %d: %w", s.index+1, err))
+	}
+}
+
+// handle counts one message. Per benchmark message it does a marker
+// search, three atomic adds and no allocation; other Pusher messages are
+// answered (pings) or recorded (errors).
+func (s *subscriber) handle(r *runner, p []byte) {
+	pub, seq, ts, ok := parseMessage(p)
+	if !ok {
+		if r.o.Protocol != ProtocolPusher {
+			s.malformed++
+		} else if err := s.c.pusherControl(p); err != nil {
+			r.errs.add(fmt.Errorf("subscriber %d: %w", s.index+1, err))
+		}
+		return
+	}
+	now := r.now()
+	r.hist.record(s.index, time.Duration(now-ts))
+	s.lastRecv = now
+	s.track(pub, seq)
+	s.received.Add(1)
 }
 
 // track counts a message's sequence number against the expected one, and
