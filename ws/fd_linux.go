@@ -5,6 +5,7 @@ package ws
 import (
 	"fmt"
 	"net"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,7 +52,13 @@ func readFD(fd int, p []byte) (int, error) {
 // block, and returns what is left and how many bytes went out.
 func writeFD(fd int, bufs [][]byte) (rest [][]byte, written int, err error) {
 	for len(bufs) > 0 {
-		n, err := unix.Writev(fd, bufs[:min(len(bufs), maxIOV)])
+		var n int
+		var err error
+		if len(bufs) == 1 {
+			n, err = send(fd, bufs[0])
+		} else {
+			n, err = unix.Writev(fd, bufs[:min(len(bufs), maxIOV)])
+		}
 		if n > 0 {
 			written += n
 			bufs = advance(bufs, n)
@@ -66,6 +73,22 @@ func writeFD(fd int, bufs [][]byte) (rest [][]byte, written int, err error) {
 		}
 	}
 	return nil, written, nil
+}
+
+// send writes b with send(2). On a socket it does what write(2) does
+// without the file layer's work per call (writev's was about a sixth of the
+// server's CPU under fan-out), and MSG_NOSIGNAL makes a vanished peer an
+// EPIPE, not a signal.
+func send(fd int, b []byte) (int, error) {
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(p), uintptr(len(b)), unix.MSG_NOSIGNAL, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // advance drops the first n bytes of bufs. It re-slices bufs' elements but
