@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -27,31 +29,12 @@ type publisher interface {
 	close()
 }
 
-// newHTTPClient returns a keep-alive client for n sequential publishers
-// that dials only the checked target.
-func (r *runner) newHTTPClient(n int) *http.Client {
-	nd := &net.Dialer{Timeout: r.o.ConnectTimeout}
-	dst := r.d.dst.String()
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return nd.DialContext(ctx, "tcp", dst)
-			},
-			MaxIdleConns:        n,
-			MaxIdleConnsPerHost: n,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
-		},
-	}
-}
-
 // newPublisher returns publisher id for the run's protocol.
-func (r *runner) newPublisher(ctx context.Context, id int, client *http.Client) (publisher, error) {
+func (r *runner) newPublisher(ctx context.Context, id int) (publisher, error) {
 	o := &r.o
 	switch {
 	case o.Protocol == ProtocolPusher:
-		return newPusherREST(o, client), nil
+		return newPusherREST(o, r.newHTTPConn(ctx)), nil
 	case o.PublishVia == PublishWS:
 		ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 		defer cancel()
@@ -64,46 +47,132 @@ func (r *runner) newPublisher(ctx context.Context, id int, client *http.Client) 
 		go p.drain(r)
 		return p, nil
 	default:
-		return &tokensHTTP{client: client, url: o.httpURL("/")}, nil
+		return &tokensHTTP{hc: r.newHTTPConn(ctx)}, nil
+	}
+}
+
+// httpTimeout bounds one publish request, from writing it to reading the
+// whole response.
+const httpTimeout = 30 * time.Second
+
+// httpConn is one publisher's keep-alive HTTP/1.1 connection to the
+// target. It writes each request itself and reads the answer with
+// http.ReadResponse: net/http's client hands every request to two
+// goroutines of its transport and back, which cost the generator as much
+// CPU as the server spent on the publish.
+type httpConn struct {
+	ctx  context.Context // the run's: ending it fails the request in flight
+	dial func(ctx context.Context) (net.Conn, error)
+	host string
+
+	nc   net.Conn
+	br   *bufio.Reader
+	stop func() bool // unregisters nc's context.AfterFunc
+	req  []byte
+}
+
+func (r *runner) newHTTPConn(ctx context.Context) *httpConn {
+	nd := &net.Dialer{Timeout: r.o.ConnectTimeout}
+	dst := r.d.dst.String()
+	return &httpConn{
+		ctx:  ctx,
+		dial: func(ctx context.Context) (net.Conn, error) { return nd.DialContext(ctx, "tcp", dst) },
+		host: r.o.Target,
+	}
+}
+
+// post sends POST target (a path and query) with body and fails on any
+// status but 200. A failed connection is closed, and the next post dials
+// again.
+func (h *httpConn) post(target, contentType string, body []byte) error {
+	if h.nc == nil {
+		nc, err := h.dial(h.ctx)
+		if err != nil {
+			return err
+		}
+		h.nc, h.br = nc, bufio.NewReader(nc)
+		h.stop = context.AfterFunc(h.ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	}
+	h.req = append(h.req[:0], "POST "...)
+	h.req = append(h.req, target...)
+	h.req = append(h.req, " HTTP/1.1\r\nHost: "...)
+	h.req = append(h.req, h.host...)
+	h.req = append(h.req, "\r\nContent-Type: "...)
+	h.req = append(h.req, contentType...)
+	h.req = append(h.req, "\r\nContent-Length: "...)
+	h.req = strconv.AppendInt(h.req, int64(len(body)), 10)
+	h.req = append(h.req, "\r\n\r\n"...)
+	h.req = append(h.req, body...)
+	err := h.roundTrip(target)
+	if err != nil {
+		h.close()
+	}
+	return err
+}
+
+func (h *httpConn) roundTrip(target string) error {
+	if err := h.nc.SetDeadline(time.Now().Add(httpTimeout)); err != nil {
+		return err
+	}
+	if _, err := h.nc.Write(h.req); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(h.br, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		path, _, _ := strings.Cut(target, "?")
+		return fmt.Errorf("POST %s: %s %s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil {
+		return err
+	}
+	if resp.Close {
+		h.close() // the server will not take another request on it
+	}
+	return nil
+}
+
+func (h *httpConn) close() {
+	if h.nc != nil {
+		h.stop()
+		_ = h.nc.Close()
+		h.nc, h.br = nil, nil
 	}
 }
 
 // pusherREST publishes with POST /apps/{id}/events, signed as the Pusher
 // server SDKs sign (auth_version 1.0).
 type pusherREST struct {
-	client *http.Client
-	base   string // http://target
-	path   string // /apps/{id}/events
-	key    string
-	mac    hash.Hash
-	body   []byte
-	sb     []byte // string to sign
-	sum    []byte
+	hc   *httpConn
+	path string // /apps/{id}/events
+	key  string
+	mac  hash.Hash
+	body []byte
+	sb   []byte // string to sign
+	sum  []byte
 }
 
-func newPusherREST(o *Options, client *http.Client) *pusherREST {
+func newPusherREST(o *Options, hc *httpConn) *pusherREST {
 	return &pusherREST{
-		client: client,
-		base:   o.httpURL(""),
-		path:   "/apps/" + o.AppID + "/events",
-		key:    o.AppKey,
-		mac:    hmac.New(sha256.New, []byte(o.AppSecret)),
+		hc:   hc,
+		path: "/apps/" + o.AppID + "/events",
+		key:  o.AppKey,
+		mac:  hmac.New(sha256.New, []byte(o.AppSecret)),
 	}
 }
 
-func (p *pusherREST) publish(ctx context.Context, c int, msg []byte) error {
+func (p *pusherREST) publish(_ context.Context, c int, msg []byte) error {
 	p.body = append(p.body[:0], `{"name":"bench","channel":"`...)
 	p.body = append(p.body, pusherChannel(c)...)
 	p.body = append(p.body, `","data":"`...)
 	p.body = append(p.body, msg...) // ASCII letters, digits and ':' need no escaping
 	p.body = append(p.body, `"}`...)
 	query := p.signedQuery(time.Now().Unix(), p.body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+p.path+"?"+query, bytes.NewReader(p.body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return do(p.client, req)
+	return p.hc.post(p.path+"?"+query, "application/json", p.body)
 }
 
 // signedQuery returns the query string of a request with body at unix time
@@ -124,45 +193,24 @@ func (p *pusherREST) signedQuery(ts int64, body []byte) string {
 		"&auth_signature=" + hex.EncodeToString(p.sum)
 }
 
-func (p *pusherREST) close() {}
+func (p *pusherREST) close() { p.hc.close() }
 
 // tokensHTTP publishes with the token broker's form API:
 // POST / method=broadcast&message={group}|{msg}.
 type tokensHTTP struct {
-	client *http.Client
-	url    string
-	body   []byte
+	hc   *httpConn
+	body []byte
 }
 
-func (p *tokensHTTP) publish(ctx context.Context, c int, msg []byte) error {
+func (p *tokensHTTP) publish(_ context.Context, c int, msg []byte) error {
 	p.body = append(p.body[:0], "method=broadcast&message="...)
 	p.body = append(p.body, url.QueryEscape(tokenGroup(c))...)
 	p.body = append(p.body, "%7C"...) // '|'
 	p.body = append(p.body, msg...)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(p.body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return do(p.client, req)
+	return p.hc.post("/", "application/x-www-form-urlencoded", p.body)
 }
 
-func (p *tokensHTTP) close() {}
-
-// do sends req and fails on any status but 200.
-func do(client *http.Client, req *http.Request) error {
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		return fmt.Errorf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(b))
-	}
-	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection is reused
-	return err
-}
+func (p *tokensHTTP) close() { p.hc.close() }
 
 // tokensWS publishes `{group}|{msg}` frames on a WebSocket of its own. A
 // write returns when the kernel took the bytes: there is no back-pressure

@@ -83,8 +83,6 @@ func (r *runner) fanout(ctx context.Context, res *Result) error {
 	for i := range o.Subscribers {
 		subsOn[i%o.Channels]++
 	}
-	client := r.newHTTPClient(o.Publishers)
-	defer client.CloseIdleConnections()
 	pubs := make([]publisher, o.Publishers)
 	defer func() {
 		for _, p := range pubs {
@@ -94,7 +92,7 @@ func (r *runner) fanout(ctx context.Context, res *Result) error {
 		}
 	}()
 	for i := range pubs {
-		p, err := r.newPublisher(ctx, i, client)
+		p, err := r.newPublisher(ctx, i)
 		if err != nil {
 			return err
 		}
