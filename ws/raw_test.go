@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"context"
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -112,5 +113,45 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	// The test's own client side adds none either (raw net.Conns).
 	if extra := runtime.NumGoroutine() - before; extra > n/20 {
 		t.Fatalf("%d idle connections hold %d goroutines", n, extra)
+	}
+}
+
+// TestDeliveryToIdleConnectionDoesNotAllocate sends one prepared message at
+// a time to a connection that goes idle in between, as a subscriber of a
+// quiet channel does: the send queue comes from the server's pool, so the
+// delivery path allocates nothing.
+func TestDeliveryToIdleConnectionDoesNotAllocate(t *testing.T) {
+	ts := newTestServer(t, Options{}, false)
+	c := dialRaw(t, ts.url, nil)
+	conn := <-ts.conns
+	m := NewPreparedMessage(Text, []byte(`{"event":"update","channel":"quiet","data":"{}"}`))
+	frame := make([]byte, len(m.frameFor(false)))
+	if n := c.br.Buffered(); n > 0 {
+		t.Fatalf("%d unexpected bytes before the first message", n)
+	}
+	deliver := func() {
+		if err := conn.SendPrepared(m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c.nc, frame); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for the writer to find the queue empty and give up its array.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			conn.mu.Lock()
+			idle := !conn.writing
+			conn.mu.Unlock()
+			if idle {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the writer did not go idle")
+			}
+			runtime.Gosched()
+		}
+	}
+	deliver() // the pool's first array
+	if allocs := testing.AllocsPerRun(200, deliver); allocs >= 0.5 {
+		t.Errorf("%.2f allocations per delivery to an idle connection, want 0", allocs)
 	}
 }

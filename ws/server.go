@@ -35,6 +35,7 @@ type Server struct {
 	metrics   counters
 	tasks     sync.WaitGroup // readers, writers and the sweeper
 	ready     chan *Conn     // raw connections with frames to write
+	queues    sync.Pool      // *[queueArray][]byte: send-queue arrays of connections gone idle
 	taskMu    sync.RWMutex   // orders tasks.Add before Shutdown's tasks.Wait
 	tasksDone bool           // Shutdown is waiting for the tasks; no new ones
 	poller    *poller        // raw-mode input; nil: every connection in stream mode

@@ -11,6 +11,31 @@ import (
 // batch of a burst; larger ones are left to the garbage collector.
 const maxSpareBatch = 16
 
+// queueArray is the capacity of the send-queue arrays a server pools. A
+// connection keeps no array while idle (that would cost every idle
+// connection), so without the pool a connection that gets a message now and
+// then allocated a queue for each one.
+const queueArray = 4
+
+// newQueue returns an empty send queue, from the pool when it has one.
+func (s *Server) newQueue() [][]byte {
+	if a, ok := s.queues.Get().(*[queueArray][]byte); ok {
+		return a[:0]
+	}
+	return make([][]byte, 0, queueArray)
+}
+
+// recycleQueue pools q's array if it is a pool-sized one. Nothing may use
+// q afterwards.
+func (s *Server) recycleQueue(q [][]byte) {
+	if cap(q) != queueArray {
+		return
+	}
+	a := (*[queueArray][]byte)(q[:queueArray])
+	clear(a[:])
+	s.queues.Put(a)
+}
+
 // enqueue queues one frame for the writer. Control frames (ctrl) may exceed
 // the queue bound, which is for data messages; nothing may follow a Close.
 func (c *Conn) enqueue(frame []byte, ctrl bool) error {
@@ -50,6 +75,9 @@ func (c *Conn) queuePong(payload []byte) {
 // pushLocked appends frame to the queue and starts a writer if none runs.
 // c.mu must be held.
 func (c *Conn) pushLocked(frame []byte) {
+	if c.queue == nil {
+		c.queue = c.srv.newQueue()
+	}
 	c.queue = append(c.queue, frame)
 	if !c.writing && c.started {
 		c.writing = true
@@ -74,6 +102,7 @@ func (c *Conn) writeLoop() {
 		if len(batch) == 0 {
 			if len(c.queue) == 0 {
 				// Idle again: keep no array, so idle connections stay small.
+				c.srv.recycleQueue(c.queue)
 				c.writing, c.queue = false, nil
 				drop := c.dropAfter
 				c.mu.Unlock()
@@ -114,6 +143,8 @@ func (c *Conn) writeLoop() {
 		if c.queue == nil && cap(batch) <= maxSpareBatch {
 			clear(batch[:cap(batch)])
 			c.queue = batch[:0] // reused while the burst lasts
+		} else {
+			c.srv.recycleQueue(batch)
 		}
 		c.mu.Unlock()
 		if err != nil {
