@@ -32,6 +32,10 @@ Scenarios (each bounded in count and time; loopback targets only):
             that cannot keep up and gets them closed as slow consumers)
   echo      --connections doing round trips on /echo; round trips/s and latency
 
+Every connection goes to --target (loopback only). fanout and channels may
+publish to --publish-target instead, such as a second node on the same Redis,
+to measure delivery across nodes (scripts/bench-cluster.sh).
+
 Each run prints one JSON line on stdout and one readable line on stderr.
 "table" reads JSON lines (from FILE or stdin) and prints them as a table.
 Run 'switchboard bench <scenario> --help' for the flags.

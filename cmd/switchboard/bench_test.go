@@ -62,6 +62,8 @@ func TestBenchBadCommandLines(t *testing.T) {
 		{args: nil, want: "missing scenario"},
 		{args: []string{"storm"}, want: `unknown scenario "storm"`},
 		{args: []string{"hold", "--target", "10.1.2.3:8000"}, want: "only loopback targets"},
+		{args: []string{"fanout", "--publish-target", "10.1.2.3:8000"}, want: "--publish-target: \"10.1.2.3:8000\": only loopback targets"},
+		{args: []string{"hold", "--publish-target", "127.0.0.1:8001"}, want: "--publish-target: hold does not publish"},
 		{args: []string{"fanout", "--protocol", "echo"}, want: "cannot publish"},
 		{args: []string{"hold", "--connections", "x"}, want: "invalid value"},
 		{args: []string{"fanout", "--window", "-1"}, want: "use 0 (open loop) or a positive number"},

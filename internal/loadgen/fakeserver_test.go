@@ -38,6 +38,10 @@ type fakeServer struct {
 	slowSub    int
 	slowDelay  time.Duration
 	queueLimit int
+	// forward, when set, takes this server's accepted publishes to its own
+	// subscribers instead, as a second node on a shared bus would: it
+	// applies its own delay and drop.
+	forward *fakeServer
 
 	srv     *httptest.Server
 	mu      sync.Mutex
@@ -50,7 +54,9 @@ type fakeServer struct {
 	dropped   atomic.Int64 // deliveries dropped on purpose
 	pongs     atomic.Int64 // pusher:pong frames received
 	published atomic.Int64 // publishes accepted
+	requests  atomic.Int64 // publish requests received: REST calls, form posts, `recipients|text` frames
 	badAuth   atomic.Int64 // REST calls refused for their signature
+	wrongHost atomic.Int64 // requests whose Host header is not the address they came in on
 }
 
 type fakeConn struct {
@@ -75,7 +81,12 @@ func newFakeServer(t *testing.T, delay time.Duration, drop func(sub int, pub, se
 	mux.HandleFunc("GET /ws", f.tokensWS)
 	mux.HandleFunc("POST /{$}", f.tokensHTTP)
 	mux.HandleFunc("GET /echo", f.echoWS)
-	f.srv = httptest.NewServer(mux)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr); local == nil || r.Host != local.String() {
+			f.wrongHost.Add(1)
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(f.close)
 	return f
 }
@@ -168,18 +179,28 @@ func (f *fakeServer) leave(c *fakeConn) {
 	close(c.out)
 }
 
-// deliver sends frame to every connection under a name matching match,
-// unless drop selects the delivery.
+// deliver accepts a publish and sends frame to every connection under a
+// name matching match, here or on f.forward.
 func (f *fakeServer) deliver(match func(name string) bool, data []byte, frame []byte) {
 	pub, seq, _, ok := parseMessage(data)
 	if !ok {
 		f.t.Errorf("fake server: publish without a marker: %q", data)
 		return
 	}
+	f.published.Add(1)
+	if f.forward != nil {
+		f.forward.fanOut(match, pub, seq, frame)
+		return
+	}
+	f.fanOut(match, pub, seq, frame)
+}
+
+// fanOut sends frame to every connection under a name matching match,
+// unless drop selects the delivery.
+func (f *fakeServer) fanOut(match func(name string) bool, pub, seq uint64, frame []byte) {
 	due := time.Now().Add(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.published.Add(1)
 	for name, cs := range f.members {
 		if !match(name) {
 			continue
@@ -239,6 +260,7 @@ func (f *fakeServer) pusherWS(w http.ResponseWriter, r *http.Request) {
 
 // pusherREST checks the signature as a Pusher server must, then publishes.
 func (f *fakeServer) pusherREST(w http.ResponseWriter, r *http.Request) {
+	f.requests.Add(1)
 	body, _ := io.ReadAll(r.Body)
 	q := r.URL.Query()
 	var keys []string
@@ -286,11 +308,13 @@ func (f *fakeServer) tokensWS(w http.ResponseWriter, r *http.Request) {
 			c.out <- fakeOut{frame: []byte(jsonString(text) + "\n")}
 			return
 		}
+		f.requests.Add(1)
 		f.route(string(msg))
 	})
 }
 
 func (f *fakeServer) tokensHTTP(w http.ResponseWriter, r *http.Request) {
+	f.requests.Add(1)
 	if err := r.ParseForm(); err != nil || r.Form.Get("method") != "broadcast" {
 		http.Error(w, `{"error":"unknown method"}`, http.StatusBadRequest)
 		return

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -87,8 +88,9 @@ func TestPublishScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v (result %+v)", err, res)
 			}
-			if len(res.Errors) > 0 || res.PublishErrors > 0 || f.badAuth.Load() > 0 {
-				t.Fatalf("errors: %q, publish errors %d, refused signatures %d", res.Errors, res.PublishErrors, f.badAuth.Load())
+			if len(res.Errors) > 0 || res.PublishErrors > 0 || f.badAuth.Load() > 0 || f.wrongHost.Load() > 0 {
+				t.Fatalf("errors: %q, publish errors %d, refused signatures %d, wrong Host headers %d",
+					res.Errors, res.PublishErrors, f.badAuth.Load(), f.wrongHost.Load())
 			}
 			if res.Published != uint64(o.Messages) || f.published.Load() != int64(o.Messages) {
 				t.Fatalf("published %d, server saw %d, want %d", res.Published, f.published.Load(), o.Messages)
@@ -129,6 +131,119 @@ func TestPublishScenarios(t *testing.T) {
 			}
 			if s := res.String(); !strings.Contains(s, "deliveries/s") {
 				t.Errorf("readable line %q", s)
+			}
+		})
+	}
+}
+
+// TestPublishTarget runs fanout and channels with the subscribers on one
+// fake server (A, the target) and the publishers on another (B, the
+// publish target), which hands every publish it accepts to A's
+// subscribers, as two nodes sharing a bus do. Every message must arrive,
+// and A must not see a single publish.
+func TestPublishTarget(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{
+			name: "pusher fanout over REST",
+			opts: Options{Scenario: ScenarioFanout, Protocol: ProtocolPusher, Subscribers: 10, Publishers: 2, Messages: 40},
+		},
+		{
+			name: "tokens channels over the form API",
+			opts: Options{Scenario: ScenarioChannels, Protocol: ProtocolTokens, Subscribers: 9, Channels: 3, Publishers: 2, Messages: 30},
+		},
+		{
+			name: "tokens fanout over WebSocket, paced",
+			opts: Options{Scenario: ScenarioFanout, Protocol: ProtocolTokens, PublishVia: PublishWS, Subscribers: 6, Publishers: 2, Messages: 20, Rate: 400},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newFakeServer(t, 5*time.Millisecond, dropNone)
+			b := newFakeServer(t, 0, nil)
+			b.forward = a
+			o := tt.opts
+			o.Target, o.PublishTarget = a.target(), b.target()
+			o.Duration = 20 * time.Second // the message cap ends the run
+			o.Drain = time.Second
+			var progress strings.Builder
+			res, err := Run(context.Background(), o, &progress)
+			if err != nil {
+				t.Fatalf("Run: %v (result %+v)", err, res)
+			}
+			if len(res.Errors) > 0 || res.PublishErrors > 0 || a.badAuth.Load()+b.badAuth.Load() > 0 {
+				t.Fatalf("errors: %q, publish errors %d, refused signatures %d", res.Errors, res.PublishErrors, a.badAuth.Load()+b.badAuth.Load())
+			}
+			if n := a.wrongHost.Load() + b.wrongHost.Load(); n > 0 {
+				t.Errorf("%d requests with another server's Host header", n)
+			}
+			if a.requests.Load() != 0 || a.published.Load() != 0 {
+				t.Errorf("the target got %d publish requests (%d accepted), want none", a.requests.Load(), a.published.Load())
+			}
+			if b.requests.Load() != int64(o.Messages) || b.published.Load() != int64(o.Messages) {
+				t.Errorf("the publish target got %d publish requests (%d accepted), want %d", b.requests.Load(), b.published.Load(), o.Messages)
+			}
+			a.mu.Lock()
+			aSubs := a.nsubs
+			a.mu.Unlock()
+			b.mu.Lock()
+			bSubs := b.nsubs
+			b.mu.Unlock()
+			if aSubs != o.Subscribers || bSubs != 0 {
+				t.Errorf("subscriptions: %d on the target, %d on the publish target; want %d and 0", aSubs, bSubs, o.Subscribers)
+			}
+			if res.NoLoss == nil || !*res.NoLoss || res.Lost != 0 || res.Received != res.Expected || res.Expected == 0 {
+				t.Errorf("no loss %v: lost %d, received %d of %d", res.NoLoss, res.Lost, res.Received, res.Expected)
+			}
+			if res.PublishTarget != o.PublishTarget {
+				t.Errorf("result's publish target %q, want %q", res.PublishTarget, o.PublishTarget)
+			}
+			line, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := `"publish_target":"` + o.PublishTarget + `"`; !strings.Contains(string(line), want) {
+				t.Errorf("JSON line %s: want %s", line, want)
+			}
+			if want := " pub=" + o.PublishTarget + ":"; !strings.Contains(res.String(), want) {
+				t.Errorf("readable line %q: want %q", res, want)
+			}
+			if want := "publishing to " + o.PublishTarget; !strings.Contains(progress.String(), want) {
+				t.Errorf("progress %q: want %q", progress.String(), want)
+			}
+		})
+	}
+}
+
+// TestResultPublishTarget checks that the readable line names the publish
+// target only when it is another server, and the JSON line whenever it was
+// given.
+func TestResultPublishTarget(t *testing.T) {
+	tests := []struct {
+		name, publishTarget string
+		wantReadable        bool
+		wantJSON            bool
+	}{
+		{name: "not given", publishTarget: ""},
+		{name: "the target itself", publishTarget: "127.0.0.1:8000", wantJSON: true},
+		{name: "another node", publishTarget: "127.0.0.1:8001", wantReadable: true, wantJSON: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := 64
+			res := &Result{Scenario: ScenarioFanout, Protocol: ProtocolPusher, Target: "127.0.0.1:8000",
+				PublishTarget: tt.publishTarget, Connections: 10, Channels: 1, Publishers: 1, Window: &w}
+			if got := strings.Contains(res.String(), " pub="); got != tt.wantReadable {
+				t.Errorf("readable line %q: mentions the publish target %v, want %v", res, got, tt.wantReadable)
+			}
+			line, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(line), `"publish_target"`); got != tt.wantJSON {
+				t.Errorf("JSON line %s: has publish_target %v, want %v", line, got, tt.wantJSON)
 			}
 		})
 	}
@@ -209,6 +324,48 @@ func TestRefusesNonLoopback(t *testing.T) {
 	o := Options{Scenario: ScenarioHold, HeapProfileURL: "http://192.168.0.1/debug/pprof/heap"}.Defaults()
 	if err := o.Validate(); !errors.Is(err, ErrNotLoopback) {
 		t.Errorf("heap profile URL off loopback: %v, want ErrNotLoopback", err)
+	}
+}
+
+// TestValidatePublishTarget checks --publish-target with the same loopback
+// rules as --target, and only for the scenarios that publish.
+func TestValidatePublishTarget(t *testing.T) {
+	tests := []struct {
+		scenario, publishTarget string
+		wantErr                 string // "" for none
+		notLoopback             bool   // the error must wrap ErrNotLoopback
+	}{
+		{scenario: ScenarioFanout, publishTarget: "127.0.0.1:8001"},
+		{scenario: ScenarioChannels, publishTarget: "127.0.0.2:8000"},
+		{scenario: ScenarioFanout, publishTarget: "[::1]:8001"},
+		{scenario: ScenarioFanout, publishTarget: "localhost:8001"},
+		{scenario: ScenarioFanout, publishTarget: "10.0.0.1:8000", wantErr: "--publish-target", notLoopback: true},
+		{scenario: ScenarioChannels, publishTarget: "192.168.1.1:80", wantErr: "--publish-target", notLoopback: true},
+		{scenario: ScenarioFanout, publishTarget: "[2001:db8::1]:80", wantErr: "--publish-target", notLoopback: true},
+		{scenario: ScenarioFanout, publishTarget: "example.com:80", wantErr: "--publish-target", notLoopback: true},
+		{scenario: ScenarioFanout, publishTarget: "127.0.0.1", wantErr: "--publish-target"},
+		{scenario: ScenarioFanout, publishTarget: "127.0.0.1:0", wantErr: "--publish-target"},
+		{scenario: ScenarioHold, publishTarget: "127.0.0.1:8001", wantErr: "--publish-target: hold does not publish"},
+		{scenario: ScenarioEcho, publishTarget: "127.0.0.1:8001", wantErr: "--publish-target: echo does not publish"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario+" "+tt.publishTarget, func(t *testing.T) {
+			o := Options{Scenario: tt.scenario, PublishTarget: tt.publishTarget}.Defaults()
+			err := o.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate() = %v, want no error", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Validate() = %v, want an error with %q", err, tt.wantErr)
+			case tt.notLoopback && !errors.Is(err, ErrNotLoopback):
+				t.Fatalf("Validate() = %v, want ErrNotLoopback", err)
+			}
+		})
+	}
+	// Run refuses before opening anything.
+	_, err := Run(context.Background(), Options{Scenario: ScenarioFanout, Target: "127.0.0.1:1", PublishTarget: "10.0.0.1:8000"}, nil)
+	if !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("Run publishing to 10.0.0.1: %v, want ErrNotLoopback", err)
 	}
 }
 

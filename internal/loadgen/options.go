@@ -53,6 +53,12 @@ type Options struct {
 	// "127.0.0.1:8000".
 	Target string
 
+	// PublishTarget is the host:port fanout's and channels' publishers
+	// publish to, a loopback address; "" (the default) is Target. Pointing
+	// it at a second node that shares the first one's Redis measures
+	// delivery across nodes: subscribers on Target, publishes on this one.
+	PublishTarget string
+
 	// Connections is how many connections hold and echo open. Defaults:
 	// hold 1,000, echo 100.
 	Connections int
@@ -280,6 +286,13 @@ func (o *Options) Validate() error {
 	if err := checkTargetSyntax(o.Target); err != nil {
 		bad("--target: %w", err)
 	}
+	if o.PublishTarget != "" {
+		if !o.publishes() {
+			bad("--publish-target: %s does not publish; use it with fanout or channels", o.Scenario)
+		} else if err := checkTargetSyntax(o.PublishTarget); err != nil {
+			bad("--publish-target: %w", err)
+		}
+	}
 	if o.HeapProfileURL != "" {
 		if err := checkLoopbackURL(o.HeapProfileURL); err != nil {
 			bad("--heap-profile-url: %w", err)
@@ -293,6 +306,7 @@ func (o *Options) Validate() error {
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Protocol, "protocol", "", "`pusher`, tokens or echo (default pusher; echo scenario: echo)")
 	fs.StringVar(&o.Target, "target", "", "server `host:port`, loopback only (default 127.0.0.1:8000)")
+	fs.StringVar(&o.PublishTarget, "publish-target", "", "fanout, channels: publish to this server `host:port` instead, loopback only, e.g. a second node on the same Redis (default --target)")
 	fs.IntVar(&o.Connections, "connections", 0, "connections for hold and echo (default hold 1000, echo 100)")
 	fs.IntVar(&o.Subscribers, "subscribers", 0, "subscribers for fanout and channels (default fanout 1000, channels 10000)")
 	fs.IntVar(&o.Channels, "channels", 0, "channels the connections are spread over (default hold 100, fanout 1, channels 1000)")

@@ -38,7 +38,7 @@ func (r *runner) newPublisher(ctx context.Context, id int) (publisher, error) {
 	case o.PublishVia == PublishWS:
 		ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 		defer cancel()
-		c, err := r.d.dial(ctx, o.wsURL("/ws?RegisterToken=bench-publisher-"+strconv.Itoa(id)))
+		c, err := r.pd.dial(ctx, o.publishWSURL("/ws?RegisterToken=bench-publisher-"+strconv.Itoa(id)))
 		if err != nil {
 			return nil, fmt.Errorf("publisher: %w", err)
 		}
@@ -56,7 +56,7 @@ func (r *runner) newPublisher(ctx context.Context, id int) (publisher, error) {
 const httpTimeout = 30 * time.Second
 
 // httpConn is one publisher's keep-alive HTTP/1.1 connection to the
-// target. It writes each request itself and reads the answer with
+// publish target. It writes each request itself and reads the answer with
 // http.ReadResponse: net/http's client hands every request to two
 // goroutines of its transport and back, which cost the generator as much
 // CPU as the server spent on the publish.
@@ -71,13 +71,15 @@ type httpConn struct {
 	req  []byte
 }
 
+// newHTTPConn returns a publisher's connection to the publish target, not
+// yet dialed.
 func (r *runner) newHTTPConn(ctx context.Context) *httpConn {
 	nd := &net.Dialer{Timeout: r.o.ConnectTimeout}
-	dst := r.d.dst.String()
+	dst := r.pd.dst.String()
 	return &httpConn{
 		ctx:  ctx,
 		dial: func(ctx context.Context) (net.Conn, error) { return nd.DialContext(ctx, "tcp", dst) },
-		host: r.o.Target,
+		host: r.o.publishTarget(),
 	}
 }
 

@@ -46,16 +46,17 @@ func pct(v float64) string {
 // printed as one JSON line; fields that do not apply to the scenario are
 // left out.
 type Result struct {
-	Scenario    string  `json:"scenario"`
-	Protocol    string  `json:"protocol"`
-	Target      string  `json:"target"`
-	Date        string  `json:"date"`  // start, RFC 3339
-	Cores       int     `json:"cores"` // runtime.NumCPU of the generator's machine
-	Connections int     `json:"connections"`
-	Channels    int     `json:"channels,omitempty"`
-	Publishers  int     `json:"publishers,omitempty"`
-	Rate        float64 `json:"rate,omitempty"` // requested publishes/s; 0 = as fast as accepted
-	Payload     int     `json:"payload,omitempty"`
+	Scenario      string  `json:"scenario"`
+	Protocol      string  `json:"protocol"`
+	Target        string  `json:"target"`
+	PublishTarget string  `json:"publish_target,omitempty"` // --publish-target when given: where fanout and channels published
+	Date          string  `json:"date"`                     // start, RFC 3339
+	Cores         int     `json:"cores"`                    // runtime.NumCPU of the generator's machine
+	Connections   int     `json:"connections"`
+	Channels      int     `json:"channels,omitempty"`
+	Publishers    int     `json:"publishers,omitempty"`
+	Rate          float64 `json:"rate,omitempty"` // requested publishes/s; 0 = as fast as accepted
+	Payload       int     `json:"payload,omitempty"`
 	// Window is fanout's and channels' flow-control window (Options.Window):
 	// at most this many messages ahead of a channel's slowest subscriber;
 	// 0 = open loop.
@@ -97,13 +98,14 @@ type Result struct {
 func (r *runner) newResult() *Result {
 	o := &r.o
 	res := &Result{
-		Scenario:    o.Scenario,
-		Protocol:    o.Protocol,
-		Target:      o.Target,
-		Date:        r.epoch.UTC().Format(time.RFC3339),
-		Cores:       runtime.NumCPU(),
-		Connections: o.conns(),
-		Payload:     o.Payload,
+		Scenario:      o.Scenario,
+		Protocol:      o.Protocol,
+		Target:        o.Target,
+		PublishTarget: o.PublishTarget,
+		Date:          r.epoch.UTC().Format(time.RFC3339),
+		Cores:         runtime.NumCPU(),
+		Connections:   o.conns(),
+		Payload:       o.Payload,
 	}
 	switch o.Scenario {
 	case ScenarioHold:
@@ -131,6 +133,9 @@ func (res *Result) String() string {
 	default:
 		fmt.Fprintf(&b, " S=%s C=%s P=%d R=%s B=%d W=%s", count(float64(res.Connections)), count(float64(res.Channels)),
 			res.Publishers, rate(res.Rate), res.Payload, windowStr(res.Window))
+		if res.PublishTarget != "" && res.PublishTarget != res.Target {
+			fmt.Fprintf(&b, " pub=%s", res.PublishTarget) // another node: a cross-node run
+		}
 	}
 	fmt.Fprintf(&b, ": connected in %.2f s (%s/s; %s)", res.ConnectS, count(res.ConnectRate), res.ConnectCPU)
 	switch res.Scenario {

@@ -17,7 +17,8 @@ const fdReserve = 64
 // runner is the state of one run.
 type runner struct {
 	o        Options
-	d        *dialer
+	d        *dialer   // to the target: the measured connections
+	pd       *dialer   // to the publish target; d itself when that is the target
 	epoch    time.Time // message timestamps are nanoseconds since epoch
 	hist     histogram
 	subs     []*subscriber
@@ -33,13 +34,14 @@ type runner struct {
 	echoEnd   time.Time // when echo loops stop; set before ready is closed
 }
 
-// Run runs one scenario against o.Target and returns its figures. It stops
-// by itself: after the connections are open and Idle has passed (hold),
-// after Duration or Messages and then Drain (fanout, channels), after
-// Duration (echo), or as soon as ctx is done, when it returns the figures
-// so far with ctx's error. A run that fails (a connection that cannot be
-// opened, a server that refuses the publisher) returns no figures. progress,
-// if not nil, gets a line per phase.
+// Run runs one scenario against o.Target, publishing to o.PublishTarget
+// when set, and returns its figures. It stops by itself: after the
+// connections are open and Idle has passed (hold), after Duration or
+// Messages and then Drain (fanout, channels), after Duration (echo), or as
+// soon as ctx is done, when it returns the figures so far with ctx's error.
+// A run that fails (a connection that cannot be opened, a server that
+// refuses the publisher) returns no figures. progress, if not nil, gets a
+// line per phase.
 func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	o = o.Defaults()
 	if err := o.Validate(); err != nil {
@@ -61,6 +63,10 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--target: %w", err)
 	}
+	pdst, err := resolvePublishTarget(ctx, &o, dst)
+	if err != nil {
+		return nil, err
+	}
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -70,6 +76,12 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		epoch:    time.Now(),
 		progress: progress,
 		ready:    make(chan struct{}),
+	}
+	r.pd = r.d
+	if pdst != dst {
+		// Publishers are at most a thousand connections: one source
+		// address has ports enough.
+		r.pd = newDialer(pdst, o.Publishers, 0, o.ConnectTimeout)
 	}
 	res := r.newResult()
 	switch o.Scenario {

@@ -99,6 +99,9 @@ func (r *runner) fanout(ctx context.Context, res *Result) error {
 		pubs[i] = p
 	}
 	fmt.Fprintf(r.progress, "%s: %d subscribers on %d channels; publishing for %s\n", o.Scenario, o.Subscribers, o.Channels, o.Duration)
+	if pt := o.publishTarget(); pt != o.Target {
+		fmt.Fprintf(r.progress, "%s: publishing to %s, subscribers on %s\n", o.Scenario, pt, o.Target)
+	}
 
 	var fl *flow
 	if o.Window > 0 {

@@ -91,8 +91,39 @@ func sourceAddrs(dst net.IP, n, k int) []net.IP {
 	return out
 }
 
+// publishTarget is the host:port publishers talk to: PublishTarget, or
+// Target when that is empty.
+func (o *Options) publishTarget() string {
+	if o.PublishTarget != "" {
+		return o.PublishTarget
+	}
+	return o.Target
+}
+
+// resolvePublishTarget resolves the publish target with the same loopback
+// checks as the target. It returns dst, the resolved target, when
+// publishers publish to the target, so that the two are never resolved
+// apart.
+func resolvePublishTarget(ctx context.Context, o *Options, dst *net.TCPAddr) (*net.TCPAddr, error) {
+	if o.publishTarget() == o.Target {
+		return dst, nil
+	}
+	pdst, err := resolveTarget(ctx, o.PublishTarget)
+	if err != nil {
+		return nil, fmt.Errorf("--publish-target: %w", err)
+	}
+	return pdst, nil
+}
+
+// wsURL is the WebSocket URL of path on the target, where the measured
+// connections go.
 func (o *Options) wsURL(path string) string {
 	return "ws://" + o.Target + path
+}
+
+// publishWSURL is the WebSocket URL of path on the publish target.
+func (o *Options) publishWSURL(path string) string {
+	return "ws://" + o.publishTarget() + path
 }
 
 func (o *Options) httpURL(path string) string {
