@@ -228,20 +228,6 @@ func newSubscriber(c *conn, index, channel, publishers int) *subscriber {
 	return &subscriber{c: c, index: index, channel: channel, next: make([]uint64, publishers)}
 }
 
-// run reads messages until the connection ends, on a goroutine of its
-// own: the receiver where there is no event loop (rx_other.go).
-func (s *subscriber) run(r *runner) {
-	defer r.wg.Done()
-	for {
-		_, p, err := s.c.readMessage()
-		if err != nil {
-			s.ended(r, err)
-			return
-		}
-		s.handle(r, p)
-	}
-}
-
 // ended records why the subscriber's connection ended, unless the run
 // closed it on purpose.
 func (s *subscriber) ended(r *runner, err error) {

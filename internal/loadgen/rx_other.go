@@ -24,3 +24,17 @@ func (rx *receivers) close() {}
 // reached.
 func writeRaw(int, []byte) error { return errors.ErrUnsupported }
 func closeRaw(int)               {}
+
+// run reads messages until the connection ends, on a goroutine of its
+// own: the receiver where there is no event loop.
+func (s *subscriber) run(r *runner) {
+	defer r.wg.Done()
+	for {
+		_, p, err := s.c.readMessage()
+		if err != nil {
+			s.ended(r, err)
+			return
+		}
+		s.handle(r, p)
+	}
+}

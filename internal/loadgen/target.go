@@ -125,7 +125,3 @@ func (o *Options) wsURL(path string) string {
 func (o *Options) publishWSURL(path string) string {
 	return "ws://" + o.publishTarget() + path
 }
-
-func (o *Options) httpURL(path string) string {
-	return "http://" + o.Target + path
-}
