@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/switchboard-rt/switchboard/internal/sockfd"
 )
 
 var (
@@ -18,24 +20,13 @@ var (
 // maxIOV is the most buffers one writev takes (IOV_MAX on Linux).
 const maxIOV = 1024
 
-// detachFD takes a TCP connection's socket out of the Go runtime: it
-// duplicates the descriptor, which stays non-blocking, and closes nc, which
-// releases the runtime's poll descriptor and net.Conn. The socket lives on
-// in the duplicate.
+// detachFD takes a TCP connection's socket out of the Go runtime (see
+// sockfd.Detach).
 func detachFD(nc net.Conn) (int, error) {
-	raw, err := nc.(*net.TCPConn).SyscallConn()
+	fd, err := sockfd.Detach(nc)
 	if err != nil {
-		return -1, fmt.Errorf("ws: syscall conn: %w", err)
+		return -1, fmt.Errorf("ws: %w", err)
 	}
-	fd := -1
-	var dupErr error
-	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, fmt.Errorf("ws: socket descriptor: %w", err)
-	}
-	if dupErr != nil {
-		return -1, fmt.Errorf("ws: dup socket: %w", dupErr)
-	}
-	_ = nc.Close()
 	return fd, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -17,6 +16,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/switchboard-rt/switchboard/internal/sockfd"
 )
 
 // The receivers: a few event loops, one per core, read every subscriber's
@@ -101,7 +102,7 @@ func (rx *receivers) add(s *subscriber) error {
 	}
 	early, _ := c.br.Peek(c.br.Buffered())
 	c.pending = append([]byte(nil), early...)
-	fd, err := detachFD(c.nc)
+	fd, err := sockfd.Detach(c.nc)
 	if err != nil {
 		return err
 	}
@@ -223,29 +224,6 @@ func (rx *receivers) close() {
 		}
 		rx.wg.Wait()
 	})
-}
-
-// detachFD takes a TCP connection's socket out of the Go runtime: it
-// duplicates the descriptor, which stays non-blocking, and closes nc.
-func detachFD(nc net.Conn) (int, error) {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		return -1, fmt.Errorf("detach %T: not a TCP connection", nc)
-	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return -1, fmt.Errorf("detach: %w", err)
-	}
-	fd := -1
-	var dupErr error
-	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, fmt.Errorf("detach: %w", err)
-	}
-	if dupErr != nil {
-		return -1, fmt.Errorf("detach: dup: %w", dupErr)
-	}
-	_ = nc.Close()
-	return fd, nil
 }
 
 // rawWriteTimeout bounds how long writeRaw waits for room in a full socket
