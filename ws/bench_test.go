@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -49,7 +50,8 @@ func BenchmarkPrepareMessage(b *testing.B) {
 func BenchmarkSendPrepared(b *testing.B) {
 	for _, conns := range []int{1, 100} {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
-			srv := NewServer(Options{SendQueue: 1 << 16})
+			// No server pings: they would interleave with the counted frames.
+			srv := NewServer(Options{SendQueue: 1 << 16, PingInterval: time.Hour})
 			accepted := make(chan *Conn, conns)
 			srv.OnConnection(func(c *Conn) { accepted <- c })
 			hs := httptest.NewServer(srv)
@@ -64,6 +66,13 @@ func BenchmarkSendPrepared(b *testing.B) {
 			servers := make([]*Conn, conns)
 			var round sync.WaitGroup // the frames of this round not yet read
 			var readers sync.WaitGroup
+			var clients []net.Conn
+			defer func() {
+				for _, nc := range clients {
+					nc.Close()
+				}
+				readers.Wait()
+			}()
 			for i := range servers {
 				nc, br, _, err := gws.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"))
 				if err != nil {
@@ -72,7 +81,7 @@ func BenchmarkSendPrepared(b *testing.B) {
 				if br != nil {
 					b.Fatal("bytes before the first message")
 				}
-				defer nc.Close()
+				clients = append(clients, nc)
 				servers[i] = <-accepted
 				readers.Go(func() {
 					buf := make([]byte, 64<<10)

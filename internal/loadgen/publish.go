@@ -116,6 +116,11 @@ func (h *httpConn) roundTrip(target string) error {
 	if err := h.nc.SetDeadline(time.Now().Add(httpTimeout)); err != nil {
 		return err
 	}
+	// The run may have ended just before the deadline above replaced the
+	// past one its end set.
+	if err := h.ctx.Err(); err != nil {
+		return err
+	}
 	if _, err := h.nc.Write(h.req); err != nil {
 		return err
 	}

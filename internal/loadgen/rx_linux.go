@@ -33,19 +33,21 @@ import (
 // messages in place.
 
 const (
-	rxEvents     = 256      // events taken per epoll_wait
-	rxBufferSize = 64 << 10 // a loop's read buffer
+	rxEvents      = 256      // events taken per epoll_wait
+	rxBufferSize  = 64 << 10 // a loop's read buffer
+	rxKeepPending = 4 << 10  // the largest pending buffer a subscriber keeps between frames
 )
 
 // receivers owns the event loops of a run. A subscriber is found from an
 // event by its index, which is the event's data.
 type receivers struct {
-	r     *runner
-	slots []atomic.Pointer[subscriber] // by subscriber index
-	loops []*rxLoop
-	next  atomic.Uint32 // the loop of the next subscriber
-	wg    sync.WaitGroup
-	once  sync.Once
+	r       *runner
+	slots   []atomic.Pointer[subscriber] // by subscriber index
+	loops   []*rxLoop
+	next    atomic.Uint32 // the loop of the next subscriber
+	wg      sync.WaitGroup
+	once    sync.Once
+	closing atomic.Bool // set before close closes the loops' descriptors
 }
 
 // rxLoop is one event loop's epoll instance. The loop waits for it in the
@@ -138,7 +140,10 @@ func (rx *receivers) run(l *rxLoop) {
 			return n > 0 || werr != nil && werr != unix.EINTR
 		})
 		if err != nil {
-			return // closed
+			if !rx.closing.Load() {
+				rx.r.errs.add(fmt.Errorf("receiver: %w", err))
+			}
+			return
 		}
 		if werr != nil {
 			rx.r.errs.add(fmt.Errorf("epoll_wait: %w", werr))
@@ -146,29 +151,45 @@ func (rx *receivers) run(l *rxLoop) {
 		}
 		for _, ev := range events[:n] {
 			s := rx.slots[ev.Fd].Load()
-			if err := rx.readable(s, buf); err != nil {
-				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.c.fd, nil)
+			hangup := ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+			if err := rx.readable(s, buf, hangup); err != nil {
+				// Control keeps the epoll descriptor open while it runs,
+				// should close have been called meanwhile.
+				_ = l.rc.Control(func(fd uintptr) { _ = unix.EpollCtl(int(fd), unix.EPOLL_CTL_DEL, s.c.fd, nil) })
 				s.ended(rx.r, err)
 			}
 		}
 	}
 }
 
+// readResult says what one read found.
+type readResult int
+
+const (
+	readFull  readResult = iota // the read filled its buffer: there may be more
+	readShort                   // the read emptied the socket
+	readNone                    // nothing to read (EAGAIN)
+)
+
 // readable reads s's socket until it is empty and counts the complete
-// frames read. It returns an error when the connection is over.
-func (rx *receivers) readable(s *subscriber, buf []byte) error {
+// frames read. It returns an error when the connection is over. After a
+// hangup event it reads on to the end of the stream: an edge for data and
+// the peer's close may come as one event, and no other would follow.
+func (rx *receivers) readable(s *subscriber, buf []byte, hangup bool) error {
 	for {
-		drained, err := rx.readOnce(s, buf)
-		if drained || err != nil {
+		res, err := rx.readOnce(s, buf)
+		switch {
+		case err != nil:
 			return err
+		case res == readNone, res == readShort && !hangup:
+			return nil
 		}
 	}
 }
 
 // readOnce reads s's socket once and counts the complete frames read; the
-// start of a frame cut off at the end waits in s.c.pending. drained reports
-// that the read did not fill its buffer, so the socket is empty.
-func (rx *receivers) readOnce(s *subscriber, buf []byte) (drained bool, err error) {
+// start of a frame cut off at the end waits in s.c.pending.
+func (rx *receivers) readOnce(s *subscriber, buf []byte) (readResult, error) {
 	c := s.c
 	data, off := buf, 0
 	if len(c.pending) <= len(buf)/2 {
@@ -182,19 +203,19 @@ func (rx *receivers) readOnce(s *subscriber, buf []byte) (drained bool, err erro
 	n, err := recv(c.fd, data[off:])
 	switch {
 	case err == unix.EINTR:
-		return false, nil
+		return readFull, nil // try again
 	case err == unix.EAGAIN:
-		return true, nil
+		return readNone, nil
 	case err != nil:
-		return true, err
+		return readNone, err
 	case n == 0:
-		return true, io.EOF
+		return readNone, io.EOF
 	}
 	used, err := s.consume(rx.r, data[:off+n])
 	rest := data[used : off+n]
 	switch {
-	case len(rest) == 0 && cap(c.pending) > rxBufferSize:
-		c.pending = nil // do not keep a large message's buffer
+	case len(rest) == 0 && cap(c.pending) > rxKeepPending:
+		c.pending = nil // keep no large buffer for an idle subscriber
 	case len(rest) == 0:
 		c.pending = c.pending[:0]
 	case &data[0] == &buf[0]:
@@ -202,7 +223,10 @@ func (rx *receivers) readOnce(s *subscriber, buf []byte) (drained bool, err erro
 	default:
 		c.pending = c.pending[:copy(c.pending[:cap(c.pending)], rest)]
 	}
-	return off+n < len(data), err
+	if off+n < len(data) {
+		return readShort, err
+	}
+	return readFull, err
 }
 
 // recv reads from the socket fd with recv(2), which skips the file
@@ -219,6 +243,7 @@ func recv(fd int, b []byte) (int, error) {
 // them is the connections' close. It may be called more than once.
 func (rx *receivers) close() {
 	rx.once.Do(func() {
+		rx.closing.Store(true)
 		for _, l := range rx.loops {
 			l.file.Close() // wakes the loop, which then returns
 		}
@@ -227,7 +252,10 @@ func (rx *receivers) close() {
 }
 
 // rawWriteTimeout bounds how long writeRaw waits for room in a full socket
-// buffer: the generator writes only small control frames.
+// buffer: the generator writes only small control frames (pongs, a close),
+// and a server that stops reading for this long stalls the calling loop
+// (and every subscriber on it) at most this long before the connection is
+// given up.
 const rawWriteTimeout = 5 * time.Second
 
 // errWriteTimeout is writeRaw's error for a socket that stayed full.

@@ -6,10 +6,12 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
 )
 
 // TestReceiversReadSplitFrames runs a subscriber on an event loop over a
@@ -73,5 +75,116 @@ func TestReceiversReadSplitFrames(t *testing.T) {
 	}
 	if len(s.c.pending) != 0 {
 		t.Errorf("%d bytes left pending", len(s.c.pending))
+	}
+}
+
+// loopbackPair returns a connected client and server socket whose buffers
+// hold a megabyte each way, so that a test can queue a lot before reading.
+func loopbackPair(t *testing.T) (client, peer net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20) })
+	}}
+	client, err = d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer = <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	if err := peer.(*net.TCPConn).SetWriteBuffer(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); peer.Close() })
+	return client, peer
+}
+
+// TestReceiversReadToTheEnd queues far more than one read takes, then the
+// peer's close, all before the subscriber joins a loop: one edge reports
+// it all, so the loop must read until the socket is empty and then see the
+// end of the stream.
+func TestReceiversReadToTheEnd(t *testing.T) {
+	nc, peer := loopbackPair(t)
+	const messages = 300
+	var stream []byte
+	for seq := range messages {
+		stream = append(stream, serverFrame(ws.OpText, true, appendMessage(nil, 0, uint64(seq), 0, 1000))...)
+	}
+	if len(stream) < 4*rxBufferSize {
+		t.Fatalf("the stream is %d bytes: not several reads", len(stream))
+	}
+	if _, err := peer.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close()
+	time.Sleep(20 * time.Millisecond) // let the FIN arrive behind the data: the case under test
+
+	r := &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
+	rx, err := newReceivers(r, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSubscriber(&conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, 0, 0, 1)
+	if err := rx.add(s); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.dropped.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	rx.close()
+	s.c.close()
+	if got := s.received.Load(); got != messages || s.lost != 0 {
+		t.Fatalf("received %d of %d, lost %d", got, messages, s.lost)
+	}
+	if !s.dropped.Load() || len(r.errs.list()) != 1 {
+		t.Fatalf("the close went unseen: dropped %v, errors %q", s.dropped.Load(), r.errs.list())
+	}
+}
+
+// TestReceiversAnswerPings sends a ping through a loop and expects the
+// pong, masked as a client's frames are.
+func TestReceiversAnswerPings(t *testing.T) {
+	nc, peer := loopbackPair(t)
+	r := &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
+	rx, err := newReceivers(r, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSubscriber(&conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, 0, 0, 1)
+	if err := rx.add(s); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		rx.close()
+		s.c.close()
+	}()
+	if _, err := peer.Write(serverFrame(ws.OpPing, true, []byte("are you there"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ws.ReadFrame(peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Header.Masked {
+		t.Error("the pong is not masked")
+	}
+	f = ws.UnmaskFrameInPlace(f)
+	if f.Header.OpCode != ws.OpPong || string(f.Payload) != "are you there" {
+		t.Fatalf("got %v %q, want a pong with the ping's payload", f.Header.OpCode, f.Payload)
 	}
 }
