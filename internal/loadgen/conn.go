@@ -52,14 +52,17 @@ func (d *dialer) dial(ctx context.Context, url string) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
+	c := &conn{nc: nc}
 	var src io.Reader = nc
 	if br != nil {
 		// Frames the server sent right behind its handshake response.
 		early, _ := br.Peek(br.Buffered())
-		src = &prefixReader{early: append([]byte(nil), early...), r: nc}
+		c.pre = &prefixReader{early: append([]byte(nil), early...), r: nc}
+		src = c.pre
 		ws.PutReader(br)
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(src, readBufferSize)}, nil
+	c.br = bufio.NewReaderSize(src, readBufferSize)
+	return c, nil
 }
 
 // prefixReader reads early, then r.
@@ -83,6 +86,7 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 type conn struct {
 	nc   net.Conn
 	br   *bufio.Reader
+	pre  *prefixReader // br's source when the handshake read ahead; else nil
 	hdr  [ws.MaxHeaderSize - 2]byte
 	skip int    // bytes of the last message still in br, discarded on the next read
 	msg  []byte // reused for messages larger than br's buffer or fragmented

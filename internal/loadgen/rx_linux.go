@@ -104,12 +104,17 @@ func (rx *receivers) add(s *subscriber) error {
 	}
 	early, _ := c.br.Peek(c.br.Buffered())
 	c.pending = append([]byte(nil), early...)
+	if c.pre != nil {
+		// What the handshake read ahead and br has not taken yet comes
+		// after what br holds.
+		c.pending = append(c.pending, c.pre.early...)
+	}
 	fd, err := sockfd.Detach(c.nc)
 	if err != nil {
 		return err
 	}
 	c.wmu.Lock()
-	c.fd, c.detached, c.nc, c.br = fd, true, nil, nil
+	c.fd, c.detached, c.nc, c.br, c.pre = fd, true, nil, nil, nil
 	c.wmu.Unlock()
 	if len(c.pending) > 0 {
 		used, err := s.consume(rx.r, c.pending)

@@ -195,3 +195,37 @@ func TestReceiversAnswerPings(t *testing.T) {
 		t.Fatalf("got %v %q, want a pong with the ping's payload", h.OpCode, payload)
 	}
 }
+
+// TestReceiversTakeBytesReadAhead hands a loop a connection whose
+// handshake read two messages ahead, one of them already in br: both come
+// before what the socket still holds.
+func TestReceiversTakeBytesReadAhead(t *testing.T) {
+	nc, peer := loopbackPair(t)
+	frame := func(seq uint64) []byte { return serverFrame(ws.OpText, true, appendMessage(nil, 0, seq, 0, 50)) }
+	pre := &prefixReader{early: append(frame(0), frame(1)...), r: nc}
+	c := &conn{nc: nc, pre: pre, br: bufio.NewReaderSize(pre, len(frame(0)))}
+	if _, err := c.br.Peek(len(frame(0))); err != nil { // br takes the first message only
+		t.Fatal(err)
+	}
+	if _, err := peer.Write(frame(2)); err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
+	rx, err := newReceivers(r, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSubscriber(c, 0, 0, 1)
+	if err := rx.add(s); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.received.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	rx.close()
+	s.c.close()
+	if got := s.received.Load(); got != 3 || s.lost != 0 || s.reordered != 0 {
+		t.Fatalf("received %d of 3, lost %d, reordered %d", got, s.lost, s.reordered)
+	}
+}
