@@ -60,6 +60,7 @@ type Conn struct {
 	closeSent   bool     // a Close frame is queued or written
 	closeRcvd   bool     // the peer's Close frame was received
 	dropAfter   bool     // drop TCP once the queue is written
+	linger      bool     // raw: drop TCP by lingering (see Server.linger), not at once
 	closed      bool     // TCP closed or closing; OnClose is due or done
 	fdClosed    bool     // raw: the descriptor is closed
 	finished    bool     // OnClose is due or done (guarded by srv.mu, not mu)

@@ -33,5 +33,9 @@
 //
 // Protocol violations close the connection with the code RFC 6455 names:
 // 1002 for framing errors, 1007 for invalid UTF-8 in a text message or a
-// close reason, 1009 for a message over [Options.MaxPayload].
+// close reason, 1009 for a message over [Options.MaxPayload]. The server
+// then sends its Close and drops the connection without waiting for the
+// peer's; on Linux it first lingers, discarding what the peer still sends
+// for up to two seconds, so that a client in the middle of a large write
+// reads the Close instead of meeting a reset.
 package ws

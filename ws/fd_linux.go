@@ -4,7 +4,10 @@ package ws
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -97,6 +100,47 @@ func advance(bufs [][]byte, n int) [][]byte {
 }
 
 func shutdownFD(fd int) { _ = unix.Shutdown(fd, unix.SHUT_RDWR) }
+
+func shutdownWriteFD(fd int) { _ = unix.Shutdown(fd, unix.SHUT_WR) }
+
+// Lingering: a connection dropped right after our Close frame (a protocol
+// error, a message over MaxPayload) may have a peer still sending, as a
+// client writing a large message does. Closing the socket with its input
+// unread makes the kernel answer with a reset, and a client that meets
+// the reset while writing may never read our Close: it reports 1006, not
+// our code. So the socket sends its FIN after the Close and is then read
+// and discarded until the peer closes too, lingerTimeout passes,
+// lingerMaxBytes were discarded, or the server shuts down.
+const (
+	lingerTimeout  = 2 * time.Second
+	lingerMaxBytes = 16 << 20
+)
+
+// linger takes over the descriptor fd of a connection that has ended,
+// drains it as described above, and closes it.
+func (s *Server) linger(fd int) {
+	f := os.NewFile(uintptr(fd), "ws-linger") // non-blocking: it uses the runtime poller
+	if f == nil {
+		closeFD(fd)
+		return
+	}
+	s.goTask(func() {
+		defer f.Close()
+		if err := f.SetReadDeadline(time.Now().Add(lingerTimeout)); err != nil {
+			return // not pollable: close at once
+		}
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-s.stop:
+				_ = f.SetReadDeadline(time.Unix(1, 0))
+			case <-done:
+			}
+		}()
+		_, _ = io.CopyN(io.Discard, f, lingerMaxBytes)
+	})
+}
 
 func closeFD(fd int) { _ = unix.Close(fd) }
 

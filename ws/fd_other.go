@@ -20,5 +20,7 @@ func detachFD(net.Conn) (int, error)               { return -1, errNoRawMode }
 func readFD(int, []byte) (int, error)              { return 0, errNoRawMode }
 func writeFD(int, [][]byte) ([][]byte, int, error) { return nil, 0, errNoRawMode }
 func shutdownFD(int)                               {}
+func shutdownWriteFD(int)                          {}
+func (s *Server) linger(int)                       {}
 func closeFD(int)                                  {}
 func peerAddr(int) net.Addr                        { return nil }

@@ -155,3 +155,38 @@ func TestDeliveryToIdleConnectionDoesNotAllocate(t *testing.T) {
 		t.Errorf("%.2f allocations per delivery to an idle connection, want 0", allocs)
 	}
 }
+
+// TestPeerStillSendingGetsTheClose fails a message over MaxPayload while
+// the client is still writing it: the server's Close must reach the
+// client, and the rest of the message must be drained rather than answered
+// with a reset (a client hit by the reset mid-write may never read the
+// Close; Node's ws then reports 1006 instead of 1009).
+func TestPeerStillSendingGetsTheClose(t *testing.T) {
+	ts := newTestServer(t, Options{MaxPayload: 1024}, false)
+	c := dialRaw(t, ts.url, nil)
+	const size = 4 << 20
+	var hdr bytes.Buffer
+	if err := ws.WriteHeader(&hdr, ws.Header{Fin: true, OpCode: ws.OpBinary, Length: size, Masked: true, Mask: [4]byte{1, 2, 3, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		if _, err := c.nc.Write(hdr.Bytes()); err != nil {
+			wrote <- err
+			return
+		}
+		_, err := c.nc.Write(make([]byte, size))
+		wrote <- err
+	}()
+	if code, _ := c.readClose(); code != StatusMessageTooBig {
+		t.Fatalf("close = %d, want 1009", code)
+	}
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatalf("the rest of the message was refused: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the rest of the message was never taken")
+	}
+}

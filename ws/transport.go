@@ -132,9 +132,17 @@ func (c *Conn) closeSocketLocked() {
 			}
 			c.pollID.Store(0)
 		}
-		shutdownFD(int(c.fd))
+		if c.linger {
+			shutdownWriteFD(int(c.fd)) // our FIN follows our Close frame
+		} else {
+			shutdownFD(int(c.fd))
+		}
 		if !c.reading && !c.writeActive {
-			closeFD(int(c.fd))
+			if c.linger {
+				c.srv.linger(int(c.fd))
+			} else {
+				closeFD(int(c.fd))
+			}
 			c.fdClosed = true
 		}
 	}

@@ -105,6 +105,7 @@ func (c *Conn) writeLoop() {
 				c.srv.recycleQueue(c.queue)
 				c.writing, c.queue = false, nil
 				drop := c.dropAfter
+				c.linger = drop && c.raw
 				c.mu.Unlock()
 				if drop {
 					c.terminate(StatusAbnormalClosure, "")
