@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,15 +15,47 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// onLoop hands c, as the only subscriber of a token-broker run, to an event
+// loop. stop ends the loop and closes the connection; the subscriber's
+// counters may be read after it.
+func onLoop(t *testing.T, c *conn) (r *runner, s *subscriber, stop func()) {
+	t.Helper()
+	r = &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
+	rx, err := newReceivers(r, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = newSubscriber(c, 0, 0, 1)
+	if err := rx.add(s); err != nil {
+		rx.close()
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			rx.close()
+			s.c.close()
+		})
+	}
+	t.Cleanup(stop)
+	return r, s, stop
+}
+
+// eventually waits up to 10 s for cond.
+func eventually(cond func() bool) {
+	for deadline := time.Now().Add(10 * time.Second); !cond() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// newConn wraps a dialed connection as the dialer does.
+func newConn(nc net.Conn) *conn { return &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)} }
+
 // TestReceiversReadSplitFrames runs a subscriber on an event loop over a
 // real loopback connection whose peer writes messages, some larger than
 // the loop's buffer, in small pieces.
 func TestReceiversReadSplitFrames(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	nc, peer := loopbackPair(t)
 	sizes := []int{100, 40_000, 3 * rxBufferSize, 60, 70_000}
 	var stream []byte
 	for seq, size := range sizes {
@@ -30,12 +63,6 @@ func TestReceiversReadSplitFrames(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		peer, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer peer.Close()
 		for b := stream; len(b) > 0; {
 			n := min(len(b), 1000)
 			if _, err := peer.Write(b[:n]); err != nil {
@@ -46,30 +73,13 @@ func TestReceiversReadSplitFrames(t *testing.T) {
 			time.Sleep(50 * time.Microsecond)
 		}
 		done <- nil
-		_, _ = io.Copy(io.Discard, peer) // until the subscriber closes
 	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
-	rx, err := newReceivers(r, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSubscriber(&conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, 0, 0, 1)
-	if err := rx.add(s); err != nil {
-		t.Fatal(err)
-	}
+	_, s, stop := onLoop(t, newConn(nc))
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.received.Load() < uint64(len(sizes)) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	rx.close()
-	s.c.close()
+	eventually(func() bool { return s.received.Load() >= uint64(len(sizes)) })
+	stop()
 	if got := s.received.Load(); got != uint64(len(sizes)) || s.lost != 0 || s.malformed != 0 || s.dropped.Load() {
 		t.Fatalf("received %d of %d, lost %d, malformed %d, dropped %v", got, len(sizes), s.lost, s.malformed, s.dropped.Load())
 	}
@@ -130,21 +140,9 @@ func TestReceiversReadToTheEnd(t *testing.T) {
 	peer.Close()
 	time.Sleep(20 * time.Millisecond) // let the FIN arrive behind the data: the case under test
 
-	r := &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
-	rx, err := newReceivers(r, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSubscriber(&conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, 0, 0, 1)
-	if err := rx.add(s); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !s.dropped.Load() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	rx.close()
-	s.c.close()
+	r, s, stop := onLoop(t, newConn(nc))
+	eventually(s.dropped.Load)
+	stop()
 	if got := s.received.Load(); got != messages || s.lost != 0 {
 		t.Fatalf("received %d of %d, lost %d", got, messages, s.lost)
 	}
@@ -157,19 +155,7 @@ func TestReceiversReadToTheEnd(t *testing.T) {
 // pong, masked as a client's frames are.
 func TestReceiversAnswerPings(t *testing.T) {
 	nc, peer := loopbackPair(t)
-	r := &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
-	rx, err := newReceivers(r, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSubscriber(&conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, 0, 0, 1)
-	if err := rx.add(s); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		rx.close()
-		s.c.close()
-	}()
+	onLoop(t, newConn(nc))
 	if _, err := peer.Write(serverFrame(ws.OpPing, true, []byte("are you there"))); err != nil {
 		t.Fatal(err)
 	}
@@ -210,21 +196,9 @@ func TestReceiversTakeBytesReadAhead(t *testing.T) {
 	if _, err := peer.Write(frame(2)); err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{o: Options{Protocol: ProtocolTokens}, epoch: time.Now()}
-	rx, err := newReceivers(r, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSubscriber(c, 0, 0, 1)
-	if err := rx.add(s); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for s.received.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	rx.close()
-	s.c.close()
+	_, s, stop := onLoop(t, c)
+	eventually(func() bool { return s.received.Load() >= 3 })
+	stop()
 	if got := s.received.Load(); got != 3 || s.lost != 0 || s.reordered != 0 {
 		t.Fatalf("received %d of 3, lost %d, reordered %d", got, s.lost, s.reordered)
 	}
