@@ -49,7 +49,7 @@ type fakeServer struct {
 	nsubs   int
 	wg      sync.WaitGroup
 
-	maxQueued atomic.Int64 // most messages queued for one subscriber and not yet written
+	maxQueued atomic.Int64 // most messages queued for one subscriber and not yet taken by its writer
 	overrun   atomic.Int64 // subscribers closed as slow consumers
 	dropped   atomic.Int64 // deliveries dropped on purpose
 	pongs     atomic.Int64 // pusher:pong frames received
@@ -63,7 +63,7 @@ type fakeConn struct {
 	nc      net.Conn
 	index   int
 	out     chan fakeOut
-	queued  atomic.Int64 // deliveries enqueued and not yet written
+	queued  atomic.Int64 // deliveries enqueued and not yet taken by the writer
 	overrun atomic.Bool  // closed as a slow consumer: write the Close and stop
 }
 
@@ -128,11 +128,14 @@ func (f *fakeServer) accept(w http.ResponseWriter, r *http.Request) *fakeConn {
 				_ = nc.Close()
 				return
 			}
+			if m.delivery {
+				// It leaves the queue as it is written: once written, the
+				// client may count it (and publish the next) before this
+				// goroutine runs again.
+				c.queued.Add(-1)
+			}
 			if wsutil.WriteServerMessage(nc, ws.OpText, m.frame) != nil {
 				return
-			}
-			if m.delivery {
-				c.queued.Add(-1)
 			}
 		}
 	}()
