@@ -19,7 +19,8 @@
 //     socket takes them. TLS connections, and every connection on other
 //     systems, use one reader goroutine each.
 //   - A bounded send queue per connection. Everything queued is written with
-//     one writev call, so a burst of frames costs one system call.
+//     one system call (writev, or send for a lone frame), so a burst of
+//     frames costs one system call.
 //   - OnConnection runs before the 101 response is written, so that what it
 //     sets up is in place before the client can act on the connection.
 //   - [PreparedMessage]: a message framed once and shared by every connection
@@ -35,7 +36,8 @@
 // 1002 for framing errors, 1007 for invalid UTF-8 in a text message or a
 // close reason, 1009 for a message over [Options.MaxPayload]. The server
 // then sends its Close and drops the connection without waiting for the
-// peer's; on Linux it first lingers, discarding what the peer still sends
-// for up to two seconds, so that a client in the middle of a large write
-// reads the Close instead of meeting a reset.
+// peer's. A plain TCP connection on Linux first lingers, discarding what
+// the peer still sends for up to two seconds, so that a client in the
+// middle of a large write reads the Close instead of meeting a reset; TLS
+// connections, and connections on other systems, are closed at once.
 package ws

@@ -85,8 +85,8 @@ func (c *Conn) pushLocked(frame []byte) {
 	}
 }
 
-// writeLoop writes everything queued until the queue is empty, one writev
-// per batch. It is the only goroutine that writes to the socket. In raw
+// writeLoop writes everything queued until the queue is empty, one system
+// call per batch (see writeFD). It is the only goroutine that writes to the socket. In raw
 // mode, when the socket's buffer is full, it parks what is left in c.unsent,
 // asks the write poller to call it again once the socket drains, and
 // returns: a slow reader holds no goroutine.

@@ -58,8 +58,8 @@ const httpTimeout = 30 * time.Second
 // httpConn is one publisher's keep-alive HTTP/1.1 connection to the
 // publish target. It writes each request itself and reads the answer with
 // http.ReadResponse: net/http's client hands every request to two
-// goroutines of its transport and back, which cost the generator as much
-// CPU as the server spent on the publish.
+// goroutines of its transport and back: about a quarter of the
+// generator's CPU in a profile of the channels scenario.
 type httpConn struct {
 	ctx  context.Context // the run's: ending it fails the request in flight
 	dial func(ctx context.Context) (net.Conn, error)
