@@ -27,6 +27,8 @@ type Config struct {
 	Metrics Metrics `json:"metrics"`
 	// Pprof serves Go profiling under /debug/pprof (off).
 	Pprof Pprof `json:"pprof"`
+	// Admin guards the admin surfaces: the console and the admin API.
+	Admin Admin `json:"admin"`
 	// Log sets the level and format of the server's logs.
 	Log Log `json:"log"`
 	// Tokens is the token-broker dialect (/ws and its form API).

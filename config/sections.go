@@ -1,8 +1,11 @@
 package config
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
+
+	"github.com/switchboard-rt/switchboard/internal/secret"
 )
 
 // TLS is the "tls" section. With both files set the server speaks HTTPS and
@@ -109,6 +112,23 @@ type Pprof struct {
 func (p *Pprof) validate(ck *checker, path string) {
 	if p.Enabled {
 		ck.route(path+".enabled", PprofPath)
+	}
+}
+
+// Admin is the "admin" section: who may use the admin surfaces (the console
+// and the admin API).
+type Admin struct {
+	// Token opens the admin surfaces to other hosts: the token itself, or
+	// "sha256:" and the 64 hex digits of its SHA-256. Callers send it as
+	// "Authorization: Bearer TOKEN" or as the password of HTTP Basic
+	// credentials. Empty lets loopback clients only in (""). It is a
+	// secret: never log it.
+	Token string `json:"token"`
+}
+
+func (a *Admin) validate(ck *checker, path string) {
+	if _, err := secret.Parse(a.Token); err != nil {
+		ck.errorf(path+".token", "%v", errors.Unwrap(err))
 	}
 }
 
