@@ -37,6 +37,7 @@ type Server struct {
 	log      *slog.Logger
 	dialects []Dialect
 	mux      *http.ServeMux
+	handler  http.Handler // mux behind the HTTP hardening of every request
 	registry *prometheus.Registry
 	tls      *tls.Config // nil without TLS
 	served   []servedRoute
@@ -77,6 +78,7 @@ func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server,
 	if err := s.routes(); err != nil {
 		return nil, err
 	}
+	s.handler = closeChunked(s.mux)
 	if cfg.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
@@ -158,9 +160,9 @@ func (s *Server) limitConnections(next http.Handler) http.Handler {
 	})
 }
 
-// Handler returns the server's mux, for tests and for embedding under
-// another server.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's handler (its mux behind the checks every
+// request passes), for tests and for embedding under another server.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Registry returns the server's Prometheus registry, to register more
 // collectors on.
@@ -187,7 +189,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("server: Serve called twice")
 	}
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.handler,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
