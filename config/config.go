@@ -19,6 +19,8 @@ type Config struct {
 	TLS TLS `json:"tls"`
 	// ShutdownTimeout bounds a graceful shutdown before connections are cut (10s).
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// HTTP holds the timeouts of the HTTP server under every endpoint.
+	HTTP HTTP `json:"http"`
 	// WebSocket holds limits and timers shared by every WebSocket endpoint.
 	WebSocket WebSocket `json:"websocket"`
 	// Echo is the echo endpoint, useful for checks and benchmarks.
@@ -51,6 +53,7 @@ func Default() *Config {
 		Host:            "localhost",
 		Port:            8000,
 		ShutdownTimeout: Duration(10 * time.Second),
+		HTTP:            HTTP{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute)},
 		WebSocket: WebSocket{
 			MaxPayload:   1 << 20,
 			SendQueue:    256,

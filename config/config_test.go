@@ -136,6 +136,8 @@ func TestBadKeys(t *testing.T) {
 		{`tls: "on"`, "tls", "want an object"},
 		{`shutdown_timeout: 0`, "shutdown_timeout", "positive duration"},
 		{`shutdown_timeout: soon`, "shutdown_timeout", "want a duration"},
+		{`http: { read_header_timeout: 0 }`, "http.read_header_timeout", "positive duration"},
+		{`http: { idle_timeout: "-1s" }`, "http.idle_timeout", "positive duration"},
 		{`websocket: { max_payload: 0 }`, "websocket.max_payload", "positive number of bytes"},
 		{`websocket: { max_payload: 1.5 }`, "websocket.max_payload", "whole number"},
 		{`websocket: { send_queue: -1 }`, "websocket.send_queue", "positive number of messages"},

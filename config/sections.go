@@ -35,6 +35,22 @@ func (t *TLS) validate(ck *checker, path string) {
 	ck.file(key, t.KeyFile)
 }
 
+// HTTP is the "http" section: timeouts of the HTTP server that carries every
+// endpoint, WebSocket handshakes included.
+type HTTP struct {
+	// ReadHeaderTimeout is the time a client has to send a request's
+	// headers, a WebSocket handshake's included (10s).
+	ReadHeaderTimeout Duration `json:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection that waits this long for
+	// its next request (2m).
+	IdleTimeout Duration `json:"idle_timeout"`
+}
+
+func (h *HTTP) validate(ck *checker, path string) {
+	ck.positiveDuration(path+".read_header_timeout", h.ReadHeaderTimeout)
+	ck.positiveDuration(path+".idle_timeout", h.IdleTimeout)
+}
+
 // WebSocket is the "websocket" section: limits and timers shared by every
 // WebSocket endpoint, whatever its dialect.
 type WebSocket struct {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/server"
 )
 
@@ -94,4 +95,56 @@ func TestRequestSmugglingClosesTheConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitClosed reads conn until the server closes it, failing after 5 s.
+func waitClosed(t *testing.T, conn net.Conn, br *bufio.Reader) {
+	t.Helper()
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("the server did not close the connection: %v", err)
+	}
+}
+
+func TestHTTPTimeoutsAreConfigurable(t *testing.T) {
+	cfg := testConfig()
+	cfg.HTTP.ReadHeaderTimeout = config.Duration(100 * time.Millisecond)
+	cfg.HTTP.IdleTimeout = config.Duration(100 * time.Millisecond)
+	r := start(t, cfg)
+	addr := strings.TrimPrefix(r.base, "http://")
+
+	t.Run("read_header_timeout", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n"); err != nil { // never ends
+			t.Fatal(err)
+		}
+		waitClosed(t, conn, bufio.NewReader(conn))
+	})
+	t.Run("idle_timeout", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Close {
+			t.Fatal("the server closed a keep-alive connection at once")
+		}
+		waitClosed(t, conn, br)
+	})
 }

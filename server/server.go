@@ -18,16 +18,9 @@ import (
 	"github.com/switchboard-rt/switchboard/config"
 )
 
-// HTTP server limits that are not configurable.
-const (
-	// ReadHeaderTimeout bounds how long a client may take to send its
-	// request headers, WebSocket handshakes included.
-	ReadHeaderTimeout = 10 * time.Second
-	// IdleTimeout closes keep-alive HTTP connections idle this long.
-	IdleTimeout = 2 * time.Minute
-	// MaxHeaderBytes bounds the size of a request's headers.
-	MaxHeaderBytes = 64 << 10
-)
+// MaxHeaderBytes bounds the size of a request's headers. The header and
+// idle timeouts are the config's http section.
+const MaxHeaderBytes = 64 << 10
 
 // Server is Switchboard's HTTP server: one listener, one mux, every
 // dialect. Create it with New, then call Serve or ListenAndServe once.
@@ -190,8 +183,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		IdleTimeout:       IdleTimeout,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout.Std(),
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout.Std(),
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		Protocols:         new(http.Protocols),

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/testutil"
+)
+
+// serving is the serve command running in-process for one test.
+type serving struct {
+	addr   string // 127.0.0.1:port
+	cancel context.CancelFunc
+	done   chan int // the exit status, once run returns
+	logs   *testutil.LogBuffer
+}
+
+// startServe runs "serve" with args on a free loopback port and returns once
+// /readyz answers 200. tlsConf, when not nil, is used to reach it over
+// HTTPS. The test's cleanup stops it if the test did not.
+func startServe(t *testing.T, tlsConf *tls.Config, args ...string) *serving {
+	t.Helper()
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serving{addr: fmt.Sprintf("127.0.0.1:%d", port), cancel: cancel, done: make(chan int, 1), logs: &testutil.LogBuffer{}}
+	args = append([]string{"serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port)}, args...)
+	go func() {
+		s.done <- run(ctx, args, func(string) string { return "" }, io.Discard, s.logs)
+	}()
+	t.Cleanup(func() { s.stop(t) })
+
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: tlsConf}, Timeout: time.Second}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	testutil.WaitFor(t, "/readyz 200", 10*time.Second, func() bool {
+		select {
+		case code := <-s.done:
+			s.done <- code
+			t.Fatalf("exit %d before serving; stderr:\n%s", code, s.logs)
+		default:
+		}
+		resp, err := c.Get(scheme + "://" + s.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+// stop cancels the command and returns its exit status.
+func (s *serving) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		s.done <- code
+		return code
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve did not stop within 20s; stderr:\n%s", s.logs)
+		return -1
+	}
+}
+
+// TestSmugglingOnEveryHTTPEndpoint sends a request with both Content-Length
+// and Transfer-Encoding, hiding a second request in its body, to the HTTP
+// endpoint of each dialect: it must be answered and the connection closed,
+// the hidden request never answered.
+func TestSmugglingOnEveryHTTPEndpoint(t *testing.T) {
+	t.Chdir(t.TempDir())
+	s := startServe(t, nil, "--config", "")
+	for _, path := range []string{"/apps/1/events", "/", "/publisher/", "/user/auth"} {
+		t.Run(path, func(t *testing.T) {
+			conn, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			hidden := "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+			req := "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+				fmt.Sprintf("Content-Length: %d\r\n", 5+len(hidden)) + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden
+			if _, err := io.WriteString(conn, req); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if !resp.Close {
+				t.Errorf("%d answer without Connection: close", resp.StatusCode)
+			}
+			if second, err := http.ReadResponse(br, nil); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				if err == nil {
+					t.Fatalf("the hidden request was answered: %s", second.Status)
+				}
+				t.Fatalf("want the connection closed, got %v", err)
+			}
+		})
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(s.logs.String(), "level=ERROR") {
+		t.Errorf("errors logged:\n%s", s.logs)
+	}
+}
