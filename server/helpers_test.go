@@ -83,6 +83,7 @@ type fakeDialect struct {
 	routes   []server.Route
 	stats    ws.Stats
 	ready    error
+	err      error         // returned by Shutdown, if not nil
 	entered  chan struct{} // closed when Shutdown starts, if not nil
 	release  chan struct{} // Shutdown waits for it, if not nil
 	shutdown chan struct{} // closed when Shutdown returns
@@ -108,7 +109,7 @@ func (f *fakeDialect) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	return nil
+	return f.err
 }
 
 // readyFake is a fakeDialect that is also a server.ReadinessChecker.

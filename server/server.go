@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -37,6 +35,7 @@ type Server struct {
 	checks   checks
 	state    atomic.Int32
 	started  atomic.Bool
+	requests activeRequests // HTTP connections with a request in progress
 }
 
 // servedRoute is one endpoint, as logged at start.
@@ -171,8 +170,9 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 }
 
 // Serve serves on ln, with TLS when configured, until ctx is done, then shuts
-// down gracefully (see the package doc) and returns nil, or what went wrong,
-// such as connections cut at the deadline. It closes ln. Serve may be called
+// down gracefully (see the package doc) and returns nil, or what went wrong.
+// Connections cut at the shutdown deadline are a normal stop (logged with
+// their number), not an error. It closes ln. Serve may be called
 // only once per Server.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.started.Swap(true) {
@@ -188,6 +188,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		Protocols:         new(http.Protocols),
+		ConnState:         s.requests.track,
 	}
 	hs.Protocols.SetHTTP1(true)
 	listenersClosed := make(chan struct{})
@@ -235,40 +236,4 @@ func (s *Server) logServing(r servedRoute) {
 		attrs = append(attrs, "method", method)
 	}
 	s.log.Info("serving", attrs...)
-}
-
-// shutdown marks the server not ready, stops accepting, then shuts every
-// dialect down at once, all within the shutdown timeout.
-func (s *Server) shutdown(hs *http.Server, listenersClosed <-chan struct{}) error {
-	start := time.Now()
-	s.state.Store(stateStopping)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout.Std())
-	defer cancel()
-
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- hs.Shutdown(ctx) }()
-	<-listenersClosed // Shutdown closes the listeners before it waits for requests
-
-	dialectErrs := make([]error, len(s.dialects))
-	var wg sync.WaitGroup
-	for i, d := range s.dialects {
-		wg.Go(func() {
-			if err := d.Shutdown(ctx); err != nil {
-				dialectErrs[i] = fmt.Errorf("server: shut down %s: %w", d.Name(), err)
-			}
-		})
-	}
-	wg.Wait()
-	err := <-httpDone
-	if err != nil {
-		err = fmt.Errorf("server: http requests still running at the deadline: %w", err)
-		_ = hs.Close()
-	}
-	err = errors.Join(append(dialectErrs, err)...)
-	if err != nil {
-		s.log.Warn("shutdown cut connections", "err", err, "took", time.Since(start))
-	} else {
-		s.log.Info("stopped", "took", time.Since(start))
-	}
-	return err
 }

@@ -79,10 +79,22 @@ func TestShutdownCutsDialectsAtTheDeadline(t *testing.T) {
 	cfg.ShutdownTimeout = config.Duration(100 * time.Millisecond)
 	f := newFake("stuck")
 	f.release = make(chan struct{}) // never closed
+	f.stats.Connections = 3
 	r := start(t, cfg, f)
-	err := r.stop()
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "stuck") {
-		t.Fatalf("Serve = %v, want a deadline error naming the dialect", err)
+	if err := r.stop(); err != nil {
+		t.Fatalf("Serve = %v; connections cut at the deadline are a normal stop", err)
+	}
+	if logs := r.logs.String(); !strings.Contains(logs, "level=WARN msg=\"stopped, cutting connections still open at shutdown_timeout\" cut=3") {
+		t.Fatalf("no warning with the number cut:\n%s", logs)
+	}
+}
+
+func TestShutdownReportsADialectFailure(t *testing.T) {
+	f := newFake("broken")
+	f.err = errors.New("flush failed")
+	r := start(t, testConfig(), f)
+	if err := r.stop(); err == nil || !strings.Contains(err.Error(), "broken: flush failed") {
+		t.Fatalf("Serve = %v, want the dialect's error", err)
 	}
 }
 

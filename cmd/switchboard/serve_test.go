@@ -122,3 +122,36 @@ func TestSmugglingOnEveryHTTPEndpoint(t *testing.T) {
 		t.Errorf("errors logged:\n%s", s.logs)
 	}
 }
+
+// TestShutdownThatCutsExitsZero holds an /echo connection that never reads
+// the server's close frame, so the shutdown has to cut it: still exit 0,
+// with the number cut in the log.
+func TestShutdownThatCutsExitsZero(t *testing.T) {
+	t.Chdir(t.TempDir())
+	writeFile(t, "cut.hjson", "shutdown_timeout: 200ms\n")
+	s := startServe(t, nil, "--config", "cut.hjson")
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	handshake := "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := io.WriteString(conn, handshake); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	// The client never answers the close frame from now on.
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, s.logs)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, "cut=1") {
+		t.Fatalf("the log does not say one connection was cut:\n%s", logs)
+	}
+}
