@@ -43,8 +43,9 @@ type Config struct {
 	// Cluster joins nodes through Redis (off: one node).
 	Cluster Cluster `json:"cluster"`
 
-	keys     map[string]string // key path -> the spelling the file used, for messages
-	warnings []Warning
+	keys      map[string]string // key path -> the spelling the file used, for messages
+	warnings  []Warning
+	admission Admission // which rule set tokens.allow_unregistered_clients
 }
 
 // Default returns a new Config with every key at its default. It is valid.
@@ -76,6 +77,7 @@ func Default() *Config {
 		Pusher:     Pusher{Enabled: true},
 		Atmosphere: defaultAtmosphere(),
 		Cluster:    defaultCluster(),
+		admission:  defaultAdmission,
 	}
 }
 

@@ -81,6 +81,10 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a := back.Admission(); a.Rule != AdmissionFile || a.Open != c.Tokens.AllowUnregisteredClients {
+		t.Errorf("Admission() = %+v, want the file's value", a)
+	}
+	back.admission = c.admission
 	if !reflect.DeepEqual(back, c) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", back, c)
 	}

@@ -24,7 +24,8 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse starts from Default, overlays the HJSON text data (read from the
-// file called name, used only in messages), and validates the result.
+// file called name, used in messages and to recognise a legacy
+// websockets.conf, see Admission), and validates the result.
 // On error the Config is nil and the error joins one *Error per problem:
 // syntax errors with their line and column, then every unknown key, bad
 // value and invalid setting. Warnings are on the returned Config.
@@ -37,6 +38,8 @@ func Parse(data []byte, name string) (*Config, error) {
 	c := Default()
 	d := newDecoder()
 	c.decode(d, root)
+	c.admission = decideAdmission(d, root, name, c.Tokens.AllowUnregisteredClients)
+	c.Tokens.AllowUnregisteredClients = c.admission.Open
 	c.warnings = d.warns
 	if len(d.keys) > 0 {
 		c.keys = d.keys

@@ -74,13 +74,26 @@ func TestUnknownKeys(t *testing.T) {
 }
 
 func TestNullKeepsDefault(t *testing.T) {
-	c, err := Parse([]byte("host: null\nwebsocket: null\ntokens: { api_key: null }\nOrigin: null\nAllowUnregisteredClients: null"), "n.hjson")
+	c, err := Parse([]byte("host: null\nwebsocket: null\ntokens: { api_key: null, allow_unregistered_clients: null }"), "n.hjson")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.keys = nil
 	if !reflect.DeepEqual(c, Default()) {
 		t.Errorf("got %+v", c)
+	}
+
+	// In a legacy file the default of AllowUnregisteredClients is closed
+	// (see Admission), and null keeps that default.
+	c, err = Parse([]byte("host: null\nOrigin: null\nAllowUnregisteredClients: null"), "n.hjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Tokens.AllowUnregisteredClients = false
+	c.keys, c.admission = nil, want.admission
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("legacy: got %+v", c)
 	}
 }
 

@@ -29,7 +29,8 @@ type Tokens struct {
 	// responses ("*"; "" sends none) [Responseheaders].
 	ResponseHeaders string `json:"response_headers"`
 	// AllowUnregisteredClients accepts WebSocket clients whatever their token
-	// (true) [AllowUnregisteredClients].
+	// (true; false in a legacy file without the key, see Admission)
+	// [AllowUnregisteredClients].
 	AllowUnregisteredClients bool `json:"allow_unregistered_clients"`
 	// AllowUnregisteredHTTPClients accepts HTTP pushes whatever their token
 	// (false) [AllowUnregisteredHttpClients].

@@ -45,6 +45,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	logger := newLogger(cfg.Log, e.stderr)
 	slog.SetDefault(logger)
 	logConfig(logger, cfg, source)
+	logAdmission(logger, cfg)
 
 	hubOpts, cluster, err := hubOptions(cfg, logger)
 	if err != nil {

@@ -155,3 +155,29 @@ func TestShutdownThatCutsExitsZero(t *testing.T) {
 		t.Fatalf("the log does not say one connection was cut:\n%s", logs)
 	}
 }
+
+// TestLegacyFileWithoutAllowUnregisteredIsClosed starts from a legacy
+// websockets.conf whose AllowUnregisteredClients line is commented out, as
+// the original broker's comment says to close it.
+func TestLegacyFileWithoutAllowUnregisteredIsClosed(t *testing.T) {
+	t.Chdir(t.TempDir())
+	writeFile(t, legacyConfigFile, "{\n  Origin: \"*\",\n# AllowUnregisteredClients: \"yes\",\n}\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"legacy file", nil, `level=WARN msg="tokens admission" allow_unregistered_clients=false rule=legacy-default`},
+		{"no file", []string{"--config", ""}, `level=INFO msg="tokens admission" allow_unregistered_clients=true rule=default`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServe(t, nil, tc.args...)
+			if code := s.stop(t); code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+			if !strings.Contains(s.logs.String(), tc.want) {
+				t.Fatalf("logs lack %q:\n%s", tc.want, s.logs)
+			}
+		})
+	}
+}
