@@ -14,6 +14,7 @@ require (
 	go.uber.org/goleak v1.3.0 // tests: goroutine leak checks in TestMain
 	golang.org/x/crypto v0.58.0 // bcrypt for Atmosphere user passwords
 	golang.org/x/sys v0.49.0 // epoll and raw socket calls for the ws poller
+	golang.org/x/time v0.16.0 // rate: the token buckets of the per-client limits (server/limits.go)
 )
 
 require (

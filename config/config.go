@@ -21,6 +21,8 @@ type Config struct {
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// HTTP holds the timeouts of the HTTP server under every endpoint.
 	HTTP HTTP `json:"http"`
+	// Limits caps what one client may ask of the server (all off).
+	Limits Limits `json:"limits"`
 	// WebSocket holds limits and timers shared by every WebSocket endpoint.
 	WebSocket WebSocket `json:"websocket"`
 	// Echo is the echo endpoint, useful for checks and benchmarks.

@@ -51,6 +51,33 @@ func (h *HTTP) validate(ck *checker, path string) {
 	ck.positiveDuration(path+".idle_timeout", h.IdleTimeout)
 }
 
+// Limits is the "limits" section: rates one client may not exceed, each
+// answered 429 Too Many Requests with Retry-After. Every limit is off (0) by
+// default: behind a reverse proxy or a NAT every client has the same
+// address, and an app's publishing backend is the operator's own code, so a
+// default limit would refuse legitimate peers. docs/configuration.md gives
+// values to start from.
+type Limits struct {
+	// HandshakesPerIP is the WebSocket handshakes per second one client
+	// address may make, on every WebSocket endpoint together (0: no limit).
+	HandshakesPerIP int `json:"handshakes_per_ip"`
+	// APIRequests is the HTTP API requests per second per app (Pusher REST),
+	// per API key sent in a header, or else per client address: the REST,
+	// form and publisher APIs (0: no limit).
+	APIRequests int `json:"api_requests"`
+}
+
+func (l *Limits) validate(ck *checker, path string) {
+	for _, k := range []struct {
+		key string
+		n   int
+	}{{"handshakes_per_ip", l.HandshakesPerIP}, {"api_requests", l.APIRequests}} {
+		if k.n < 0 {
+			ck.errorf(path+"."+k.key, "%d is negative; use 0 for no limit or a number per second", k.n)
+		}
+	}
+}
+
 // WebSocket is the "websocket" section: limits and timers shared by every
 // WebSocket endpoint, whatever its dialect.
 type WebSocket struct {

@@ -36,6 +36,7 @@ type Server struct {
 	state    atomic.Int32
 	started  atomic.Bool
 	requests activeRequests // HTTP connections with a request in progress
+	limits   *rateLimits
 }
 
 // servedRoute is one endpoint, as logged at start.
@@ -52,6 +53,7 @@ func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server,
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: logger, dialects: dialects, mux: http.NewServeMux()}
+	s.limits = newRateLimits(cfg.Limits.HandshakesPerIP, cfg.Limits.APIRequests)
 	names := map[string]bool{}
 	for _, d := range dialects {
 		if names[d.Name()] {
@@ -67,6 +69,9 @@ func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server,
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
 	s.registry = reg
+	if err := reg.Register(s.limits.refused); err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
 	if err := s.routes(); err != nil {
 		return nil, err
 	}
@@ -111,6 +116,7 @@ func (s *Server) routes() error {
 			if r.Protocol == ProtocolWebSocket {
 				handler = s.limitConnections(handler)
 			}
+			handler = s.limits.wrap(r.Protocol, handler)
 			errs = append(errs, h(r.Pattern, r.Protocol, d.Name(), handler))
 		}
 	}
