@@ -31,6 +31,7 @@ type Server struct {
 	handler  http.Handler // mux behind the HTTP hardening of every request
 	registry *prometheus.Registry
 	tls      *tls.Config // nil without TLS
+	cert     certificate // what tls presents
 	served   []servedRoute
 	checks   checks
 	state    atomic.Int32
@@ -77,13 +78,10 @@ func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server,
 	}
 	s.handler = closeChunked(s.mux)
 	if cfg.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("server: tls: %w", err)
+		if err := s.cert.load(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return nil, err
 		}
-		// HTTP/1.1 only: a WebSocket handshake needs a connection it can
-		// take over, which HTTP/2 does not give.
-		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+		s.tls = s.cert.tlsConfig()
 	}
 	return s, nil
 }
