@@ -181,7 +181,7 @@ func TestJSONLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Log.Format, cfg.Log.Level = "json", "warn"
-	l := newLogger(cfg.Log, &buf)
+	l := newLogger(cfg.Log, cfg.Log.SlogLevel(), &buf)
 	l.Info("hidden")
 	l.Warn("shown", "k", 1)
 	if got := buf.String(); strings.Contains(got, "hidden") || !strings.HasPrefix(got, `{"time":`) || !strings.Contains(got, `"msg":"shown","k":1`) {

@@ -42,7 +42,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg.Log, e.stderr)
+	level := new(slog.LevelVar)
+	level.Set(cfg.Log.SlogLevel())
+	logger := newLogger(cfg.Log, level, e.stderr)
 	slog.SetDefault(logger)
 	logConfig(logger, cfg, source)
 	logAdmission(logger, cfg)
@@ -73,6 +75,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal kills at once
+	r := &reloader{flags: f, getenv: e.getenv, level: level, srv: srv, log: logger, cfg: cfg}
+	defer r.watchHUP()()
 	return srv.ListenAndServe(ctx)
 }
 
@@ -185,8 +189,9 @@ func (e configError) Error() string {
 
 func (e configError) Unwrap() error { return e.err }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+// newLogger returns the logger c asks for, at level (which SIGHUP changes).
+func newLogger(c config.Log, level slog.Leveler, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if c.JSON() {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

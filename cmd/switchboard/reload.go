@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/server"
+)
+
+// reloader applies, on SIGHUP, what can change without dropping
+// connections: the log level and the TLS certificate and key. It reads
+// the configuration again the way start-up did (file, environment, flags).
+type reloader struct {
+	flags  serveFlags
+	getenv func(string) string
+	level  *slog.LevelVar // the running logger's level
+	srv    *server.Server
+	log    *slog.Logger
+	cfg    *config.Config // the configuration applied last
+	hup    chan os.Signal
+}
+
+// watchHUP starts reloading on SIGHUP, in a goroutine, until the returned
+// stop is called; stop waits for it. SIGHUP is caught from the moment
+// watchHUP returns, so that it never kills the process (its default).
+func (r *reloader) watchHUP() (stop func()) {
+	r.hup = make(chan os.Signal, 1)
+	signal.Notify(r.hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.hup:
+				r.reload()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		signal.Stop(r.hup)
+	}
+}
+
+// reload reads the configuration and applies what it can. An invalid
+// configuration changes nothing.
+func (r *reloader) reload() {
+	r.log.Debug("SIGHUP: reloading the configuration")
+	cfg, _, err := loadConfig(r.flags, r.getenv)
+	if err != nil {
+		r.log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	r.level.Set(cfg.Log.SlogLevel())
+	attrs := []any{"log_level", cfg.Log.SlogLevel().String()}
+	switch {
+	case cfg.TLS.Enabled() != r.cfg.TLS.Enabled():
+		r.log.Warn("reload: turning TLS on or off needs a restart; TLS stays as it is")
+	case cfg.TLS.Enabled():
+		if err := r.srv.ReloadTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			r.log.Error("reload: the TLS certificate in use stays", "err", err)
+		} else {
+			attrs = append(attrs, "tls_cert", cfg.TLS.CertFile)
+		}
+	}
+	if needsRestart(r.cfg, cfg) {
+		r.log.Warn("reload: other changed settings take effect at the next restart; only log.level and the TLS files are reloaded")
+	}
+	r.cfg = cfg
+	r.log.Info("reloaded", attrs...)
+}
+
+// needsRestart reports whether next differs from prev in more than what a
+// reload applies.
+func needsRestart(prev, next *config.Config) bool {
+	a, b := *prev, *next
+	b.Log.Level = a.Log.Level
+	b.TLS = a.TLS
+	ja, errA := json.Marshal(&a)
+	jb, errB := json.Marshal(&b)
+	return errA != nil || errB != nil || string(ja) != string(jb)
+}
