@@ -10,6 +10,7 @@
 #   npm       e2e/node_modules matching e2e/package-lock.json (npm ci)
 #   redis     redis-server on PATH; exports REDIS_SERVER (its path)
 #   chromium  Debian's chromium; exports CHROMIUM_PATH (its path)
+#   openssl   the openssl command, which tls.test.js makes its test CA with
 #
 # Debian packages are installed with apt-get as root (or through sudo);
 # apt-get update runs once, before the first install.
@@ -85,17 +86,22 @@ ensure_chromium() {
 	deps_log "$v at $CHROMIUM_PATH"
 }
 
+ensure_openssl() {
+	command -v openssl >/dev/null || apt_install openssl || return 1
+	deps_log "$(openssl version)"
+}
+
 # ensure_deps NAME... runs ensure_NAME for each.
 ensure_deps() {
 	local d
 	for d in "$@"; do
-		declare -F "ensure_$d" >/dev/null || { deps_die "unknown dependency $d (want node, npm, redis or chromium)"; return 1; }
+		declare -F "ensure_$d" >/dev/null || { deps_die "unknown dependency $d (want node, npm, redis, chromium or openssl)"; return 1; }
 		"ensure_$d" || return 1
 	done
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	set -euo pipefail
-	(($# > 0)) || { echo "usage: $0 node|npm|redis|chromium..." >&2; exit 2; }
+	(($# > 0)) || { echo "usage: $0 node|npm|redis|chromium|openssl..." >&2; exit 2; }
 	ensure_deps "$@"
 fi
