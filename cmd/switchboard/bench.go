@@ -31,6 +31,8 @@ Scenarios (each bounded in count and time; loopback targets only):
             open loop, as fast as the server queues, which overruns subscribers
             that cannot keep up and gets them closed as slow consumers)
   echo      --connections doing round trips on /echo; round trips/s and latency
+  churn     connects, subscribes and disconnects at --rate a second for --duration
+            (pusher, tokens or echo); the rate achieved, failures, server RSS
 
 Every connection goes to --target (loopback only). fanout and channels may
 publish to --publish-target instead, such as a second node on the same Redis,

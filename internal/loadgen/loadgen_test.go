@@ -393,3 +393,29 @@ func TestPusherSignature(t *testing.T) {
 		t.Errorf("signedQuery =\n %s\nwant\n %s", got, want)
 	}
 }
+
+func TestChurn(t *testing.T) {
+	for _, proto := range []string{ProtocolPusher, ProtocolTokens} {
+		t.Run(proto, func(t *testing.T) {
+			f := newFakeServer(t, 0, nil)
+			o := Options{Scenario: ScenarioChurn, Protocol: proto, Target: f.target(), Rate: 200, Duration: 300 * time.Millisecond,
+				Connections: 50, Channels: 4, ServerPID: os.Getpid()}
+			res, err := Run(context.Background(), o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Churned == 0 || res.ChurnFailed != 0 || len(res.Errors) > 0 || res.ConnectRate <= 0 {
+				t.Fatalf("result %+v", res)
+			}
+			f.mu.Lock()
+			n := f.nsubs
+			f.mu.Unlock()
+			if uint64(n) != res.Churned {
+				t.Errorf("server saw %d subscriptions, the generator counts %d churned", n, res.Churned)
+			}
+			if !strings.Contains(res.String(), "churned") {
+				t.Errorf("String() = %q", res.String())
+			}
+		})
+	}
+}

@@ -16,10 +16,11 @@ const (
 	ScenarioFanout   = "fanout"
 	ScenarioChannels = "channels"
 	ScenarioEcho     = "echo"
+	ScenarioChurn    = "churn"
 )
 
 // Scenarios lists the scenario names in the order `make bench` runs them.
-var Scenarios = []string{ScenarioHold, ScenarioFanout, ScenarioChannels, ScenarioEcho}
+var Scenarios = []string{ScenarioHold, ScenarioFanout, ScenarioChannels, ScenarioEcho, ScenarioChurn}
 
 // Protocol names for Options.Protocol.
 const (
@@ -173,6 +174,13 @@ func (o Options) Defaults() Options {
 	case ScenarioChannels:
 		setDefault(&o.Subscribers, 10000)
 		setDefault(&o.Channels, 1000)
+	case ScenarioChurn:
+		setDefault(&o.Connections, 1000) // at most this many in progress at once
+		setDefault(&o.Channels, 100)
+		setDefault(&o.Rate, 100)
+		// Many connections a second from one address pair would run out
+		// of ephemeral ports: one source address per 10,000 a minute.
+		setDefault(&o.Sources, min(250, int(o.Rate*60/10000)+1))
 	}
 	switch {
 	case !o.publishes(), o.Window < 0:
@@ -245,7 +253,7 @@ func (o *Options) Validate() error {
 	if n := o.conns(); n < 1 || n > maxConnections {
 		bad("--connections/--subscribers %d: use 1 to %d", n, maxConnections)
 	}
-	if o.Channels < 1 || (o.Scenario != ScenarioHold && o.Scenario != ScenarioEcho && o.Channels > o.Subscribers) {
+	if o.Channels < 1 || (o.publishes() && o.Channels > o.Subscribers) {
 		bad("--channels %d: use 1 to the number of subscribers", o.Channels)
 	}
 	if o.Rate < 0 {
@@ -307,10 +315,10 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Protocol, "protocol", "", "`pusher`, tokens or echo (default pusher; echo scenario: echo)")
 	fs.StringVar(&o.Target, "target", "", "server `host:port`, loopback only (default 127.0.0.1:8000)")
 	fs.StringVar(&o.PublishTarget, "publish-target", "", "fanout, channels: publish to this server `host:port` instead, loopback only, e.g. a second node on the same Redis (default --target)")
-	fs.IntVar(&o.Connections, "connections", 0, "connections for hold and echo (default hold 1000, echo 100)")
+	fs.IntVar(&o.Connections, "connections", 0, "connections for hold and echo; churn: at most this many in progress at once (default hold and churn 1000, echo 100)")
 	fs.IntVar(&o.Subscribers, "subscribers", 0, "subscribers for fanout and channels (default fanout 1000, channels 10000)")
 	fs.IntVar(&o.Channels, "channels", 0, "channels the connections are spread over (default hold 100, fanout 1, channels 1000)")
-	fs.Float64Var(&o.Rate, "rate", 0, "publishes per second over all publishers; 0 = as fast as the server answers")
+	fs.Float64Var(&o.Rate, "rate", 0, "publishes per second over all publishers; 0 = as fast as the server answers (churn: connects and disconnects per second, default 100)")
 	fs.IntVar(&o.Payload, "payload", 0, "published message size in `bytes` (default 100)")
 	fs.IntVar(&o.Publishers, "publishers", 0, "concurrent publishers, each with one publish in flight (default 16)")
 	fs.Func("window", "flow control: at most `N` messages published and not yet received by the slowest subscriber of a channel; 0 = open loop (default 64 at --rate 0, else 0)", func(v string) error {

@@ -91,6 +91,10 @@ type Result struct {
 	ServerRSSPerConn float64 `json:"server_rss_per_conn_bytes,omitempty"` // (RSS after idle - before) / connections
 	HeapProfile      string  `json:"heap_profile,omitempty"`
 
+	Churned     uint64 `json:"churned,omitempty"`      // churn: connections opened, confirmed and closed
+	ChurnFailed uint64 `json:"churn_failed,omitempty"` // churn: connections that failed to open or confirm
+	ChurnMissed uint64 `json:"churn_missed,omitempty"` // churn: ticks skipped, --connections all in progress
+
 	Disconnects uint64   `json:"disconnects"` // connections the server ended during the run
 	Errors      []string `json:"errors,omitempty"`
 }
@@ -113,6 +117,8 @@ func (r *runner) newResult() *Result {
 		if o.Protocol != ProtocolEcho {
 			res.Channels = o.Channels
 		}
+	case ScenarioChurn:
+		res.Payload, res.Rate = 0, o.Rate
 	case ScenarioFanout, ScenarioChannels:
 		res.Channels, res.Publishers, res.Rate = o.Channels, o.Publishers, o.Rate
 		w := max(o.Window, 0)
@@ -130,6 +136,13 @@ func (res *Result) String() string {
 		fmt.Fprintf(&b, " %s conns", count(float64(res.Connections)))
 	case ScenarioEcho:
 		fmt.Fprintf(&b, " %s conns B=%d", count(float64(res.Connections)), res.Payload)
+	case ScenarioChurn:
+		fmt.Fprintf(&b, " R=%s/s for %.0f s: %s churned (%s/s), %d failed, %d missed; %s",
+			rate(res.Rate), res.DurationS, count(float64(res.Churned)), count(res.ConnectRate), res.ChurnFailed, res.ChurnMissed, res.CPU)
+		if res.ServerRSS > 0 {
+			fmt.Fprintf(&b, "; server RSS %.1f -> %.1f MiB", float64(res.ServerRSSBefore)/(1<<20), float64(res.ServerRSS)/(1<<20))
+		}
+		return b.String()
 	default:
 		fmt.Fprintf(&b, " S=%s C=%s P=%d R=%s B=%d W=%s", count(float64(res.Connections)), count(float64(res.Channels)),
 			res.Publishers, rate(res.Rate), res.Payload, windowStr(res.Window))

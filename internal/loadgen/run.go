@@ -89,6 +89,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		err = r.hold(ctx, res)
 	case ScenarioEcho:
 		err = r.echo(ctx, res)
+	case ScenarioChurn:
+		err = r.churn(ctx, res)
 	default:
 		err = r.fanout(ctx, res)
 	}
