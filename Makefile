@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test vet lint fuzz bench microbench e2e clean
+.PHONY: all build run test vet lint fuzz bench microbench soak e2e clean
 
 all: build
 
@@ -34,6 +34,10 @@ fuzz:
 ## bench: a short run of every load-generator scenario against bin/switchboard, as a table
 bench: build
 	scripts/bench.sh
+
+## soak: 19,000 held connections, 500 churn/s and steady publishing for 10 minutes, on loopback (MINUTES=2 for less)
+soak: build
+	scripts/soak.sh
 
 ## microbench: the Go microbenchmarks of the hot paths
 microbench:
