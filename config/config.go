@@ -64,6 +64,8 @@ func Default() *Config {
 			PongTimeout:  Duration(10 * time.Second),
 			WriteTimeout: Duration(10 * time.Second),
 			ReadTimeout:  Duration(30 * time.Second),
+
+			MaxPendingPongs: 16,
 		},
 		Echo:    Echo{Enabled: true, Path: "/echo", MaxMessageSize: 1 << 20},
 		Metrics: Metrics{Enabled: true, Path: "/metrics"},

@@ -153,6 +153,7 @@ func TestBadKeys(t *testing.T) {
 		{`websocket: { write_timeout: "-5s" }`, "websocket.write_timeout", "positive duration"},
 		{`websocket: { read_timeout: 0 }`, "websocket.read_timeout", "positive duration"},
 		{`websocket: { compression: "maybe" }`, "websocket.compression", "want true or false"},
+		{`websocket: { max_pending_pongs: 0 }`, "websocket.max_pending_pongs", "use 1 to 16384"},
 		{`echo: { enabled: 1 }`, "echo.enabled", "want true or false"},
 		{`echo: { path: "echo" }`, "echo.path", `start it with "/"`},
 		{`echo: { max_message_size: 0 }`, "echo.max_message_size", "positive number of bytes"},

@@ -98,6 +98,9 @@ type WebSocket struct {
 	ReadTimeout Duration `json:"read_timeout"`
 	// Compression offers permessage-deflate (false: it costs memory per connection).
 	Compression bool `json:"compression"`
+	// MaxPendingPongs is how many pongs, one per ping, may wait to be
+	// written to one connection (16); past that the newest is replaced.
+	MaxPendingPongs int `json:"max_pending_pongs"`
 }
 
 func (w *WebSocket) validate(ck *checker, path string) {
@@ -112,6 +115,9 @@ func (w *WebSocket) validate(ck *checker, path string) {
 	ck.positiveDuration(path+".pong_timeout", w.PongTimeout)
 	ck.positiveDuration(path+".write_timeout", w.WriteTimeout)
 	ck.positiveDuration(path+".read_timeout", w.ReadTimeout)
+	if w.MaxPendingPongs < 1 || w.MaxPendingPongs > 16384 {
+		ck.errorf(path+".max_pending_pongs", "%d is out of range; use 1 to 16384, e.g. 16", w.MaxPendingPongs)
+	}
 }
 
 // Echo is the "echo" section: a WebSocket endpoint that sends every message

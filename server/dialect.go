@@ -83,5 +83,7 @@ func WebSocketOptions(c config.WebSocket) ws.Options {
 		WriteTimeout:   c.WriteTimeout.Std(),
 		SendQueue:      c.SendQueue,
 		Compression:    c.Compression,
+
+		MaxPendingPongs: c.MaxPendingPongs,
 	}
 }

@@ -64,7 +64,8 @@ type Conn struct {
 	closed      bool     // TCP closed or closing; OnClose is due or done
 	fdClosed    bool     // raw: the descriptor is closed
 	finished    bool     // OnClose is due or done (guarded by srv.mu, not mu)
-	pongIdx     int32    // 1 + the queue index of a pong not yet taken by the writer; 0 if none
+	pongIdx     int32    // 1 + the queue index of the newest pong not yet taken by the writer; 0 if none
+	pongs       int16    // pongs in the queue not yet taken by the writer (at most MaxPendingPongs)
 	closeCode   int16    // a StatusCode; they all fit
 	closeReason string
 }
@@ -316,7 +317,7 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 		c.closeCode, c.closeReason = int16(code), reason
 	}
 	reading := c.reading
-	c.queue, c.unsent, c.pongIdx = nil, nil, 0
+	c.queue, c.unsent, c.pongIdx, c.pongs = nil, nil, 0, 0
 	if x := c.extra; x != nil {
 		if x.closeTimer != nil {
 			x.closeTimer.Stop()

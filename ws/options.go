@@ -66,6 +66,13 @@ type Options struct {
 	// PreparedMessage serves every connection. It costs CPU per message.
 	Compression bool
 
+	// MaxPendingPongs bounds the pongs waiting in a connection's send queue.
+	// Every ping is answered with a pong of its own payload, in order; a
+	// peer that pings faster than it reads finds its pongs past this many
+	// replaced, the newest pending one by the latest, so that its pings
+	// cannot grow the queue. 0 means 16; at most 16384.
+	MaxPendingPongs int
+
 	// KeepRequest keeps the handshake request (headers, URL, remote
 	// address) for Conn.Request after OnConnection returns. Off by default:
 	// headers are the largest part of an idle connection's memory.
@@ -92,6 +99,8 @@ const (
 	DefaultReadTimeout  = 30 * time.Second
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultSendQueue    = 256
+	DefaultPendingPongs = 16
+	maxPendingPongs     = 1 << 14 // Conn counts them in an int16
 	closeTimeout        = 5 * time.Second
 )
 
@@ -103,6 +112,8 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.ReadTimeout, DefaultReadTimeout)
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.SendQueue, DefaultSendQueue)
+	setDefault(&o.MaxPendingPongs, DefaultPendingPongs)
+	o.MaxPendingPongs = min(o.MaxPendingPongs, maxPendingPongs)
 	setDefault(&o.OverflowCode, StatusTryAgainLater)
 	setDefault(&o.OverflowReason, "send queue full")
 	setDefault(&o.ShutdownCode, StatusGoingAway)

@@ -55,20 +55,22 @@ func (c *Conn) enqueue(frame []byte, ctrl bool) error {
 	return nil
 }
 
-// queuePong answers a ping. A pong still waiting in the queue is replaced
-// rather than joined by another, so a peer that pings without reading
-// cannot grow the queue.
+// queuePong answers a ping with a pong of the same payload. Up to
+// Options.MaxPendingPongs pongs may wait in the queue, one per ping; past
+// that the newest waiting pong is replaced by this one, so a peer that pings
+// without reading cannot grow the queue.
 func (c *Conn) queuePong(payload []byte) {
 	frame := encodeFrame(ws.OpPong, payload, false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.closeSent || c.closed:
-	case c.pongIdx > 0:
+	case c.pongIdx > 0 && int(c.pongs) >= c.srv.opts.MaxPendingPongs:
 		c.queue[c.pongIdx-1] = frame
 	default:
 		c.pushLocked(frame)
 		c.pongIdx = int32(len(c.queue))
+		c.pongs++
 	}
 }
 
@@ -113,7 +115,7 @@ func (c *Conn) writeLoop() {
 				return
 			}
 			batch = c.queue
-			c.queue, c.pongIdx = nil, 0
+			c.queue, c.pongIdx, c.pongs = nil, 0, 0
 		}
 		c.unsent = nil
 		c.writeActive = true
