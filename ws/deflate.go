@@ -23,23 +23,43 @@ const compressThreshold = 128
 // decompress on their own and one compressed copy serves every connection.
 var deflateParams = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
 
-// negotiateDeflate reports whether the client offered permessage-deflate in
-// a form this server accepts.
-func negotiateDeflate(r *http.Request) (bool, error) {
-	ext := wsflate.Extension{Parameters: deflateParams}
+// negotiateDeflate picks the first permessage-deflate offer of r that this
+// server can honour, in the client's order of preference (RFC 7692 §5), and
+// returns the answer to send for it; ok is false when no offer can be
+// honoured. An offer this server cannot honour, or with a parameter it does
+// not know, is declined and the next one tried; only a header that does not
+// parse is an error.
+func negotiateDeflate(r *http.Request) (answer httphead.Option, ok bool, err error) {
 	for _, h := range r.Header.Values("Sec-WebSocket-Extensions") {
-		opts, ok := httphead.ParseOptions([]byte(h), nil)
-		if !ok {
-			return false, fmt.Errorf("cannot parse %q", h)
+		opts, parsed := httphead.ParseOptions([]byte(h), nil)
+		if !parsed {
+			return answer, false, fmt.Errorf("cannot parse %q", h)
 		}
 		for _, opt := range opts {
-			if _, err := ext.Negotiate(opt); err != nil {
-				return false, err
+			if !bytes.Equal(opt.Name, wsflate.ExtensionNameBytes) {
+				continue
+			}
+			ext := wsflate.Extension{Parameters: deflateParams}
+			if a, err := ext.Negotiate(opt); err == nil && a.Size() > 0 {
+				return a, true, nil
 			}
 		}
 	}
-	_, ok := ext.Accepted()
-	return ok, nil
+	return answer, false, nil
+}
+
+// deflateNegotiator is the upgrader's Negotiate for a handshake whose
+// permessage-deflate offers negotiateDeflate answered: it answers once,
+// with answer, however many offers the client listed.
+func deflateNegotiator(answer httphead.Option) func(httphead.Option) (httphead.Option, error) {
+	answered := false
+	return func(opt httphead.Option) (httphead.Option, error) {
+		if answered || !bytes.Equal(opt.Name, wsflate.ExtensionNameBytes) {
+			return httphead.Option{}, nil
+		}
+		answered = true
+		return answer, nil
+	}
 }
 
 // deflateTail is the empty stored block that RFC 7692 section 7.2.1 strips

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -16,9 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsflate"
 )
 
 // Server accepts WebSocket connections. Create one with NewServer, register
@@ -241,18 +238,13 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) (ws.HTTPUpgrade
 	}
 	compress := false
 	if s.opts.Compression {
-		var err error
-		if compress, err = negotiateDeflate(r); err != nil {
+		answer, ok, err := negotiateDeflate(r)
+		if err != nil {
 			http.Error(w, "websocket: bad Sec-WebSocket-Extensions: "+err.Error(), http.StatusBadRequest)
 			return up, nil, false
 		}
-		if compress {
-			up.Negotiate = func(opt httphead.Option) (httphead.Option, error) {
-				if !bytes.Equal(opt.Name, wsflate.ExtensionNameBytes) {
-					return httphead.Option{}, nil
-				}
-				return deflateParams.Option(), nil
-			}
+		if compress = ok; compress {
+			up.Negotiate = deflateNegotiator(answer)
 		}
 	}
 	c := &Conn{srv: s, compress: compress, hs: &handshake{req: r}}
