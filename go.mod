@@ -8,6 +8,7 @@ require (
 	github.com/gobwas/httphead v0.1.0 // permessage-deflate offer parsing, by the gobwas/ws authors
 	github.com/gobwas/ws v1.5.0 // WebSocket framing and handshake: small, allocation-conscious, leaves I/O to our poller
 	github.com/hjson/hjson-go/v4 v4.6.0 // HJSON, the syntax of the legacy websockets.conf
+	github.com/klauspost/compress v1.20.1 // flate for permessage-deflate: windows of 256 B to 32 KiB (server_max_window_bits) and faster than compress/flate (docs/ARCHITECTURE.md)
 	github.com/lxzan/gws v1.8.9 // measurement only: engine candidate in internal/enginecmp
 	github.com/prometheus/client_golang v1.25.0 // /metrics in the format operators scrape
 	github.com/redis/go-redis/v9 v9.23.0 // bus/redis: the cluster bus and shared state
@@ -21,7 +22,6 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dolthub/maphash v0.1.0 // indirect
-	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect

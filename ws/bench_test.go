@@ -24,7 +24,7 @@ func BenchmarkPrepareMessage(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
-				if m := NewPreparedMessage(Text, payload); len(m.frameFor(false)) < size {
+				if m := NewPreparedMessage(Text, payload); len(m.frameFor(deflateOff)) < size {
 					b.Fatal("short frame")
 				}
 			}
@@ -33,7 +33,7 @@ func BenchmarkPrepareMessage(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
-				if m := NewPreparedMessage(Text, payload); len(m.frameFor(true)) == 0 {
+				if m := NewPreparedMessage(Text, payload); len(m.frameFor(deflateFull)) == 0 {
 					b.Fatal("empty frame")
 				}
 			}
@@ -62,7 +62,7 @@ func BenchmarkSendPrepared(b *testing.B) {
 				_ = srv.Shutdown(ctx)
 			}()
 			m := NewPreparedMessage(Text, bytes.Repeat([]byte("x"), 100))
-			frameLen := int64(len(m.frameFor(false)))
+			frameLen := int64(len(m.frameFor(deflateOff)))
 			servers := make([]*Conn, conns)
 			var round sync.WaitGroup // the frames of this round not yet read
 			var readers sync.WaitGroup

@@ -24,7 +24,7 @@ import (
 // writer that runs only while the queue is not empty.
 type Conn struct {
 	srv      *Server
-	compress bool
+	compress deflateMode
 	raw      bool       // the socket is a bare descriptor watched by the pollers
 	wpolled  bool       // raw: registered with the write poller (guarded by mu)
 	fd       int32      // raw: the socket's descriptor
@@ -164,7 +164,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 }
 
 // Compressed reports whether permessage-deflate was negotiated.
-func (c *Conn) Compressed() bool { return c.compress }
+func (c *Conn) Compressed() bool { return c.compress.on() }
 
 // Context returns a context cancelled when the connection ends. It is made
 // on first use, so connections that never ask cost nothing for it.
@@ -189,8 +189,11 @@ func (c *Conn) Send(ctx context.Context, t MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	compress := c.compress && len(data) >= compressThreshold
-	return c.enqueue(encodeFrame(t.opcode(), data, compress), false)
+	mode := c.compress
+	if len(data) < compressThreshold {
+		mode = deflateOff
+	}
+	return c.enqueue(encodeFrameMode(t.opcode(), data, mode), false)
 }
 
 // SendText queues one text message.

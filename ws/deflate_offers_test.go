@@ -21,8 +21,12 @@ func TestDeflateOffers(t *testing.T) {
 		name, offers, want string // want: the Sec-WebSocket-Extensions answer, "" for none
 	}{
 		{"one plain offer", "permessage-deflate", "permessage-deflate;server_no_context_takeover;client_no_context_takeover"},
-		{"the issue's fallbacks", "permessage-deflate; client_no_context_takeover; server_max_window_bits=9, permessage-deflate; client_no_context_takeover, permessage-deflate",
+		{"the first of several offers, with its window", "permessage-deflate; client_no_context_takeover; server_max_window_bits=9, permessage-deflate; client_no_context_takeover, permessage-deflate",
+			"permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits=9"},
+		{"client_max_window_bits needs no answer", "permessage-deflate; client_max_window_bits=10",
 			"permessage-deflate;server_no_context_takeover;client_no_context_takeover"},
+		{"a bad window is declined, the fallback taken", "permessage-deflate; server_max_window_bits=7, permessage-deflate; server_max_window_bits=8",
+			"permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits=8"},
 		{"in two header lines", "x-webkit-deflate-frame\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
 			"permessage-deflate;server_no_context_takeover;client_no_context_takeover"},
 		{"only unknown extensions", "x-webkit-deflate-frame, foo; bar=1", ""},

@@ -4,12 +4,22 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// encodeFrame returns one final, unmasked frame holding payload, compressed
-// with permessage-deflate when compress is set.
+// encodeFrame returns one final, unmasked frame holding payload,
+// uncompressed (compress false) or compressed with the full window.
 func encodeFrame(op ws.OpCode, payload []byte, compress bool) []byte {
-	h := ws.Header{Fin: true, OpCode: op}
+	mode := deflateOff
 	if compress {
-		payload = deflate(payload)
+		mode = deflateFull
+	}
+	return encodeFrameMode(op, payload, mode)
+}
+
+// encodeFrameMode returns one final, unmasked frame holding payload,
+// compressed with permessage-deflate as mode says.
+func encodeFrameMode(op ws.OpCode, payload []byte, mode deflateMode) []byte {
+	h := ws.Header{Fin: true, OpCode: op}
+	if mode.on() {
+		payload = deflate(payload, mode)
 		h.Rsv = ws.Rsv(true, false, false)
 	}
 	h.Length = int64(len(payload))

@@ -1,7 +1,7 @@
 package ws
 
 import (
-	"sync"
+	"sync/atomic"
 
 	"github.com/gobwas/ws"
 )
@@ -25,15 +25,16 @@ func (t MessageType) opcode() ws.OpCode {
 // PreparedMessage is a data message framed once and sent to any number of
 // connections with [Conn.SendPrepared]: fan-out to N connections encodes the
 // frame once, not N times. Connections that negotiated permessage-deflate
-// share one compressed copy, made on first use. A PreparedMessage is
+// share one compressed copy per window size, made on first use. A PreparedMessage is
 // immutable and safe for concurrent use.
 type PreparedMessage struct {
 	typ     MessageType
 	payload []byte
 	frame   []byte // header and payload, uncompressed
 
-	deflateOnce sync.Once
-	deflated    []byte // header and compressed payload
+	// deflated holds the compressed frames, made on first use, one per
+	// window size (index: bits - 8) that connections negotiated.
+	deflated [deflateFull - minWindow + 1]atomic.Pointer[[]byte]
 }
 
 // NewPreparedMessage frames data as one message of type t. It keeps data;
@@ -50,12 +51,17 @@ func (m *PreparedMessage) Payload() []byte { return m.payload }
 
 // frameFor returns the bytes to write to a connection, compressed when the
 // connection negotiated permessage-deflate and compression pays off.
-func (m *PreparedMessage) frameFor(compress bool) []byte {
-	if !compress || len(m.payload) < compressThreshold {
+func (m *PreparedMessage) frameFor(mode deflateMode) []byte {
+	if !mode.on() || len(m.payload) < compressThreshold {
 		return m.frame
 	}
-	m.deflateOnce.Do(func() {
-		m.deflated = encodeFrame(m.typ.opcode(), m.payload, true)
-	})
-	return m.deflated
+	slot := &m.deflated[max(mode, minWindow)-minWindow]
+	if f := slot.Load(); f != nil {
+		return *f
+	}
+	f := encodeFrameMode(m.typ.opcode(), m.payload, mode)
+	if !slot.CompareAndSwap(nil, &f) { // another connection made it first
+		return *slot.Load()
+	}
+	return f
 }

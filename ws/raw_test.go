@@ -125,7 +125,7 @@ func TestDeliveryToIdleConnectionDoesNotAllocate(t *testing.T) {
 	c := dialRaw(t, ts.url, nil)
 	conn := <-ts.conns
 	m := NewPreparedMessage(Text, []byte(`{"event":"update","channel":"quiet","data":"{}"}`))
-	frame := make([]byte, len(m.frameFor(false)))
+	frame := make([]byte, len(m.frameFor(deflateOff)))
 	if n := c.br.Buffered(); n > 0 {
 		t.Fatalf("%d unexpected bytes before the first message", n)
 	}

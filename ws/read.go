@@ -159,7 +159,7 @@ func (c *Conn) readFrame(r *reader) error {
 // extensions, the fragmentation state and Options.MaxPayload.
 func (c *Conn) checkHeader(h ws.Header) error {
 	state := ws.StateServerSide
-	if c.compress {
+	if c.compress.on() {
 		state |= ws.StateExtended
 	}
 	if c.msgOp != 0 {

@@ -236,14 +236,14 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) (ws.HTTPUpgrade
 			up.Protocol = func(p string) bool { return p == proto }
 		}
 	}
-	compress := false
+	compress := deflateOff
 	if s.opts.Compression {
-		answer, ok, err := negotiateDeflate(r)
+		answer, mode, err := negotiateDeflate(r)
 		if err != nil {
 			http.Error(w, "websocket: bad Sec-WebSocket-Extensions: "+err.Error(), http.StatusBadRequest)
 			return up, nil, false
 		}
-		if compress = ok; compress {
+		if compress = mode; compress.on() {
 			up.Negotiate = deflateNegotiator(answer)
 		}
 	}
