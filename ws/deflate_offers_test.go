@@ -66,7 +66,7 @@ func TestDeflateOffers(t *testing.T) {
 			if err := ws.WriteFrame(nc, ws.MaskFrame(ws.NewTextFrame([]byte("hello")))); err != nil {
 				t.Fatal(err)
 			}
-			f, err := ws.ReadFrame(br)
+			f, err := readFrame(br)
 			if err != nil || f.Header.OpCode != ws.OpText || string(f.Payload) != "hello" {
 				t.Fatalf("echo: %v %q %v", f.Header.OpCode, f.Payload, err)
 			}
