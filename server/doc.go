@@ -18,10 +18,18 @@
 //	/debug/pprof/       Go profiling, only with pprof.enabled
 //	...                 each dialect's routes
 //
+// Every request passes the same checks before its route: a request with a
+// chunked body is answered and its connection closed (request smuggling,
+// RFC 9112 §6.3), and the per-client limits of the config's limits section
+// answer 429 with Retry-After. The header-read and keep-alive timeouts are
+// the config's http section. With TLS, [Server.ReloadTLS] swaps the
+// certificate for new connections.
+//
 // Shutdown, when the context given to Serve is done: /readyz turns 503, the
 // listener closes (no new connections), then every dialect shuts down at
 // once, each closing its WebSocket connections with its own close code, all
-// within config.Config.ShutdownTimeout; connections still open then are cut.
+// within config.Config.ShutdownTimeout; connections still open then are cut,
+// counted in a warning, and Serve still returns nil: a normal stop.
 //
 // This package knows dialects only through the [Dialect] interface, and knows
 // nothing of the hub, the bus or any wire format.
