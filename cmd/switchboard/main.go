@@ -1,8 +1,8 @@
 // Command switchboard runs the Switchboard real-time messaging server.
 //
 //	switchboard [serve] [--config FILE] [--host HOST] [--port PORT]
-//	switchboard version
-//	switchboard help
+//	switchboard version        (or --version)
+//	switchboard help [COMMAND] (or --help)
 //
 // Settings come from, highest first: flags, environment (SWITCHBOARD_HOST,
 // SWITCHBOARD_PORT, SWITCHBOARD_REDIS_URL), the config file, defaults. The file is --config, else
@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -67,12 +66,19 @@ func (e usageError) Error() string { return e.msg }
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
 	name, rest := defaultCommand, args
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "--version" || args[0] == "-version") {
 		name, rest = args[0], args[1:]
 	}
-	if name == "help" {
-		printUsage(stdout, nil)
-		return 0
+	switch name {
+	case "help":
+		// "help" is "--help": the usage with serve's flags, or with the
+		// flags of the command named after it.
+		name, rest = defaultCommand, []string{"--help"}
+		if len(args) > 1 {
+			name = args[1]
+		}
+	case "--version", "-version":
+		name, rest = "version", nil
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -117,7 +123,8 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(w, "  %-10s %s\n", "help", "print this help")
+	fmt.Fprintf(w, "  %-10s %s\n", "help", "print this help; help COMMAND prints the command's flags")
+	fmt.Fprintf(w, "\n  --version  print the version, as the version command does\n")
 	if fs != nil {
 		fmt.Fprintf(w, "\nFlags of %s:\n", fs.Name())
 		fs.SetOutput(w)
@@ -140,17 +147,5 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) error {
 	case fs.NArg() > 0:
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	return nil
-}
-
-func version(_ context.Context, e *env, args []string) error {
-	if err := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), e, args); err != nil {
-		return err
-	}
-	v, goVersion := "(unknown)", "(unknown)"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v, goVersion = bi.Main.Version, bi.GoVersion
-	}
-	fmt.Fprintf(e.stdout, "switchboard %s %s\n", v, goVersion)
 	return nil
 }

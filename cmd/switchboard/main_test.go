@@ -69,8 +69,9 @@ func TestBadConfigListsEveryProblem(t *testing.T) {
 	}
 
 	// The environment and flags are checked too, all problems at once.
-	code, _, errOut = runCmd(t, context.Background(), vars, "--config", "", "--port", "0")
-	if code != 1 || !strings.Contains(errOut, "2 problems") || !strings.Contains(errOut, "SWITCHBOARD_HOST") || !strings.Contains(errOut, "port: 0") {
+	vars["SWITCHBOARD_PORT"] = "0"
+	code, _, errOut = runCmd(t, context.Background(), vars, "--config", "")
+	if code != 1 || !strings.Contains(errOut, "2 problems") || !strings.Contains(errOut, "SWITCHBOARD_HOST") || !strings.Contains(errOut, "SWITCHBOARD_PORT: 0") {
 		t.Errorf("bad env and flag: exit %d, stderr:\n%s", code, errOut)
 	}
 
@@ -161,6 +162,11 @@ func TestServeUntilCancelled(t *testing.T) {
 		t.Fatal("serve did not stop within 15s of cancel")
 	}
 	logs := errOut.String()
+	for _, line := range strings.Split(logs, "\n") {
+		if len(line) > 200 {
+			t.Errorf("log line of %d characters; want one short line, with the detail in the docs:\n%s", len(line), line)
+		}
+	}
 	for _, want := range []string{
 		"msg=config file=websockets.conf",
 		"level=WARN msg=config key=AutoTLS",

@@ -42,6 +42,11 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // Serve closes it too; this is for the returns before Serve
 	level := new(slog.LevelVar)
 	level.Set(cfg.Log.SlogLevel())
 	logger := newLogger(cfg.Log, level, e.stderr)
@@ -77,7 +82,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	context.AfterFunc(ctx, stop) // a second signal kills at once
 	r := &reloader{flags: f, getenv: e.getenv, level: level, srv: srv, log: logger, cfg: cfg}
 	defer r.watchHUP()()
-	return srv.ListenAndServe(ctx)
+	return srv.Serve(ctx, ln)
 }
 
 // dialects builds every enabled dialect. Shared state (the hub and its bus)
@@ -114,7 +119,7 @@ func parseServeFlags(e *env, args []string) (serveFlags, error) {
 	f := serveFlags{set: map[string]bool{}}
 	fs.StringVar(&f.config, "config", "", "config `file` (HJSON); default $"+config.EnvConfig+", else ./"+legacyConfigFile+" if present; \"\" for none")
 	fs.StringVar(&f.host, "host", "", "interface to listen on, overriding $"+config.EnvHost+" and the file (default localhost)")
-	fs.IntVar(&f.port, "port", 0, "TCP port to listen on, overriding $"+config.EnvPort+" and the file (default 8000)")
+	fs.Var(portValue{&f.port}, "port", "TCP `port` to listen on, overriding $"+config.EnvPort+" and the file (default 8000)")
 	if err := parseFlags(fs, e, args); err != nil {
 		return f, err
 	}

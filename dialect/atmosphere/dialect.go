@@ -139,10 +139,9 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 		return nil, fmt.Errorf("atmosphere: subscribe to the session channel: %w", err)
 	}
 	if cfg.Enabled && cfg.PublisherAPIKey == "" {
-		d.log.Warn("the publisher API answers loopback clients only, without a key; set atmosphere.publisher_api_key to let other hosts call it. " +
-			"Behind a reverse proxy on this host that sends no X-Forwarded-For (nginx's plain proxy_pass http://127.0.0.1:...), " +
-			"every caller on the internet looks local and may publish and manage users: set atmosphere.publisher_api_key, " +
-			"or make the proxy send X-Forwarded-For or keep " + cfg.Prefix + config.AtmospherePublisherPath + " out of it (docs/atmosphere.md, Publisher API)")
+		// One line; the proxy case it warns of is in the docs it names.
+		d.log.Warn("publisher API: loopback only; set atmosphere.publisher_api_key before a proxy (docs/atmosphere.md#publisher-api)",
+			"path", cfg.Prefix+config.AtmospherePublisherPath)
 	}
 	// Frames over max_request_size get error 9 and the connection stays;
 	// only frames far over it are closed with 1009 by the ws package.

@@ -71,7 +71,7 @@ func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) 
 	if len(apps) == 0 {
 		def := config.DefaultPusherApp()
 		apps = []config.PusherApp{def}
-		logger.Warn("pusher: no apps configured; serving a default app with the well-known credentials, set pusher.apps for production",
+		logger.Warn("pusher: no apps configured; serving a default app with well-known credentials (docs/pusher.md#apps)",
 			"app_id", def.ID, "key", def.Key)
 	}
 	d := &Dialect{

@@ -281,8 +281,13 @@ func TestStartupLogSaysWhoMayCallTheAPI(t *testing.T) {
 	open := newBroker(t, nil)
 	keyed := newBroker(t, func(c *config.Tokens) { c.APIKey = "s3cret" })
 	if l := open.logs.String(); !strings.Contains(l, "loopback clients only") || !strings.Contains(l, "level=WARN") ||
-		!strings.Contains(l, "reverse proxy") || !strings.Contains(l, "X-Forwarded-For") {
+		!strings.Contains(l, "tokens.api_key") || !strings.Contains(l, "docs/token-broker.md#security") {
 		t.Errorf("log without a key: %s", open.logs)
+	}
+	for _, line := range strings.Split(open.logs.String(), "\n") {
+		if len(line) > 200 {
+			t.Errorf("start-up log line of %d characters, want one short line with the detail in the docs: %s", len(line), line)
+		}
 	}
 	if l := keyed.logs.String(); !strings.Contains(l, "requires the API key") || strings.Contains(l, "s3cret") {
 		t.Errorf("log with a key: %s", l)

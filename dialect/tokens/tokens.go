@@ -96,10 +96,8 @@ func New(cfg config.Tokens, opts ws.Options, h *hub.Hub, logger *slog.Logger) *D
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 
 	if cfg.APIKey == "" {
-		d.log.Warn("HTTP API answers loopback clients only, without a key; set tokens.api_key (ApiKey) to let other hosts call it. "+
-			"Behind a reverse proxy on this host that sends no X-Forwarded-For (nginx's plain proxy_pass http://127.0.0.1:...), "+
-			"every caller on the internet looks local and may call it: set tokens.api_key, or make the proxy send "+
-			"X-Forwarded-For or keep the API path out of it (docs/token-broker.md, Security)", "path", cfg.APIPath)
+		// One line; the proxy case it warns of is in the docs it names.
+		d.log.Warn("HTTP API: loopback clients only; set tokens.api_key before a proxy (docs/token-broker.md#security)", "path", cfg.APIPath)
 	} else {
 		d.log.Info("HTTP API requires the API key (X-Api-Key header, Authorization: Bearer, or api_key field)", "path", cfg.APIPath)
 	}
