@@ -111,13 +111,14 @@ func (w Warning) String() string { return w.Key + ": " + w.Msg }
 // errors.Join.
 type Error struct {
 	File   string // the name given to Parse or Load; empty for Validate and ApplyEnv
-	Line   int    // 1-based line of a syntax error; 0 otherwise
-	Column int    // 1-based byte column of a syntax error; 0 otherwise
+	Line   int    // 1-based line of a syntax error or an unknown key; 0 otherwise
+	Column int    // 1-based byte column of a syntax error or an unknown key; 0 otherwise
 	Key    string // key path such as "websocket.max_payload", or a variable name; empty for syntax errors
 	Msg    string // what is wrong and how to fix it
 }
 
-// Error returns "file:line:col: msg", "file: key: msg" or "key: msg".
+// Error returns "file:line:col: msg" (syntax), "file:line:col: key: msg"
+// (unknown key), "file: key: msg" or "key: msg".
 func (e *Error) Error() string {
 	s := ""
 	if e.File != "" {

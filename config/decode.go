@@ -18,6 +18,21 @@ type decoder struct {
 	seen  map[string]bool   // key paths present in the file
 	errs  []*Error
 	warns []Warning
+
+	unknown []unknownKey // Parse adds their positions in the file
+}
+
+// unknownKey is an unknown key's error and its key path (see keyPositions).
+type unknownKey struct {
+	err  *Error
+	path string
+}
+
+// unknownKeyf reports the key at path, named display, as unknown.
+func (d *decoder) unknownKeyf(path, display, format string, args ...any) {
+	e := &Error{Key: display, Msg: fmt.Sprintf(format, args...)}
+	d.errs = append(d.errs, e)
+	d.unknown = append(d.unknown, unknownKey{e, path})
 }
 
 func newDecoder() *decoder {
@@ -120,7 +135,7 @@ func (d *decoder) object(path string, m *hjson.OrderedMap, dst reflect.Value) {
 		p := joinKey(path, k)
 		i, ok := fields[k]
 		if !ok {
-			d.failf(p, "unknown key%s", suggest(k, sortedKeys(fields)))
+			d.unknownKeyf(p, displayKey(d.keys, p), "unknown key%s", suggest(k, sortedKeys(fields)))
 			continue
 		}
 		d.seen[p] = true

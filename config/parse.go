@@ -27,8 +27,8 @@ func Load(path string) (*Config, error) {
 // file called name, used in messages and to recognise a legacy
 // websockets.conf, see Admission), and validates the result.
 // On error the Config is nil and the error joins one *Error per problem:
-// syntax errors with their line and column, then every unknown key, bad
-// value and invalid setting. Warnings are on the returned Config.
+// syntax errors, then unknown keys with their line and column, bad values
+// and invalid settings. Warnings are on the returned Config.
 func Parse(data []byte, name string) (*Config, error) {
 	root, perr := parseHJSON(data)
 	if perr != nil {
@@ -40,6 +40,14 @@ func Parse(data []byte, name string) (*Config, error) {
 	c.decode(d, root)
 	c.admission = decideAdmission(d, root, name, c.Tokens.AllowUnregisteredClients)
 	c.Tokens.AllowUnregisteredClients = c.admission.Open
+	if len(d.unknown) > 0 {
+		pos := keyPositions(data)
+		for _, u := range d.unknown {
+			if p, ok := pos[u.path]; ok {
+				u.err.Line, u.err.Column = p[0], p[1]
+			}
+		}
+	}
 	c.warnings = d.warns
 	if len(d.keys) > 0 {
 		c.keys = d.keys
@@ -81,7 +89,7 @@ func (c *Config) decode(d *decoder, root *hjson.OrderedMap) {
 		case old:
 			legacyFound = append(legacyFound, k)
 		default:
-			d.errs = append(d.errs, &Error{Key: clip(k), Msg: "unknown key" + suggest(k, append(sortedKeys(fields), legacyNames(legacy)...))})
+			d.unknownKeyf(joinKey("", k), clip(k), "unknown key%s", suggest(k, append(sortedKeys(fields), legacyNames(legacy)...)))
 		}
 	}
 	for _, k := range legacyFound {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -54,21 +55,26 @@ func TestSyntaxErrors(t *testing.T) {
 }
 
 func TestUnknownKeys(t *testing.T) {
-	for _, tt := range []struct{ text, want string }{
-		{`websocket: { max_paylod: 1 }`, "websocket.max_paylod: unknown key (did you mean max_payload?)"},
-		{`websocket: { maxPayload: 1 }`, "websocket.maxPayload: unknown key (did you mean max_payload?)"},
-		{`websockets: {}`, "websockets: unknown key (did you mean websocket?)"},
-		{`prot: 1`, "prot: unknown key (did you mean port?)"},
-		{`AllowUnregisteredClient: yes`, "AllowUnregisteredClient: unknown key (did you mean AllowUnregisteredClients?)"},
-		{`tokens: { "api key": 1 }`, `tokens."api key": unknown key (did you mean api_key?)`},
-		{`frobnicate: 1`, "frobnicate: unknown key"},
-		{`tls: { cert: "x" }`, "tls.cert: unknown key"},
-		{strings.Repeat("k", 1000) + ": 1", strings.Repeat("k", 60) + "...: unknown key"},
-		{`echo: { ` + strings.Repeat("k", 100) + `: 1 }`, "echo." + strings.Repeat("k", 60) + "...: unknown key"},
+	for _, tt := range []struct {
+		text string
+		col  int
+		want string
+	}{
+		{`websocket: { max_paylod: 1 }`, 14, "websocket.max_paylod: unknown key (did you mean max_payload?)"},
+		{`websocket: { maxPayload: 1 }`, 14, "websocket.maxPayload: unknown key (did you mean max_payload?)"},
+		{`websockets: {}`, 1, "websockets: unknown key (did you mean websocket?)"},
+		{`prot: 1`, 1, "prot: unknown key (did you mean port?)"},
+		{`AllowUnregisteredClient: yes`, 1, "AllowUnregisteredClient: unknown key (did you mean AllowUnregisteredClients?)"},
+		{`tokens: { "api key": 1 }`, 11, `tokens."api key": unknown key (did you mean api_key?)`},
+		{`frobnicate: 1`, 1, "frobnicate: unknown key"},
+		{`tls: { cert: "x" }`, 8, "tls.cert: unknown key"},
+		{strings.Repeat("k", 1000) + ": 1", 1, strings.Repeat("k", 60) + "...: unknown key"},
+		{`echo: { ` + strings.Repeat("k", 100) + `: 1 }`, 9, "echo." + strings.Repeat("k", 60) + "...: unknown key"},
 	} {
 		_, err := Parse([]byte(tt.text), "u.hjson")
-		if ps := problems(t, err); len(ps) != 1 || ps[0].Error() != "u.hjson: "+tt.want {
-			t.Errorf("%s: %v\nwant u.hjson: %s", tt.text, err, tt.want)
+		want := fmt.Sprintf("u.hjson:1:%d: %s", tt.col, tt.want)
+		if ps := problems(t, err); len(ps) != 1 || ps[0].Error() != want {
+			t.Errorf("%s: %v\nwant %s", tt.text, err, want)
 		}
 	}
 }
