@@ -11,9 +11,9 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/switchboard
 
-## run: the server from source with default settings (ARGS="--port 9000")
-run:
-	$(GO) run ./cmd/switchboard $(ARGS)
+## run: build, then run bin/switchboard (ARGS="--port 9000"); a SIGTERM to make reaches it
+run: build
+	$(BIN) $(ARGS)
 
 ## test: everything CI checks: gofmt, vet, staticcheck, go test -race, e2e
 test:

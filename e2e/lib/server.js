@@ -66,7 +66,7 @@ export async function startServer(opts = {}) {
       return srv;
     } catch (err) {
       await srv.stop().catch(() => {});
-      const portTaken = /address already in use/.test(srv.logs());
+      const portTaken = /already in use/.test(srv.logs());
       if (!portTaken || opts.port !== undefined || attempt >= 3) throw err;
     }
   }
