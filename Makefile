@@ -3,13 +3,21 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test vet lint fuzz bench microbench soak e2e clean
+# What `switchboard version` prints, stamped by build and dist: git's name
+# of the commit, its hash and its time (not the build's, so that a release
+# build is reproducible).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE ?= $(shell TZ=UTC0 git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
+STAMP = -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
+
+.PHONY: all build run test vet lint fuzz bench microbench soak e2e dist clean
 
 all: build
 
-## build: the binary, bin/switchboard
+## build: the binary, bin/switchboard, stamped with the version
 build:
-	$(GO) build -o $(BIN) ./cmd/switchboard
+	$(GO) build -ldflags "$(STAMP)" -o $(BIN) ./cmd/switchboard
 
 ## run: build, then run bin/switchboard (ARGS="--port 9000"); a SIGTERM to make reaches it
 run: build
@@ -47,6 +55,10 @@ microbench:
 e2e: build
 	scripts/e2e.sh
 
-## clean: remove built binaries and tools
+## dist: reproducible release binaries and SHA256SUMS in dist/ (PLATFORMS="linux/amd64 ...")
+dist:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) DATE=$(DATE) scripts/dist.sh
+
+## clean: remove built binaries, tools and release builds
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -164,6 +164,8 @@ for s in "${SERVERS[@]}"; do
   echo "$s:"
   "$BIN" bench table "$(out_of "$s")"
 done
+echo
+"$BIN" bench targets "$OUT"
 if [ ${#FAILED[@]} -gt 0 ]; then
   echo
   echo "failed runs:"

@@ -19,6 +19,7 @@ import (
 const benchUsage = `Usage:
   switchboard bench <scenario> [flags]
   switchboard bench table [FILE]
+  switchboard bench targets [FILE]
 
 Scenarios (each bounded in count and time; loopback targets only):
   hold      open --connections idle connections, subscribed (pusher) or with a
@@ -39,7 +40,9 @@ publish to --publish-target instead, such as a second node on the same Redis,
 to measure delivery across nodes (scripts/bench-cluster.sh).
 
 Each run prints one JSON line on stdout and one readable line on stderr.
-"table" reads JSON lines (from FILE or stdin) and prints them as a table.
+"table" reads JSON lines (from FILE or stdin) and prints them as a table;
+"targets" prints them beside the project's targets and the README's figures,
+and says which runs are not comparable to them (a shorter or smaller run).
 Run 'switchboard bench <scenario> --help' for the flags.
 `
 
@@ -54,8 +57,11 @@ func bench(ctx context.Context, e *env, args []string) error {
 		return usageError{"missing scenario"}
 	}
 	scenario, rest := args[0], args[1:]
-	if scenario == "table" {
+	switch scenario {
+	case "table":
 		return benchTable(e, rest)
+	case "targets":
+		return benchTargetsCommand(e, rest)
 	}
 	o := loadgen.Options{Scenario: scenario}
 	fs := flag.NewFlagSet("bench "+scenario, flag.ContinueOnError)
