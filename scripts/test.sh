@@ -53,5 +53,8 @@ source scripts/ensure-deps.sh
 step "redis-server" ensure_redis
 step "go test" env SWITCHBOARD_TEST_REDIS=1 go test -race -count=1 -timeout=20m ./...
 step "build" go build -o bin/switchboard ./cmd/switchboard
+step "cross-compile and vet" scripts/cross.sh
+step "reproducible release build" scripts/dist-check.sh
+step "systemd unit" scripts/check-unit.sh
 step "e2e" scripts/e2e.sh
 summary "PASSED"

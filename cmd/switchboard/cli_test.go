@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -89,5 +90,21 @@ func TestPortInUseIsSaidFirst(t *testing.T) {
 		if code != 1 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "--port") || !strings.Contains(errOut, "$SWITCHBOARD_PORT") {
 			t.Errorf("%q: exit %d, stderr:\n%s\nwant exit 1 and, first, %q with --port and $SWITCHBOARD_PORT", args, code, errOut, want)
 		}
+	}
+}
+
+// TestPackagedConfig loads the config the README installs with the systemd
+// unit, so that it stays valid as keys change.
+func TestPackagedConfig(t *testing.T) {
+	path, err := filepath.Abs("../../packaging/switchboard.hjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := loadConfig(serveFlags{config: path, set: map[string]bool{"config": true}}, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("packaging/switchboard.hjson: %v", err)
+	}
+	if len(cfg.Warnings()) > 0 || len(cfg.Pusher.Apps) != 1 || cfg.Port != 8000 {
+		t.Errorf("packaging/switchboard.hjson: warnings %v, %d apps, port %d", cfg.Warnings(), len(cfg.Pusher.Apps), cfg.Port)
 	}
 }
