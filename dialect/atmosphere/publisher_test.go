@@ -301,7 +301,7 @@ func TestLoopbackChecks(t *testing.T) {
 	mu.Lock()
 	l := logs.String()
 	mu.Unlock()
-	if strings.Count(l, "level=WARN") != 1 || !strings.Contains(l, "reverse proxy") || !strings.Contains(l, "publisher_api_key") || strings.Contains(l, "pub-key") {
+	if strings.Count(l, "level=WARN") != 1 || !strings.Contains(l, "docs/atmosphere.md#publisher-api") || !strings.Contains(l, "publisher_api_key") || strings.Contains(l, "pub-key") {
 		t.Fatalf("startup log: %s", l)
 	}
 }
