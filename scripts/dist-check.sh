@@ -31,7 +31,7 @@ cache=()
 a=$(cat "$work/a/SHA256SUMS") b=$(cat "$work/b/SHA256SUMS")
 echo "dist-check: from $root:"
 echo "  $a"
-echo "dist-check: from another path$([[ ${FULL:-} == 1 ]] && echo ", with an empty build cache" || echo " (FULL=1: with an empty build cache)"):"
+echo "dist-check: from another path$([[ ${FULL:-} == 1 ]] && echo ", with an empty build cache" || echo ", sharing the build cache (FULL=1 empties it)"):"
 echo "  $b"
 if [[ $a != "$b" ]]; then
 	echo "dist-check: FAILED: the two builds differ; the release build is not reproducible" >&2
