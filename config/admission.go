@@ -66,7 +66,8 @@ func decideAdmission(d *decoder, root *hjson.OrderedMap, name string, decoded bo
 		return Admission{
 			Open: false,
 			Rule: AdmissionLegacyDefault,
-			Why:  name + " is a legacy websockets.conf (" + why + ") without AllowUnregisteredClients, which the original broker read as closed: only registered tokens are admitted; add AllowUnregisteredClients: \"yes\" to admit every token",
+			// One short log line; the rule and its reason are in the docs it names.
+			Why: name + " is legacy (" + why + "), without AllowUnregisteredClients: docs/token-broker.md#open-or-closed",
 		}
 	}
 	return defaultAdmission

@@ -19,7 +19,7 @@ func TestAdmission(t *testing.T) {
 		{"current key null", "s.hjson", "tokens: { allow_unregistered_clients: null }", true, AdmissionDefault, "the default"},
 		{"legacy key yes", "websockets.conf", `{ Port: "8000", AllowUnregisteredClients: "yes" }`, true, AdmissionFile, "AllowUnregisteredClients (tokens.allow_unregistered_clients) is set in websockets.conf"},
 		{"legacy key no", "websockets.conf", `{ AllowUnregisteredClients: "no" }`, false, AdmissionFile, "is set"},
-		{"legacy file without the key (the original's commented line)", "websockets.conf", "{\n  Host: \"localhost\",\n  Port: \"8000\",\n  Origin: \"*\",\n# AllowUnregisteredClients: \"yes\",\n}", false, AdmissionLegacyDefault, "websockets.conf is a legacy websockets.conf (by its name)"},
+		{"legacy file without the key (the original's commented line)", "websockets.conf", "{\n  Host: \"localhost\",\n  Port: \"8000\",\n  Origin: \"*\",\n# AllowUnregisteredClients: \"yes\",\n}", false, AdmissionLegacyDefault, "websockets.conf is legacy (by its name)"},
 		{"legacy by name, only Port", "/etc/switchboard/websockets.conf", `{ Port: "8000" }`, false, AdmissionLegacyDefault, "by its name"},
 		{"legacy by key, other name", "broker.conf", `{ RegisteredTokensUrl: "https://example.com/t" }`, false, AdmissionLegacyDefault, "uses the legacy key RegisteredTokensUrl"},
 		{"legacy key null", "websockets.conf", `{ AllowUnregisteredClients: null }`, false, AdmissionLegacyDefault, "without AllowUnregisteredClients"},
