@@ -36,6 +36,7 @@ type Server struct {
 	Addr string
 
 	bin, dir string
+	args     func() []string // the command line after bin; nil: a plain server
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -47,19 +48,39 @@ func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 // Start starts a redis-server for t, stopped by t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := os.Getenv(EnvServer)
-	if bin == "" {
-		bin = "redis-server"
+	return startServer(t, lookPath(t, serverBin()), nil)
+}
+
+// serverBin is the redis-server to run.
+func serverBin() string {
+	if bin := os.Getenv(EnvServer); bin != "" {
+		return bin
 	}
+	return "redis-server"
+}
+
+// lookPath finds bin, or skips t (fails it under EnvRequire).
+func lookPath(t testing.TB, bin string) string {
+	t.Helper()
 	path, err := exec.LookPath(bin)
 	if err != nil {
-		msg := fmt.Sprintf("redis-server not found (%v): install it (apt-get install redis-server) to run the cluster tests; `make test` sets %s=1 and fails instead of skipping", err, EnvRequire)
+		msg := fmt.Sprintf("%s not found (%v): install redis-server (apt-get install redis-server) to run the cluster tests; `make test` sets %s=1 and fails instead of skipping", bin, err, EnvRequire)
 		if os.Getenv(EnvRequire) == "1" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	s := &Server{bin: path, dir: t.TempDir()}
+	return path
+}
+
+// startServer starts bin on a free port, with the command line args(s)
+// (a plain server when args is nil), stopped by t.Cleanup.
+func startServer(t testing.TB, bin string, args func(s *Server) []string) *Server {
+	t.Helper()
+	s := &Server{bin: bin, dir: t.TempDir()}
+	if args != nil {
+		s.args = func() []string { return args(s) }
+	}
 	var lastErr error
 	for range 5 {
 		port, err := freePort()
@@ -74,6 +95,13 @@ func Start(t testing.TB) *Server {
 	}
 	t.Fatalf("redistest: redis-server did not start: %v", lastErr)
 	return nil
+}
+
+// Running reports whether the server has been started and not stopped.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
 }
 
 // Restart starts the server again on the same port after Stop, and waits
@@ -109,10 +137,11 @@ func (s *Server) Stop() {
 
 // start runs redis-server and waits until it answers PING.
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--daemonize", "no", "--loglevel", "warning", "--protected-mode", "yes")
+	args := s.baseArgs()
+	if s.args != nil {
+		args = s.args()
+	}
+	cmd := exec.Command(s.bin, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -139,6 +168,14 @@ func (s *Server) start() error {
 			return errors.New("redis-server did not answer PING within 10s")
 		}
 	}
+}
+
+// baseArgs is the command line of a plain server.
+func (s *Server) baseArgs() []string {
+	return []string{
+		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir,
+		"--daemonize", "no", "--loglevel", "warning", "--protected-mode", "yes"}
 }
 
 // ping sends PING and expects +PONG.
