@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redisurl"
 )
 
 // Bus is the Redis bus.Bus of one node, and the owner of the node's other
@@ -39,9 +40,15 @@ type Bus struct {
 	opts   Options
 	id     string // opts.NodeID: name, then a random suffix
 	log    *slog.Logger
-	client *goredis.Client
-	p      string // opts.KeyPrefix
-	mp     string // p+"m:": the prefix of the Redis channels that carry messages
+	client goredis.UniversalClient
+	p      string   // the prefix of state keys: opts.KeyPrefix, or {opts.KeyPrefix} on a Redis Cluster
+	mp     string   // opts.KeyPrefix+"m:": the prefix of the Redis channels that carry messages
+	keys   []string // the KEYS of every script: none, or on a Redis Cluster one key of p's slot, for routing
+
+	// cluster is the client again on a Redis Cluster, nil otherwise; url
+	// is the parsed Options.URL (see topology.go).
+	cluster *goredis.ClusterClient
+	url     *redisurl.URL
 
 	handler   atomic.Pointer[bus.Handler]
 	started   atomic.Bool
@@ -54,11 +61,13 @@ type Bus struct {
 
 	// The pub/sub link; see link.go.
 	mu      sync.Mutex
-	ps      *goredis.PubSub            // nil while the link is down; guarded by mu
+	ps      pubsub                     // nil while the link is down; guarded by mu
 	subs    map[string]struct{}        // hub channels with local interest; guarded by mu
 	waiters map[string][]chan struct{} // Redis channel -> Subscribes awaiting the ack; guarded by mu
 
 	linkUp  atomic.Bool   // the pub/sub connection is up and subscribed
+	everUp  atomic.Bool   // the link was up at least once
+	reapAt  atomic.Int64  // unix ns before which this node reaps no one: see beat
 	linkGen atomic.Uint64 // counts link changes, so that a slow heartbeat cannot report a past link's state
 	synced  atomic.Bool   // the last heartbeat on the current link, with any resync it needed, succeeded
 	kick    chan struct{}
@@ -84,16 +93,19 @@ func New(opts *Options) (*Bus, error) {
 	if opts == nil {
 		return nil, errors.New("redis: New with nil Options; Options.URL is required")
 	}
-	o, ro, err := opts.resolve()
+	o, u, err := opts.resolve()
 	if err != nil {
 		return nil, err
 	}
 	silenceClientLogs()
+	client, cluster := o.newClient(u)
 	b := &Bus{
 		opts:    o,
 		id:      o.NodeID,
 		log:     o.Logger,
-		client:  goredis.NewClient(ro),
+		client:  client,
+		cluster: cluster,
+		url:     u,
 		p:       o.KeyPrefix,
 		mp:      o.KeyPrefix + "m:",
 		closing: make(chan struct{}),
@@ -101,6 +113,10 @@ func New(opts *Options) (*Bus, error) {
 		waiters: make(map[string][]chan struct{}),
 		kick:    make(chan struct{}, 1),
 		pubq:    make(chan bus.Message, o.PublishQueue),
+	}
+	if cluster != nil {
+		b.p = "{" + o.KeyPrefix + "}"
+		b.keys = []string{b.p + "nodes"}
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.state.since = time.Now()
@@ -173,7 +189,7 @@ func (b *Bus) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 		if b.linkUp.Load() {
 			b.counts.flush(ctx)
-			if err := scriptExpire.Run(ctx, b.client, nil, b.p, b.id).Err(); err != nil {
+			if err := scriptExpire.Run(ctx, b.client, b.keys, b.p, b.id).Err(); err != nil {
 				b.log.Warn("redis: could not mark this node as gone; it will be reaped after its TTL", "node", b.id, "err", err)
 			}
 		}

@@ -98,7 +98,7 @@ func (c *Counts) List(ctx context.Context, space, prefix string) ([]hub.KeyCount
 	c.mu.Unlock()
 	if c.b.linkUp.Load() {
 		lo, hi := lexRange(prefix)
-		flat, err := scriptListCounts.Run(ctx, c.b.client, nil, c.b.p, space, lo, hi, c.b.id).StringSlice()
+		flat, err := scriptListCounts.Run(ctx, c.b.client, c.b.keys, c.b.p, space, lo, hi, c.b.id).StringSlice()
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -150,7 +150,7 @@ func (c *Counts) flush(ctx context.Context) {
 		c.dirty.Store(true)
 		return
 	}
-	if err := scriptSetCounts.Run(ctx, c.b.client, nil, args...).Err(); err != nil {
+	if err := scriptSetCounts.Run(ctx, c.b.client, c.b.keys, args...).Err(); err != nil {
 		c.dirty.Store(true)
 		c.b.stats.writeErrors.Add(1)
 		c.b.kickHeartbeat()
@@ -170,7 +170,7 @@ func (c *Counts) resync(ctx context.Context) error {
 	}
 	clear(c.pending)
 	c.mu.Unlock()
-	if err := scriptSetCounts.Run(ctx, c.b.client, nil, args...).Err(); err != nil {
+	if err := scriptSetCounts.Run(ctx, c.b.client, c.b.keys, args...).Err(); err != nil {
 		c.dirty.Store(true)
 		return err
 	}

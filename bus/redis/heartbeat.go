@@ -40,9 +40,13 @@ func (b *Bus) beat() {
 	err := b.renew(ctx)
 	// Reaping waits one interval after Start, so that the dialects have
 	// registered their hub.OnMemberChange hooks before this node reports
-	// a dead node's members (meanwhile the other nodes reap).
-	if err == nil && time.Since(b.startedAt) >= b.opts.HeartbeatInterval {
+	// a dead node's members (meanwhile the other nodes reap), and
+	// PresenceTTL after a reconnection (see up).
+	if err == nil && time.Since(b.startedAt) >= b.opts.HeartbeatInterval && time.Now().UnixNano() >= b.reapAt.Load() {
 		err = b.reap(ctx)
+	}
+	if err != nil && b.cluster != nil {
+		b.cluster.ReloadState(b.ctx) // perhaps a primary failed over: learn the new slot map
 	}
 	if b.ctx.Err() != nil || b.linkGen.Load() != gen {
 		return // closed, or the link changed meanwhile: the next beat reports
@@ -57,7 +61,7 @@ func (b *Bus) beat() {
 // presence entries and counts back. Users whose presence that changes are
 // reported to the hub.
 func (b *Bus) renew(ctx context.Context) error {
-	res, err := scriptHeartbeat.Run(ctx, b.client, nil, b.p, b.id, b.opts.PresenceTTL.Milliseconds()).Int64Slice()
+	res, err := scriptHeartbeat.Run(ctx, b.client, b.keys, b.p, b.id, b.opts.PresenceTTL.Milliseconds()).Int64Slice()
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -84,7 +88,7 @@ func (b *Bus) renew(ctx context.Context) error {
 // caller only take each dead node, so each departure is reported by one
 // node of the cluster.
 func (b *Bus) reap(ctx context.Context) error {
-	dead, err := scriptDeadNodes.Run(ctx, b.client, nil, b.p).StringSlice()
+	dead, err := scriptDeadNodes.Run(ctx, b.client, b.keys, b.p).StringSlice()
 	if err != nil {
 		return fmt.Errorf("list dead nodes: %w", err)
 	}
@@ -92,7 +96,7 @@ func (b *Bus) reap(ctx context.Context) error {
 		if node == b.id {
 			continue // our own deadline passed while we were cut off: renew rewrites it
 		}
-		flat, err := scriptReap.Run(ctx, b.client, nil, b.p, node).StringSlice()
+		flat, err := scriptReap.Run(ctx, b.client, b.keys, b.p, node).StringSlice()
 		if err != nil {
 			return fmt.Errorf("reap node %s: %w", node, err)
 		}

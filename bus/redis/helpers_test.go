@@ -20,8 +20,13 @@ import (
 // testOptions are fast timers for tests: a dead node is reaped within
 // about a second.
 func testOptions(t testing.TB, srv *redistest.Server, prefix string) *Options {
+	return testOptionsURL(srv.URL(), prefix)
+}
+
+// testOptionsURL is testOptions for any Redis URL.
+func testOptionsURL(url, prefix string) *Options {
 	return &Options{
-		URL:               srv.URL(),
+		URL:               url,
 		NodeID:            "t",
 		KeyPrefix:         prefix,
 		PresenceTTL:       800 * time.Millisecond,
@@ -61,7 +66,13 @@ func (n *node) recorded() []hub.MemberChange {
 // newNode starts a node on srv with prefix, and waits until it is up.
 func newNode(t testing.TB, srv *redistest.Server, prefix string, tweak func(*Options)) *node {
 	t.Helper()
-	o := testOptions(t, srv, prefix)
+	return newNodeURL(t, srv.URL(), prefix, tweak)
+}
+
+// newNodeURL is newNode for any Redis URL.
+func newNodeURL(t testing.TB, url, prefix string, tweak func(*Options)) *node {
+	t.Helper()
+	o := testOptionsURL(url, prefix)
 	if tweak != nil {
 		tweak(o)
 	}
@@ -83,7 +94,7 @@ func newNode(t testing.TB, srv *redistest.Server, prefix string, tweak func(*Opt
 		n.mu.Unlock()
 	})
 	t.Cleanup(func() { _ = h.Close() })
-	waitFor(t, 5*time.Second, "node up", func() bool { return b.Ready(context.Background()) == nil })
+	waitFor(t, 10*time.Second, "node up", func() bool { return b.Ready(context.Background()) == nil })
 	return n
 }
 

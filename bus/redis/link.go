@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -26,12 +27,28 @@ import (
 // re-subscribes everything.
 const subscribeBatch = 512
 
+// pubsub is the link's connection: a *goredis.PubSub on one server (or
+// Sentinel's primary), a *shardLink on a Redis Cluster. Subscribe and
+// Unsubscribe send without waiting for the acknowledgements, which the
+// link's reader takes; Close makes the reader return.
+type pubsub interface {
+	Subscribe(ctx context.Context, channels ...string) error
+	Unsubscribe(ctx context.Context, channels ...string) error
+	Close() error
+}
+
 // runLink keeps the link up until Close.
 func (b *Bus) runLink() {
 	backoff := b.opts.ReconnectMin
 	for b.ctx.Err() == nil {
 		b.stats.attempts.Add(1)
-		ps, err := b.connect()
+		var ps pubsub
+		var err error
+		if b.cluster != nil {
+			ps, err = b.connectShards()
+		} else {
+			ps, err = b.connect()
+		}
 		if err != nil {
 			b.linkDown(err)
 			// Full jitter keeps a restarted Redis from a thundering herd.
@@ -43,7 +60,11 @@ func (b *Bus) runLink() {
 		}
 		backoff = b.opts.ReconnectMin
 		b.stats.connects.Add(1)
-		err = b.read(ps)
+		if sl, ok := ps.(*shardLink); ok {
+			err = b.readShards(sl)
+		} else {
+			err = b.read(ps.(*goredis.PubSub), nil)
+		}
 		b.detach(ps)
 		b.linkDown(err)
 	}
@@ -76,11 +97,23 @@ func (b *Bus) connect() (*goredis.PubSub, error) {
 		b.detach(ps)
 		return nil, err
 	}
+	b.up()
+	return ps, nil
+}
+
+// up marks the link up once every subscription is in effect. After a
+// reconnection the node reaps no one for PresenceTTL: when Redis itself
+// was away (a failover keeps the data, deadlines included), every live
+// node gets that long to come back and renew its deadline before it can
+// be taken for dead.
+func (b *Bus) up() {
+	if b.everUp.Swap(true) {
+		b.reapAt.Store(time.Now().Add(b.opts.PresenceTTL).UnixNano())
+	}
 	b.synced.Store(false)
 	b.linkGen.Add(1)
 	b.linkUp.Store(true)
 	b.kickHeartbeat() // write this node's state back, then report up
-	return ps, nil
 }
 
 // attach makes ps the link, subscribes every channel of local interest on
@@ -106,6 +139,13 @@ func (b *Bus) attach(ctx context.Context, ps *goredis.PubSub) error {
 		}
 	}
 	b.mu.Unlock()
+	return b.readToPong(ctx, ps, nil)
+}
+
+// readToPong sends PING on ps and reads up to its reply, taking the
+// messages and acknowledgements before it. sl is the Redis Cluster link
+// ps belongs to, nil on one server.
+func (b *Bus) readToPong(ctx context.Context, ps *goredis.PubSub, sl *shardLink) error {
 	if err := ps.Ping(ctx); err != nil {
 		return err
 	}
@@ -120,17 +160,33 @@ func (b *Bus) attach(ctx context.Context, ps *goredis.PubSub) error {
 		case *goredis.Message:
 			b.dispatch(m)
 		case *goredis.Subscription:
-			if m.Kind == "subscribe" {
-				b.acked(m.Channel)
+			if err := b.subscription(m, sl); err != nil {
+				return err
 			}
 		}
 	}
 }
 
+// subscription takes an acknowledgement, or on a Redis Cluster an
+// unsubscription the node did not ask for: the slot moved (resharding or a
+// failover), so the link starts again on the new slot map.
+func (b *Bus) subscription(m *goredis.Subscription, sl *shardLink) error {
+	switch m.Kind {
+	case "subscribe", "ssubscribe":
+		b.acked(m.Channel)
+	case "sunsubscribe":
+		if sl != nil && !sl.unsubscribed(m.Channel) {
+			return fmt.Errorf("redis: the cluster unsubscribed %q: its slot moved", m.Channel)
+		}
+	}
+	return nil
+}
+
 // read receives until the connection fails or the bus closes. A quiet
 // connection is pinged every HeartbeatInterval; no reply within the next
-// interval counts as a failure.
-func (b *Bus) read(ps *goredis.PubSub) error {
+// interval counts as a failure. sl is the Redis Cluster link ps belongs
+// to, nil on one server.
+func (b *Bus) read(ps *goredis.PubSub, sl *shardLink) error {
 	pinged := false
 	for {
 		m, err := ps.ReceiveTimeout(b.ctx, b.opts.HeartbeatInterval)
@@ -159,8 +215,8 @@ func (b *Bus) read(ps *goredis.PubSub) error {
 		case *goredis.Message:
 			b.dispatch(m)
 		case *goredis.Subscription:
-			if m.Kind == "subscribe" {
-				b.acked(m.Channel)
+			if err := b.subscription(m, sl); err != nil {
+				return err
 			}
 		}
 	}
@@ -168,7 +224,7 @@ func (b *Bus) read(ps *goredis.PubSub) error {
 
 // detach forgets a failed connection and releases every Subscribe waiting
 // on it: their channels are subscribed again on the next connection.
-func (b *Bus) detach(ps *goredis.PubSub) {
+func (b *Bus) detach(ps pubsub) {
 	b.mu.Lock()
 	if b.ps == ps {
 		b.ps = nil

@@ -13,6 +13,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/switchboard-rt/switchboard/internal/redisurl"
 )
 
 // Defaults of Options.
@@ -30,9 +32,16 @@ const (
 // Options configures a Bus. A nil *Options is not allowed (URL is
 // required); zero fields take their defaults. New copies the options.
 type Options struct {
-	// URL is the Redis server: redis://[user:password@]host:port/db,
-	// rediss:// for TLS, or unix:///path. Required. It holds the password:
-	// never log it.
+	// URL is where Redis is. Required. It may hold a password: never log
+	// it. One of (the grammar is in internal/redisurl):
+	//
+	//	redis://[[user]:password@]host:port/db         one server (rediss:// for TLS, or unix:///path)
+	//	redis-sentinel://[[user]:password@]host:26379,host:26379/master[/db]   a Sentinel set
+	//	redis-cluster://[[user]:password@]host:7000,host:7001                  a Redis Cluster
+	//
+	// rediss-sentinel:// and rediss-cluster:// use TLS. A Redis Cluster
+	// carries messages on sharded pub/sub and keeps every state key in
+	// the slot of the hash tag {KeyPrefix}; see docs/clustering.md.
 	URL string
 
 	// NodeID names this node in logs and Redis keys. The bus appends a
@@ -85,14 +94,19 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// resolve returns o with defaults filled in, and the go-redis options.
-func (o Options) resolve() (Options, *goredis.Options, error) {
+// resolve returns o with defaults filled in, and its parsed URL.
+func (o Options) resolve() (Options, *redisurl.URL, error) {
 	if o.URL == "" {
 		return o, nil, errors.New("redis: Options.URL is empty; give e.g. \"redis://127.0.0.1:6379/0\"")
 	}
-	ro, err := goredis.ParseURL(o.URL)
+	u, err := redisurl.Parse(o.URL)
 	if err != nil {
-		return o, nil, fmt.Errorf("redis: bad URL: %w", redactURLError(err, o.URL))
+		return o, nil, fmt.Errorf("redis: bad URL: it %w", err)
+	}
+	if u.Kind == redisurl.Single {
+		if _, err := goredis.ParseURL(o.URL); err != nil {
+			return o, nil, fmt.Errorf("redis: bad URL: %w", redactURLError(err, o.URL))
+		}
 	}
 	if o.NodeID == "" {
 		o.NodeID, _ = os.Hostname()
@@ -105,6 +119,9 @@ func (o Options) resolve() (Options, *goredis.Options, error) {
 	o.NodeID = strings.NewReplacer(":", "_", " ", "_").Replace(o.NodeID) + "-" + hex.EncodeToString(rnd[:])
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if u.Kind == redisurl.Cluster && strings.ContainsAny(o.KeyPrefix, "{}") {
+		return o, nil, fmt.Errorf("redis: KeyPrefix %q holds { or }; on a Redis Cluster the bus makes {KeyPrefix} the hash tag of its keys", o.KeyPrefix)
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = DefaultHeartbeatInterval
@@ -136,6 +153,12 @@ func (o Options) resolve() (Options, *goredis.Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	return o, u, nil
+}
+
+// singleOptions returns the go-redis options of a one-server URL.
+func (o Options) singleOptions() *goredis.Options {
+	ro, _ := goredis.ParseURL(o.URL) // checked by resolve
 
 	// No retries: a retried PUBLISH could be delivered twice, and the bus
 	// has its own reconnect loop. RESP2 and no maintenance notifications:
@@ -153,7 +176,7 @@ func (o Options) resolve() (Options, *goredis.Options, error) {
 	if ro.ClientName == "" {
 		ro.ClientName = "switchboard-" + o.NodeID
 	}
-	return o, ro, nil
+	return ro
 }
 
 // redactURLError replaces the URL's password in err's text, if it is there.

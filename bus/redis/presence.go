@@ -71,7 +71,7 @@ func (p *Presence) Add(ctx context.Context, channel, userID string, info json.Ra
 		p.dirty.Store(true)
 		return joinedHere, nil
 	}
-	n, err := scriptAdd.Run(ctx, p.b.client, nil, p.b.p, p.b.id, idString(id), channel, userID, string(info)).Int()
+	n, err := scriptAdd.Run(ctx, p.b.client, p.b.keys, p.b.p, p.b.id, idString(id), channel, userID, string(info)).Int()
 	if err != nil {
 		p.failed()
 		return joinedHere, nil
@@ -92,7 +92,7 @@ func (p *Presence) Remove(ctx context.Context, channel, userID string, id hub.Su
 		p.dirty.Store(true)
 		return leftHere, nil
 	}
-	n, err := scriptRemove.Run(ctx, p.b.client, nil, p.b.p, p.b.id, idString(id), channel, userID).Int()
+	n, err := scriptRemove.Run(ctx, p.b.client, p.b.keys, p.b.p, p.b.id, idString(id), channel, userID).Int()
 	if err != nil {
 		p.failed()
 		return leftHere, nil
@@ -216,7 +216,7 @@ func (p *Presence) resync(ctx context.Context) ([]hub.MemberChange, error) {
 	}
 	p.mu.Unlock()
 	args[2] = n
-	flat, err := scriptSyncPresence.Run(ctx, p.b.client, nil, args...).StringSlice()
+	flat, err := scriptSyncPresence.Run(ctx, p.b.client, p.b.keys, args...).StringSlice()
 	if err != nil {
 		p.dirty.Store(true)
 		return nil, err

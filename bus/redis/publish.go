@@ -99,7 +99,11 @@ func (b *Bus) send(batch []bus.Message) {
 	defer cancel()
 	pipe := b.client.Pipeline()
 	for _, m := range batch {
-		pipe.Publish(ctx, b.mp+m.Channel, encodeEnvelope(b.id, m))
+		if b.cluster != nil {
+			pipe.SPublish(ctx, b.mp+m.Channel, encodeEnvelope(b.id, m)) // to the channel's shard only
+		} else {
+			pipe.Publish(ctx, b.mp+m.Channel, encodeEnvelope(b.id, m))
+		}
 	}
 	cmds, err := pipe.Exec(ctx)
 	if err == nil {

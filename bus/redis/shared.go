@@ -49,7 +49,7 @@ func (s *Shared) Set(ctx context.Context, space, key string, value []byte, ttl t
 	if ttl > 0 {
 		ms = max(1, ttl.Milliseconds())
 	}
-	if err := scriptKVSet.Run(ctx, s.b.client, nil, s.b.p, space, key, value, ms).Err(); err != nil {
+	if err := scriptKVSet.Run(ctx, s.b.client, s.b.keys, s.b.p, space, key, value, ms).Err(); err != nil {
 		return wrap(ctx, "set", err)
 	}
 	return nil
@@ -60,7 +60,7 @@ func (s *Shared) Get(ctx context.Context, space, key string) ([]byte, bool, erro
 	if err := s.check(); err != nil {
 		return nil, false, err
 	}
-	v, err := scriptKVGet.Run(ctx, s.b.client, nil, s.b.p, space, key).Text()
+	v, err := scriptKVGet.Run(ctx, s.b.client, s.b.keys, s.b.p, space, key).Text()
 	switch {
 	case errors.Is(err, goredis.Nil):
 		return nil, false, nil
@@ -75,7 +75,7 @@ func (s *Shared) Delete(ctx context.Context, space, key string) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	if err := scriptKVDelete.Run(ctx, s.b.client, nil, s.b.p, space, key).Err(); err != nil {
+	if err := scriptKVDelete.Run(ctx, s.b.client, s.b.keys, s.b.p, space, key).Err(); err != nil {
 		return wrap(ctx, "delete", err)
 	}
 	return nil
@@ -86,7 +86,7 @@ func (s *Shared) All(ctx context.Context, space string) (map[string][]byte, erro
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	flat, err := scriptKVAll.Run(ctx, s.b.client, nil, s.b.p, space).StringSlice()
+	flat, err := scriptKVAll.Run(ctx, s.b.client, s.b.keys, s.b.p, space).StringSlice()
 	if err != nil {
 		return nil, wrap(ctx, "all", err)
 	}

@@ -1,0 +1,345 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redistest"
+)
+
+// channelsOnEveryShard returns n channel names whose Redis channels
+// spread over many slots (and so over every primary of a 3-primary
+// cluster).
+func channelsOnEveryShard(n int) []string {
+	return seq("room-", n)
+}
+
+// checkDelivery subscribes channels on b, publishes k messages to each
+// from a, and checks that b got them all, in order.
+func checkDelivery(t *testing.T, a, b *node, channels []string, k int) {
+	t.Helper()
+	recs := make([]*recorder, len(channels))
+	for i, ch := range channels {
+		recs[i], _ = subscribe(t, b, ch)
+	}
+	for j := range k {
+		for _, ch := range channels {
+			publish(t, a, ch, fmt.Sprintf("%s/%d", ch, j))
+		}
+	}
+	for i, ch := range channels {
+		want := seq(ch+"/", k)
+		waitFor(t, 10*time.Second, "delivery on "+ch, func() bool { return recs[i].count() >= k })
+		if got := recs[i].got(); !slices.Equal(got, want) {
+			t.Errorf("%s: got %q, want %q", ch, got, want)
+		}
+	}
+}
+
+// The nodes of a Redis Cluster deliver to each other through sharded
+// pub/sub, and share presence, counts and the key/value store.
+func TestClusterBus(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 0)
+	prefix := uniquePrefix(t)
+	a := newNodeURL(t, rc.URL(), prefix, nil)
+	b := newNodeURL(t, rc.URL(), prefix, nil)
+	if a.bus.cluster == nil {
+		t.Fatal("a redis-cluster:// URL did not make a cluster client")
+	}
+	channels := channelsOnEveryShard(30)
+	checkDelivery(t, a, b, channels, 20)
+
+	// The channels live on every primary, and messages went by SPUBLISH:
+	// each primary counts its shard channels (PUBSUB SHARDNUMSUB) and no
+	// classic subscriptions (PUBSUB NUMSUB).
+	owners := map[string]bool{}
+	for _, ch := range channels {
+		owners[rc.PrimaryOf(t, keySlot(a.bus.mp+ch), time.Second).Addr] = true
+	}
+	if len(owners) != 3 {
+		t.Errorf("30 channels on %d primaries, want all 3", len(owners))
+	}
+	for _, ch := range channels[:3] {
+		p := rc.PrimaryOf(t, keySlot(a.bus.mp+ch), time.Second)
+		out, err := rc.Do(p.Addr, "pubsub", "shardnumsub", a.bus.mp+ch)
+		if err != nil || !strings.HasSuffix(out, "\n1") {
+			t.Errorf("PUBSUB SHARDNUMSUB %s on its primary = %q, %v; want 1 subscriber", ch, out, err)
+		}
+	}
+
+	// State keys share one slot: the hash tag {prefix}.
+	ctx := context.Background()
+	if added, err := a.hub.AddMember(ctx, "presence-c", "u1", nil, a.hub.NewID()); err != nil || !added {
+		t.Fatalf("AddMember on A = %v, %v", added, err)
+	}
+	if added, err := b.hub.AddMember(ctx, "presence-c", "u1", nil, b.hub.NewID()); err != nil || added {
+		t.Errorf("AddMember of the same user on B = %v, %v; want not added (already a member)", added, err)
+	}
+	if got := userIDs(t, b, "presence-c"); !slices.Equal(got, []string{"u1"}) {
+		t.Errorf("members on B = %q, want [u1]", got)
+	}
+	p := rc.PrimaryOf(t, keySlot(a.bus.p), time.Second)
+	if out, err := rc.Do(p.Addr, "exists", a.bus.p+"pm:presence-c"); err != nil || out != "1" {
+		t.Errorf("EXISTS %spm:presence-c on the primary of {%s} = %q, %v", a.bus.p, prefix, out, err)
+	}
+	waitFor(t, 5*time.Second, "counts of B's subscriptions seen on A", func() bool {
+		n, err := a.hub.ClusterSubscriberCount(ctx, channels[0])
+		return err == nil && n == 1
+	})
+	if err := a.hub.Shared().Set(ctx, "space", "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := b.hub.Shared().Get(ctx, "space", "k"); err != nil || !ok || string(v) != "v" {
+		t.Errorf("Shared Get on B = %q, %v, %v", v, ok, err)
+	}
+}
+
+// A cluster key prefix with braces would break the hash tag.
+func TestClusterKeyPrefixBraces(t *testing.T) {
+	_, err := New(&Options{URL: "redis-cluster://127.0.0.1:7000", KeyPrefix: "a{b}:"})
+	if err == nil || !strings.Contains(err.Error(), "hash tag") {
+		t.Errorf("New with a braced prefix on a cluster: %v, want a hash tag error", err)
+	}
+}
+
+// The nodes of a Sentinel set deliver to each other through its primary.
+func TestSentinelBus(t *testing.T) {
+	ss := redistest.StartSentinel(t, 1)
+	prefix := uniquePrefix(t)
+	a := newNodeURL(t, ss.URL(), prefix, nil)
+	b := newNodeURL(t, ss.URL(), prefix, nil)
+	checkDelivery(t, a, b, seq("room-", 5), 20)
+	if added, err := a.hub.AddMember(context.Background(), "presence-s", "u1", nil, a.hub.NewID()); err != nil || !added {
+		t.Fatalf("AddMember on A = %v, %v", added, err)
+	}
+	if got := userIDs(t, b, "presence-s"); !slices.Equal(got, []string{"u1"}) {
+		t.Errorf("members on B = %q, want [u1]", got)
+	}
+}
+
+// traffic publishes numbered messages from a to channels, one channel
+// after another every tick, until stopped, and remembers when each was
+// published.
+type traffic struct {
+	channels []string
+	stop     chan struct{}
+	done     chan struct{}
+
+	mu   sync.Mutex
+	sent map[string][]time.Time // channel -> publish time of message i
+}
+
+func startTraffic(t *testing.T, a *node, channels []string, tick time.Duration) *traffic {
+	tr := &traffic{channels: channels, stop: make(chan struct{}), done: make(chan struct{}), sent: map[string][]time.Time{}}
+	go func() {
+		defer close(tr.done)
+		tk := time.NewTicker(tick)
+		defer tk.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-tr.stop:
+				return
+			case <-tk.C:
+			}
+			ch := channels[i%len(channels)]
+			tr.mu.Lock()
+			n := len(tr.sent[ch])
+			tr.sent[ch] = append(tr.sent[ch], time.Now())
+			tr.mu.Unlock()
+			if err := a.hub.Publish(context.Background(), ch, fmt.Appendf(nil, "%d", n), hub.NoID); err != nil {
+				t.Errorf("publish: %v", err)
+				return
+			}
+		}
+	}()
+	t.Cleanup(tr.halt)
+	return tr
+}
+
+func (tr *traffic) halt() {
+	select {
+	case <-tr.stop:
+	default:
+		close(tr.stop)
+	}
+	<-tr.done
+}
+
+func (tr *traffic) count(ch string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.sent[ch])
+}
+
+// checkLoss checks what each recorder got of its channel's traffic: no
+// duplicates, in order, and every message not delivered published within
+// [from, to]: the window the documentation allows to lose.
+func (tr *traffic) checkLoss(t *testing.T, recs map[string]*recorder, from, to time.Time) (lost int) {
+	t.Helper()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for ch, r := range recs {
+		got := r.got()
+		seen := make(map[int]bool, len(got))
+		last := -1
+		for _, s := range got {
+			var i int
+			if _, err := fmt.Sscan(s, &i); err != nil {
+				t.Fatalf("%s: bad payload %q", ch, s)
+			}
+			if seen[i] || i <= last {
+				t.Errorf("%s: %d delivered twice or out of order (after %d)", ch, i, last)
+			}
+			seen[i], last = true, i
+		}
+		for i, at := range tr.sent[ch] {
+			if seen[i] {
+				continue
+			}
+			lost++
+			if at.Before(from) || at.After(to) {
+				t.Errorf("%s: message %d published %s after the failure was lost, outside the window [0, %s]",
+					ch, i, at.Sub(from).Round(time.Millisecond), to.Sub(from).Round(time.Millisecond))
+			}
+		}
+	}
+	return lost
+}
+
+// failoverBound is the documented loss window of a failover in the tests:
+// the time the servers take to replace the primary (NodeTimeout and an
+// election of up to about two seconds), a reconnection (ReconnectMax),
+// and two heartbeats for the nodes to find the new primary and report up.
+func failoverBound(o *Options) time.Duration {
+	return redistest.NodeTimeout + 2*time.Second + o.ReconnectMax + 2*o.HeartbeatInterval + o.OpTimeout
+}
+
+// runFailover checks delivery and presence across a failover made by
+// fail: traffic flows from A to subscribers on B on every channel; after
+// fail, both nodes come back up, delivery resumes, and what was lost was
+// published within failoverBound of the failure. Presence is right on
+// both nodes, with each user added and removed once.
+func runFailover(t *testing.T, url string, channels []string, fail func(a *Bus)) {
+	prefix := uniquePrefix(t)
+	a := newNodeURL(t, url, prefix, nil)
+	b := newNodeURL(t, url, prefix, nil)
+	ctx := context.Background()
+	recs := map[string]*recorder{}
+	for _, ch := range channels {
+		recs[ch], _ = subscribe(t, b, ch)
+	}
+	// u1 on A and u2 on B, before the failure.
+	if _, err := a.hub.AddMember(ctx, "presence-f", "u1", nil, a.hub.NewID()); err != nil {
+		t.Fatal(err)
+	}
+	u2 := b.hub.NewID()
+	if _, err := b.hub.AddMember(ctx, "presence-f", "u2", nil, u2); err != nil {
+		t.Fatal(err)
+	}
+	tr := startTraffic(t, a, channels, 2*time.Millisecond)
+	waitFor(t, 5*time.Second, "traffic flowing", func() bool { return recs[channels[0]].count() > 10 })
+
+	failedAt := time.Now()
+	fail(a.bus)
+	for _, n := range []*node{a, b} {
+		waitFor(t, 20*time.Second, "nodes down then up", func() bool {
+			s := n.bus.Stats()
+			return s.Outages >= 1 && s.Up
+		})
+	}
+	upAt := time.Now()
+	// Delivery resumed: messages published from now on all arrive.
+	marks := map[string]int{}
+	for _, ch := range channels {
+		marks[ch] = tr.count(ch)
+	}
+	waitFor(t, 10*time.Second, "delivery after the failover", func() bool {
+		for _, ch := range channels {
+			if tr.count(ch) < marks[ch]+5 {
+				return false
+			}
+		}
+		return true
+	})
+	tr.halt()
+	for _, ch := range channels {
+		want := tr.count(ch)
+		waitFor(t, 10*time.Second, "the last messages on "+ch, func() bool {
+			got := recs[ch].got()
+			return len(got) > 0 && got[len(got)-1] == fmt.Sprint(want-1)
+		})
+	}
+	bound := failoverBound(&a.bus.opts)
+	lost := tr.checkLoss(t, recs, failedAt, failedAt.Add(bound))
+	t.Logf("failover: nodes up again after %s; %d messages of %d lost (bound %s)",
+		upAt.Sub(failedAt).Round(time.Millisecond), lost, tr.total(), bound)
+	if upAt.Sub(failedAt) > bound+5*time.Second {
+		t.Errorf("nodes up %s after the failure, bound %s", upAt.Sub(failedAt), bound)
+	}
+
+	// Presence: both users on both nodes, and no member change reported
+	// by the failover (nobody joined or left).
+	for _, n := range []*node{a, b} {
+		if got := userIDs(t, n, "presence-f"); !slices.Equal(got, []string{"u1", "u2"}) {
+			t.Errorf("members after the failover = %q, want [u1 u2]", got)
+		}
+		if got := n.recorded(); len(got) != 0 {
+			t.Errorf("member changes reported across the failover: %+v", got)
+		}
+	}
+	// After it: u3 joins on A then on B, u2 leaves: each once.
+	if added, _ := a.hub.AddMember(ctx, "presence-f", "u3", nil, a.hub.NewID()); !added {
+		t.Error("u3 not added on A after the failover")
+	}
+	if added, _ := b.hub.AddMember(ctx, "presence-f", "u3", nil, b.hub.NewID()); added {
+		t.Error("u3 added twice")
+	}
+	if removed, _ := b.hub.RemoveMember(ctx, "presence-f", "u2", u2); !removed {
+		t.Error("u2 not removed after the failover")
+	}
+	if got := userIDs(t, a, "presence-f"); !slices.Equal(got, []string{"u1", "u3"}) {
+		t.Errorf("members on A at the end = %q, want [u1 u3]", got)
+	}
+}
+
+func (tr *traffic) total() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	n := 0
+	for _, s := range tr.sent {
+		n += len(s)
+	}
+	return n
+}
+
+// Killing a cluster primary during traffic: its replica takes over, the
+// nodes come back within the bound, and only messages published within
+// it are lost. The primary killed serves the nodes' state keys and some of
+// the channels.
+func TestClusterFailover(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 1)
+	runFailover(t, rc.URL(), channelsOnEveryShard(12), func(a *Bus) {
+		slot := keySlot(a.p)
+		victim := rc.PrimaryOf(t, slot, time.Second)
+		victim.Stop()
+		if p := rc.PrimaryOf(t, slot, 20*time.Second); p == victim {
+			t.Fatalf("slot %d still on the killed primary", slot)
+		}
+	})
+}
+
+// Killing the primary of a Sentinel set during traffic: the sentinels
+// promote the replica, and the nodes follow within the bound.
+func TestSentinelFailover(t *testing.T) {
+	ss := redistest.StartSentinel(t, 1)
+	runFailover(t, ss.URL(), seq("room-", 4), func(*Bus) {
+		ss.Primary.Stop()
+		ss.WaitPrimary(t, ss.Primary.Addr, 30*time.Second)
+	})
+}
