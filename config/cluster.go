@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/redisurl"
 )
 
 // Defaults of the cluster section.
@@ -23,8 +25,11 @@ const minHeartbeat = 100 * time.Millisecond
 // and every other key is ignored.
 type Cluster struct {
 	// Redis is the Redis URL, redis://[user:password@]host:port/db,
-	// rediss:// for TLS or unix:///path ("": one node, no Redis). It may
-	// hold a password: never log it. Environment: SWITCHBOARD_REDIS_URL.
+	// rediss:// for TLS or unix:///path ("": one node, no Redis); a
+	// Sentinel set, redis-sentinel://host:26379,host:26379/master[/db]; or
+	// a Redis Cluster, redis-cluster://host:7000,host:7001 (the grammar is
+	// in internal/redisurl). It may hold a password: never log it.
+	// Environment: SWITCHBOARD_REDIS_URL.
 	Redis string `json:"redis"`
 	// NodeID names this node in logs and Redis keys; a random suffix is
 	// added at each start ("": the host name).
@@ -86,7 +91,13 @@ func redisURLProblem(s string) string {
 	if s == "" {
 		return ""
 	}
-	const want = "; use redis://host:port/db, e.g. \"redis://127.0.0.1:6379/0\" (rediss:// for TLS, unix:///path/to/socket), or \"\" for one node"
+	const want = "; use redis://host:port/db, e.g. \"redis://127.0.0.1:6379/0\" (rediss:// for TLS, unix:///path/to/socket), redis-sentinel://host:26379,host:26379/master, redis-cluster://host:7000,host:7001, or \"\" for one node"
+	if scheme, _, _ := strings.Cut(s, "://"); strings.HasSuffix(scheme, "-sentinel") || strings.HasSuffix(scheme, "-cluster") {
+		if _, err := redisurl.Parse(s); err != nil {
+			return err.Error() + "; use e.g. \"redis-sentinel://h1:26379,h2:26379/mymaster\" or \"redis-cluster://h1:7000,h2:7001\""
+		}
+		return ""
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "is not a URL" + want

@@ -51,6 +51,9 @@ func TestClusterValidate(t *testing.T) {
 		{"no host", `cluster: {redis: "redis:///0"}`, "cluster.redis", "no host", ""},
 		{"bad db", `cluster: {redis: "redis://:pw99@h:6379/x"}`, "cluster.redis", "not a number", "pw99"},
 		{"unix without path", `cluster: {redis: "unix://"}`, "cluster.redis", "socket path", ""},
+		{"sentinel without master", `cluster: {redis: "redis-sentinel://:hunter2@h1:26379,h2:26379"}`, "cluster.redis", "master name", "hunter2"},
+		{"cluster with a db", `cluster: {redis: "redis-cluster://:hunter2@h1:7000/3"}`, "cluster.redis", "database 0 only", "hunter2"},
+		{"unknown multi-host scheme", `cluster: {redis: "redis-shards://h1:7000"}`, "cluster.redis", "scheme \"redis-shards\"", ""},
 		{"node id", `cluster: {node_id: "web 1"}`, "cluster.node_id", "letters, digits", ""},
 		{"empty prefix", `cluster: {key_prefix: ""}`, "cluster.key_prefix", "is empty", ""},
 		{"ttl under two beats", `cluster: {presence_ttl: "9s", heartbeat_interval: "5s"}`, "cluster.presence_ttl", "twice cluster.heartbeat_interval", ""},
@@ -83,6 +86,13 @@ func TestClusterEnv(t *testing.T) {
 	}
 	if c.Cluster.Redis != "redis://10.0.0.5:6380/2" {
 		t.Errorf("Cluster.Redis = %q", c.Cluster.Redis)
+	}
+	for _, u := range []string{"redis-sentinel://:pw@10.0.0.5:26379,10.0.0.6/mymaster/1", "rediss-cluster://10.0.0.5:7000,10.0.0.6:7001"} {
+		env[EnvRedisURL] = u
+		c = Default()
+		if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil || c.Cluster.Redis != u {
+			t.Errorf("%s: %v, Cluster.Redis = %q", u, err, c.Cluster.Redis)
+		}
 	}
 	env[EnvRedisURL] = "tcp://:sekret@x"
 	c = Default()

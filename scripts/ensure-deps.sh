@@ -8,7 +8,8 @@
 # What each provides:
 #   node      node >= 18 on PATH (Debian's nodejs and npm when missing)
 #   npm       e2e/node_modules matching e2e/package-lock.json (npm ci)
-#   redis     redis-server on PATH; exports REDIS_SERVER (its path)
+#   redis     redis-server and redis-cli on PATH; exports REDIS_SERVER and
+#             REDIS_CLI (their paths)
 #   chromium  Debian's chromium; exports CHROMIUM_PATH (its path)
 #   openssl   the openssl command, which tls.test.js makes its test CA with
 #
@@ -73,6 +74,11 @@ ensure_redis() {
 	REDIS_SERVER="$(command -v redis-server)" || { deps_die "redis-server not on PATH after install"; return 1; }
 	export REDIS_SERVER
 	deps_log "$("$REDIS_SERVER" --version | cut -d' ' -f1-3) at $REDIS_SERVER"
+	# redis-cli (Debian's redis-tools, a dependency of redis-server) makes
+	# the test Redis Clusters; sentinels run as redis-server --sentinel.
+	command -v redis-cli >/dev/null || apt_install redis-tools || return 1
+	REDIS_CLI="$(command -v redis-cli)" || { deps_die "redis-cli not on PATH after install"; return 1; }
+	export REDIS_CLI
 }
 
 _find_chromium() { command -v chromium || command -v chromium-browser; }

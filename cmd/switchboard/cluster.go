@@ -2,11 +2,11 @@ package main
 
 import (
 	"log/slog"
-	"net/url"
 
 	redisbus "github.com/switchboard-rt/switchboard/bus/redis"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redisurl"
 	"github.com/switchboard-rt/switchboard/server"
 )
 
@@ -47,14 +47,12 @@ func registerCluster(srv *server.Server, b *redisbus.Bus) error {
 	return srv.Registry().Register(b.Collector())
 }
 
-// redisHost returns the host of a Redis URL, for logs: never the password.
+// redisHost returns the host (or hosts) of a Redis URL, for logs: never
+// the password.
 func redisHost(raw string) string {
-	u, err := url.Parse(raw)
+	u, err := redisurl.Parse(raw)
 	if err != nil {
 		return "(unparsable)"
 	}
-	if u.Scheme == "unix" {
-		return u.Path
-	}
-	return u.Host
+	return u.Kind.String() + " " + u.Hosts()
 }
