@@ -343,3 +343,42 @@ func TestSentinelFailover(t *testing.T) {
 		ss.WaitPrimary(t, ss.Primary.Addr, 30*time.Second)
 	})
 }
+
+// A resharding that moves a subscribed channel's slot to another primary:
+// the old primary unsubscribes the node, which restarts its link on the
+// new slot map; delivery resumes.
+func TestClusterReshard(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 0)
+	prefix := uniquePrefix(t)
+	a := newNodeURL(t, rc.URL(), prefix, nil)
+	b := newNodeURL(t, rc.URL(), prefix, nil)
+	r, _ := subscribe(t, b, "moving")
+	publish(t, a, "moving", "before")
+	waitFor(t, 5*time.Second, "delivery before the move", func() bool { return slices.Contains(r.got(), "before") })
+	connects := b.bus.stats.connects.Load()
+
+	slot := keySlot(b.bus.mp + "moving")
+	from := rc.PrimaryOf(t, slot, time.Second)
+	to := rc.Nodes[0]
+	if to == from {
+		to = rc.Nodes[1]
+	}
+	rc.MoveSlot(t, slot, to)
+	waitFor(t, 10*time.Second, "B's link restarted", func() bool { return b.bus.stats.connects.Load() > connects && b.bus.Up() })
+	// A's client learns the move from a MOVED reply (that publish is
+	// dropped): publish until one arrives.
+	for i := 0; ; i++ {
+		publish(t, a, "moving", fmt.Sprint("after-", i))
+		if slices.ContainsFunc(r.got(), func(s string) bool { return strings.HasPrefix(s, "after-") }) {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("no delivery after the move; got %q", r.got())
+		}
+		time.Sleep(20 * time.Millisecond) // a publish every 20 ms until one crosses, bounded above
+	}
+	out, err := rc.Do(to.Addr, "pubsub", "shardnumsub", b.bus.mp+"moving")
+	if err != nil || !strings.HasSuffix(out, "\n1") {
+		t.Errorf("PUBSUB SHARDNUMSUB on the new primary = %q, %v; want 1", out, err)
+	}
+}

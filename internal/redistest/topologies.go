@@ -167,6 +167,42 @@ func (c *Cluster) PrimaryOf(t testing.TB, slot int, d time.Duration) *Server {
 	return primary
 }
 
+// MoveSlot moves an empty slot to the primary to, as a resharding does
+// (IMPORTING, MIGRATING, then SETSLOT NODE on both), and waits until every
+// running node names to as its primary.
+func (c *Cluster) MoveSlot(t testing.TB, slot int, to *Server) {
+	t.Helper()
+	from := c.PrimaryOf(t, slot, time.Second)
+	if from == to {
+		t.Fatalf("redistest: slot %d is already on %s", slot, to.Addr)
+	}
+	id := func(n *Server) string {
+		out, err := c.Do(n.Addr, "cluster", "myid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	fromID, toID := id(from), id(to)
+	s := strconv.Itoa(slot)
+	for _, step := range []struct {
+		on   *Server
+		args []string
+	}{
+		{to, []string{"cluster", "setslot", s, "importing", fromID}},
+		{from, []string{"cluster", "setslot", s, "migrating", toID}},
+		{to, []string{"cluster", "setslot", s, "node", toID}},
+		{from, []string{"cluster", "setslot", s, "node", toID}},
+	} {
+		if out, err := c.Do(step.on.Addr, step.args...); err != nil || out != "OK" {
+			t.Fatalf("redistest: %s on %s: %q %v", strings.Join(step.args, " "), step.on.Addr, out, err)
+		}
+	}
+	if p := c.PrimaryOf(t, slot, 10*time.Second); p != to {
+		t.Fatalf("redistest: slot %d on %s after the move, want %s", slot, p.Addr, to.Addr)
+	}
+}
+
 func (c *Cluster) node(addr string) *Server {
 	for _, n := range c.Nodes {
 		if n.Addr == addr {
