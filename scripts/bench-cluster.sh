@@ -8,6 +8,8 @@
 #   scripts/bench-cluster.sh        each configuration once (about a minute)
 #   scripts/bench-cluster.sh 3      ... each run 3 times (the table shows every run)
 #   SMOKE=1 scripts/bench-cluster.sh   one 3-second fanout to 200 subscribers, to try the script
+#   TOPOLOGY=cluster scripts/bench-cluster.sh   the same on a 3-primary Redis Cluster
+#                                      (scripts/redis-cluster.sh) instead of one redis-server
 #
 # It builds nothing: build the binary first (go build -o bin/switchboard
 # ./cmd/switchboard, or make build). --server-pid is node A's, so the server
@@ -16,7 +18,7 @@
 #
 # Environment: BIN (default bin/switchboard), OUT (JSON lines, appended;
 # default bench-results/cluster-DATE.jsonl), REDIS_SERVER (passed to
-# scripts/redis.sh), SMOKE. Every run is bounded in count and time and talks
+# scripts/redis.sh), SMOKE, TOPOLOGY (single, the default, or cluster). Every run is bounded in count and time and talks
 # to 127.0.0.1 only. Everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,7 @@ if [[ -z ${OUT:-} ]]; then
 fi
 
 TMP=$(mktemp -d)
+REDIS_SCRIPT=scripts/redis.sh
 PIDS=()
 cleanup() {
 	local pid
@@ -46,7 +49,7 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
-	scripts/redis.sh stop "$TMP/redis" || true
+	"$REDIS_SCRIPT" stop "$TMP/redis" || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -55,7 +58,15 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-REDIS_URL=$(scripts/redis.sh start "$TMP/redis")
+case ${TOPOLOGY:-single} in
+single) REDIS_SCRIPT=scripts/redis.sh ;;
+cluster) REDIS_SCRIPT=scripts/redis-cluster.sh ;;
+*)
+	echo "bench-cluster.sh: TOPOLOGY is single or cluster, not ${TOPOLOGY}" >&2
+	exit 2
+	;;
+esac
+REDIS_URL=$("$REDIS_SCRIPT" start "$TMP/redis")
 
 # start_node NAME PORT: starts a node on Redis in the background and sets
 # NODE_PID. Redis comes from SWITCHBOARD_REDIS_URL, as an operator would set

@@ -31,6 +31,13 @@
 // writes this node's state back. docs/clustering.md says what a client can
 // miss meanwhile, and why this design.
 //
+// Redis may be one server, a Sentinel set (redis-sentinel://; the bus
+// follows the primary the sentinels name) or a Redis Cluster
+// (redis-cluster://; messages go by sharded pub/sub, SPUBLISH and
+// SSUBSCRIBE on the channel's primary, and the state keys share the hash
+// tag {KeyPrefix}): see Options.URL and topology.go. A failover is an
+// outage that ends when the replica has taken over.
+//
 // The package knows channel names, bytes, node ids, users and counts; it
 // must not know any wire format (Pusher, token broker, Atmosphere) or
 // connection.

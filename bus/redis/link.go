@@ -17,7 +17,9 @@ import (
 	"github.com/switchboard-rt/switchboard/bus"
 )
 
-// The link is the node's one pub/sub connection. runLink owns it: it
+// The link is the node's pub/sub connection: one on one Redis (or the
+// Sentinel set's primary), one per primary on a Redis Cluster (a
+// shardLink, see shards.go), up or down together. runLink owns it: it
 // connects, subscribes every channel of local interest, reads until the
 // connection fails, and starts again after a back-off. Subscribe and
 // Unsubscribe write to the current connection (go-redis lets one goroutine
