@@ -17,13 +17,8 @@ import (
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
-// testOptions are fast timers for tests: a dead node is reaped within
-// about a second.
-func testOptions(t testing.TB, srv *redistest.Server, prefix string) *Options {
-	return testOptionsURL(srv.URL(), prefix)
-}
-
-// testOptionsURL is testOptions for any Redis URL.
+// testOptionsURL returns options with fast timers for tests, on the Redis
+// at url: a dead node is reaped within about a second.
 func testOptionsURL(url, prefix string) *Options {
 	return &Options{
 		URL:               url,

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -17,7 +19,7 @@ import (
 // primary, on which the channels of that primary's slots are subscribed
 // with SSUBSCRIBE (a hub channel's Redis channel lives on the shard that
 // owns its slot, and SPUBLISH sends it there only). connectShards reads
-// the slot map (CLUSTER SLOTS), opens a connection to each primary,
+// the slot map (CLUSTER SHARDS), opens a connection to each primary,
 // subscribes every channel of local interest on its shard and waits, as on
 // one server, for a PING sent after them. readShards runs one reader per
 // primary; the first to fail (a primary died, or the cluster unsubscribed a
@@ -64,11 +66,11 @@ func (b *Bus) connectShards() (*shardLink, error) {
 	// reloaded in the background: a failover was likely the reason to be
 	// here.
 	b.cluster.ReloadState(ctx)
-	slots, err := b.cluster.ClusterSlots(ctx).Result()
+	shards, err := b.cluster.ClusterShards(ctx).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis: cluster slots: %w", err)
+		return nil, fmt.Errorf("redis: cluster shards: %w", err)
 	}
-	sl, err := newShardLink(slots, func(addr string) *goredis.Client {
+	sl, err := newShardLink(shards, b.url.TLS, func(addr string) *goredis.Client {
 		return goredis.NewClient(b.opts.shardOptions(b.url, addr))
 	})
 	if err != nil {
@@ -82,24 +84,22 @@ func (b *Bus) connectShards() (*shardLink, error) {
 	return sl, nil
 }
 
-// newShardLink makes the shards of a slot map, one per primary, without
-// connecting: each connects on its first command.
-func newShardLink(slots []goredis.ClusterSlot, newClient func(addr string) *goredis.Client) (*shardLink, error) {
+// newShardLink makes the shards of a slot map (CLUSTER SHARDS), one per
+// healthy primary, without connecting: each connects on its first
+// command. With tls, a node's TLS port is dialled.
+func newShardLink(shards []goredis.ClusterShard, tls bool, newClient func(addr string) *goredis.Client) (*shardLink, error) {
 	sl := &shardLink{unsub: make(map[string]int)}
-	byAddr := make(map[string]*shard)
-	for _, s := range slots {
-		if len(s.Nodes) == 0 || s.Nodes[0].Addr == "" {
-			continue
+	for _, s := range shards {
+		addr := primaryAddr(s.Nodes, tls)
+		if addr == "" {
+			continue // no healthy primary: the coverage check below fails
 		}
-		addr := s.Nodes[0].Addr // the primary; replicas follow it
-		sh := byAddr[addr]
-		if sh == nil {
-			c := newClient(addr)
-			sh = &shard{addr: addr, client: c, ps: c.Subscribe(context.Background())} // no channel: nothing sent yet
-			byAddr[addr] = sh
-			sl.shards = append(sl.shards, sh)
+		c := newClient(addr)
+		sh := &shard{addr: addr, client: c, ps: c.Subscribe(context.Background())} // no channel: nothing sent yet
+		sl.shards = append(sl.shards, sh)
+		for _, r := range s.Slots {
+			sl.ranges = append(sl.ranges, slotRange{int(r.Start), int(r.End), sh})
 		}
-		sl.ranges = append(sl.ranges, slotRange{s.Start, s.End, sh})
 	}
 	sort.Slice(sl.ranges, func(i, j int) bool { return sl.ranges[i].first < sl.ranges[j].first })
 	next := 0
@@ -164,6 +164,29 @@ func (b *Bus) readShards(sl *shardLink) error {
 	_ = sl.Close()
 	wg.Wait()
 	return err
+}
+
+// primaryAddr returns the address of the healthy primary among nodes, or
+// "".
+func primaryAddr(nodes []goredis.Node, tls bool) string {
+	for _, n := range nodes {
+		if n.Role != "master" || n.Health != "online" {
+			continue
+		}
+		host := n.Endpoint
+		if host == "" || host == "?" {
+			host = n.IP
+		}
+		port := n.Port
+		if tls && n.TLSPort != 0 {
+			port = n.TLSPort
+		}
+		if host == "" || port == 0 {
+			return ""
+		}
+		return net.JoinHostPort(host, strconv.FormatInt(port, 10))
+	}
+	return ""
 }
 
 // shardOf returns the shard serving slot, or nil.
