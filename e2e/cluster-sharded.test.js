@@ -14,7 +14,7 @@ import { startServer } from './lib/server.js';
 import {
   collect, connectClient, nextEvent, roundTrip, sdk, startAuthServer, subscribed, within,
 } from './lib/pusher.js';
-import { cli, redisSkip as skip, startRedisCluster } from './lib/redis.js';
+import { cli, redisClusterSkip as skip, startRedisCluster } from './lib/redis.js';
 
 const app = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
 const prefix = `e2e-sharded-${process.pid}:`;

@@ -27,6 +27,16 @@ if (redisMissing && process.env.SWITCHBOARD_TEST_REDIS === '1') {
 /** false, or why the Redis tests are skipped: the skip option of node:test. */
 export const redisSkip = redisMissing ? `${REDIS} not found; install redis-server to run the cluster e2e tests` : false;
 
+const CLI = process.env.REDIS_CLI || 'redis-cli';
+const cliMissing = spawnSync(CLI, ['--version']).error;
+if (cliMissing && process.env.SWITCHBOARD_TEST_REDIS === '1') {
+  throw new Error(`${CLI} not found (${cliMissing.message}) and SWITCHBOARD_TEST_REDIS=1: install redis-tools`);
+}
+
+/** redisSkip for the tests on a Redis Cluster, which also need redis-cli. */
+export const redisClusterSkip = redisSkip
+  || (cliMissing ? `${CLI} not found; install redis-tools to run the Redis Cluster e2e tests` : false);
+
 /** Starts redis-server on a free loopback port (or port); resolves once it answers PING. */
 export async function startRedis(port) {
   port ??= await freePort();
@@ -91,7 +101,6 @@ export async function startRedisCluster(primaries = 3) {
   return { url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`, nodes, stop };
 }
 
-const CLI = process.env.REDIS_CLI || 'redis-cli';
 
 /** Runs one redis-cli command on the node at port; returns its output. */
 export function cli(port, ...args) {
