@@ -73,6 +73,10 @@ type Bus struct {
 	kick    chan struct{}
 	state   stateLog
 
+	// Sentinel only (see probe): the last probe the heartbeat published on
+	// this node's control channel, and the last the link heard.
+	probeSent, probeHeard atomic.Uint64
+
 	pubq     chan bus.Message
 	writerWG sync.WaitGroup // the writer and the heartbeat: they stop first, on closing
 	workers  []*worker

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"hash/maphash"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -54,7 +55,12 @@ func (w *worker) push(m bus.Message) bool {
 func (b *Bus) dispatch(m *goredis.Message) {
 	channel, ok := strings.CutPrefix(m.Channel, b.mp)
 	if !ok {
-		return // the control channel: nothing is sent on it yet
+		// The control channel: on Sentinel it carries the heartbeat's
+		// probes (see probe); on one Redis nothing is sent on it.
+		if n, err := strconv.ParseUint(m.Payload, 10, 64); err == nil && m.Channel == b.p+"ctl:"+b.id {
+			b.probeHeard.Store(n)
+		}
+		return
 	}
 	sender, msg, err := decodeEnvelope(m.Payload)
 	if err != nil {

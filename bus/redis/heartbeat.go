@@ -3,9 +3,11 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/redisurl"
 )
 
 // runHeartbeat beats every HeartbeatInterval, and at once when the link
@@ -14,15 +16,64 @@ import (
 func (b *Bus) runHeartbeat() {
 	t := time.NewTicker(b.opts.HeartbeatInterval)
 	defer t.Stop()
+	var pr prober
 	for {
 		select {
 		case <-t.C:
+			if b.url.Kind == redisurl.Sentinel {
+				b.probe(&pr)
+			}
 		case <-b.kick:
 		case <-b.closing:
 			return
 		}
 		b.beat()
 		b.stats.beats.Add(1)
+	}
+}
+
+// prober is the heartbeat goroutine's state of probe.
+type prober struct {
+	gen    uint64 // linkGen when the last probe was published
+	missed int    // probes in a row not heard by the next tick
+}
+
+// probe checks, on Sentinel, that the link hears the primary. A failover
+// that leaves the former primary running (SENTINEL FAILOVER, a partition)
+// moves the client's commands to the new primary at once, but may leave
+// the pub/sub connection on the former one, which hears nothing published
+// on the new one until the sentinels reconfigure it, up to seconds later.
+// So each tick publishes a number on this node's control channel through
+// the client, and when two in a row have not been heard by the next tick
+// on the same link, the link is closed and reconnects to the primary the
+// sentinels name: within three heartbeats of the switch.
+func (b *Bus) probe(pr *prober) {
+	gen := b.linkGen.Load()
+	if !b.linkUp.Load() {
+		pr.missed = 0
+		return
+	}
+	if sent := b.probeSent.Load(); sent != 0 && pr.gen == gen && b.probeHeard.Load() < sent {
+		pr.missed++
+	} else {
+		pr.missed = 0
+	}
+	if pr.missed >= 2 {
+		pr.missed = 0
+		b.log.Warn("redis: the pub/sub connection does not hear the primary (a failover?); reconnecting", "node", b.id)
+		b.mu.Lock()
+		if b.ps != nil {
+			_ = b.ps.Close() // runLink reconnects
+		}
+		b.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.OpTimeout)
+	defer cancel()
+	n := b.probeSent.Load() + 1
+	if err := b.client.Publish(ctx, b.p+"ctl:"+b.id, strconv.FormatUint(n, 10)).Err(); err == nil {
+		b.probeSent.Store(n)
+		pr.gen = gen
 	}
 }
 

@@ -3,6 +3,8 @@ package redis
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -231,8 +233,18 @@ func failoverBound(o *Options) time.Duration {
 // both nodes, with each user added and removed once.
 func runFailover(t *testing.T, url string, channels []string, fail func(a *Bus)) {
 	prefix := uniquePrefix(t)
-	a := newNodeURL(t, url, prefix, nil)
-	b := newNodeURL(t, url, prefix, nil)
+	// Heartbeats of 500 ms, not the usual 200: a link whose PING goes
+	// unanswered for a heartbeat restarts, and on a loaded machine that
+	// would lose messages before the failure.
+	tweak := func(o *Options) { o.HeartbeatInterval, o.PresenceTTL = 500*time.Millisecond, 2*time.Second }
+	if testing.Verbose() {
+		tweak = func(o *Options) {
+			o.HeartbeatInterval, o.PresenceTTL = 500*time.Millisecond, 2*time.Second
+			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+	}
+	a := newNodeURL(t, url, prefix, tweak)
+	b := newNodeURL(t, url, prefix, tweak)
 	ctx := context.Background()
 	recs := map[string]*recorder{}
 	for _, ch := range channels {
@@ -330,27 +342,62 @@ func (tr *traffic) total() int {
 // Killing a cluster primary during traffic: its replica takes over, the
 // nodes come back within the bound, and only messages published within
 // it are lost. The primary killed serves the nodes' state keys and some of
-// the channels.
+// the channels. The same when an operator asks for the failover.
 func TestClusterFailover(t *testing.T) {
-	rc := redistest.StartCluster(t, 3, 1)
-	runFailover(t, rc.URL(), channelsOnEveryShard(12), func(a *Bus) {
-		slot := keySlot(a.p)
-		victim := rc.PrimaryOf(t, slot, time.Second)
-		victim.Stop()
-		if p := rc.PrimaryOf(t, slot, 20*time.Second); p == victim {
-			t.Fatalf("slot %d still on the killed primary", slot)
-		}
-	})
+	for _, tt := range []struct {
+		name string
+		fail func(t *testing.T, rc *redistest.Cluster, primary *redistest.Server)
+	}{
+		{"kill the primary", func(t *testing.T, rc *redistest.Cluster, primary *redistest.Server) { primary.Stop() }},
+		// The replica takes over with the primary's agreement; the former
+		// primary lives on as its replica.
+		{"CLUSTER FAILOVER", func(t *testing.T, rc *redistest.Cluster, primary *redistest.Server) {
+			r := rc.ReplicaOf(t, primary)
+			if out, err := rc.Do(r.Addr, "cluster", "failover"); err != nil || out != "OK" {
+				t.Fatalf("CLUSTER FAILOVER: %q %v", out, err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := redistest.StartCluster(t, 3, 1)
+			runFailover(t, rc.URL(), channelsOnEveryShard(12), func(a *Bus) {
+				slot := keySlot(a.p)
+				victim := rc.PrimaryOf(t, slot, time.Second)
+				tt.fail(t, rc, victim)
+				if p := rc.PrimaryOf(t, slot, 20*time.Second); p == victim {
+					t.Fatalf("slot %d still on the former primary", slot)
+				}
+			})
+		})
+	}
 }
 
 // Killing the primary of a Sentinel set during traffic: the sentinels
 // promote the replica, and the nodes follow within the bound.
+//
+// The same when an operator asks for the failover (SENTINEL FAILOVER): the
+// old primary lives on as a replica, and the sentinels disconnect its
+// clients.
 func TestSentinelFailover(t *testing.T) {
-	ss := redistest.StartSentinel(t, 1)
-	runFailover(t, ss.URL(), seq("room-", 4), func(*Bus) {
-		ss.Primary.Stop()
-		ss.WaitPrimary(t, ss.Primary.Addr, 30*time.Second)
-	})
+	for _, tt := range []struct {
+		name string
+		fail func(t *testing.T, ss *redistest.SentinelSet)
+	}{
+		{"kill the primary", func(t *testing.T, ss *redistest.SentinelSet) { ss.Primary.Stop() }},
+		{"SENTINEL FAILOVER", func(t *testing.T, ss *redistest.SentinelSet) {
+			if out, err := ss.Do(ss.Sentinels[0].Addr, "sentinel", "failover", redistest.MasterName); err != nil || out != "OK" {
+				t.Fatalf("SENTINEL FAILOVER: %q %v", out, err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ss := redistest.StartSentinel(t, 1)
+			runFailover(t, ss.URL(), seq("room-", 4), func(*Bus) {
+				tt.fail(t, ss)
+				ss.WaitPrimary(t, ss.Primary.Addr, 30*time.Second)
+			})
+		})
+	}
 }
 
 // A resharding that moves a subscribed channel's slot to another primary:

@@ -203,6 +203,31 @@ func (c *Cluster) MoveSlot(t testing.TB, slot int, to *Server) {
 	}
 }
 
+// ReplicaOf returns a running replica of primary.
+func (c *Cluster) ReplicaOf(t testing.TB, primary *Server) *Server {
+	t.Helper()
+	id, err := c.Do(primary.Addr, "cluster", "myid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes {
+		if n == primary || !n.Running() {
+			continue
+		}
+		out, err := c.Do(n.Addr, "cluster", "nodes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(out) {
+			if f := strings.Fields(line); len(f) > 3 && strings.Contains(f[2], "myself") && strings.Contains(f[2], "slave") && f[3] == id {
+				return n
+			}
+		}
+	}
+	t.Fatalf("redistest: no running replica of %s", primary.Addr)
+	return nil
+}
+
 func (c *Cluster) node(addr string) *Server {
 	for _, n := range c.Nodes {
 		if n.Addr == addr {
