@@ -15,6 +15,18 @@ import (
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
 
+// topologyTimers sets heartbeats of 500 ms, not the usual 200, for the
+// tests on several servers: a link whose PING goes unanswered for a
+// heartbeat (each primary's, on a cluster), or that misses two Sentinel
+// probes, restarts, and on a loaded machine that would lose messages the
+// tests expect. With -v the nodes log to stderr.
+func topologyTimers(o *Options) {
+	o.HeartbeatInterval, o.PresenceTTL = 500*time.Millisecond, 2*time.Second
+	if testing.Verbose() {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+}
+
 // channelsOnEveryShard returns n channel names whose Redis channels
 // spread over many slots (and so over every primary of a 3-primary
 // cluster).
@@ -49,8 +61,8 @@ func checkDelivery(t *testing.T, a, b *node, channels []string, k int) {
 func TestClusterBus(t *testing.T) {
 	rc := redistest.StartCluster(t, 3, 0)
 	prefix := uniquePrefix(t)
-	a := newNodeURL(t, rc.URL(), prefix, nil)
-	b := newNodeURL(t, rc.URL(), prefix, nil)
+	a := newNodeURL(t, rc.URL(), prefix, topologyTimers)
+	b := newNodeURL(t, rc.URL(), prefix, topologyTimers)
 	if a.bus.cluster == nil {
 		t.Fatal("a redis-cluster:// URL did not make a cluster client")
 	}
@@ -114,8 +126,8 @@ func TestClusterKeyPrefixBraces(t *testing.T) {
 func TestSentinelBus(t *testing.T) {
 	ss := redistest.StartSentinel(t, 1)
 	prefix := uniquePrefix(t)
-	a := newNodeURL(t, ss.URL(), prefix, nil)
-	b := newNodeURL(t, ss.URL(), prefix, nil)
+	a := newNodeURL(t, ss.URL(), prefix, topologyTimers)
+	b := newNodeURL(t, ss.URL(), prefix, topologyTimers)
 	checkDelivery(t, a, b, seq("room-", 5), 20)
 	if added, err := a.hub.AddMember(context.Background(), "presence-s", "u1", nil, a.hub.NewID()); err != nil || !added {
 		t.Fatalf("AddMember on A = %v, %v", added, err)
@@ -233,18 +245,8 @@ func failoverBound(o *Options) time.Duration {
 // both nodes, with each user added and removed once.
 func runFailover(t *testing.T, url string, channels []string, fail func(a *Bus)) {
 	prefix := uniquePrefix(t)
-	// Heartbeats of 500 ms, not the usual 200: a link whose PING goes
-	// unanswered for a heartbeat restarts, and on a loaded machine that
-	// would lose messages before the failure.
-	tweak := func(o *Options) { o.HeartbeatInterval, o.PresenceTTL = 500*time.Millisecond, 2*time.Second }
-	if testing.Verbose() {
-		tweak = func(o *Options) {
-			o.HeartbeatInterval, o.PresenceTTL = 500*time.Millisecond, 2*time.Second
-			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-		}
-	}
-	a := newNodeURL(t, url, prefix, tweak)
-	b := newNodeURL(t, url, prefix, tweak)
+	a := newNodeURL(t, url, prefix, topologyTimers)
+	b := newNodeURL(t, url, prefix, topologyTimers)
 	ctx := context.Background()
 	recs := map[string]*recorder{}
 	for _, ch := range channels {
@@ -406,8 +408,8 @@ func TestSentinelFailover(t *testing.T) {
 func TestClusterReshard(t *testing.T) {
 	rc := redistest.StartCluster(t, 3, 0)
 	prefix := uniquePrefix(t)
-	a := newNodeURL(t, rc.URL(), prefix, nil)
-	b := newNodeURL(t, rc.URL(), prefix, nil)
+	a := newNodeURL(t, rc.URL(), prefix, topologyTimers)
+	b := newNodeURL(t, rc.URL(), prefix, topologyTimers)
 	r, _ := subscribe(t, b, "moving")
 	publish(t, a, "moving", "before")
 	waitFor(t, 5*time.Second, "delivery before the move", func() bool { return slices.Contains(r.got(), "before") })
