@@ -24,9 +24,10 @@ import (
 //     the slot of the hash tag {KeyPrefix}, so each Lua script touches one
 //     slot and runs on a cluster unchanged.
 
-// Timeouts and retries of every topology: no command retries (a retried
-// PUBLISH could be delivered twice, a retried script applied twice; the
-// bus has its own reconnect loop), one dial attempt.
+// dialTimeout bounds one dial on every topology. No topology retries a
+// command or follows a redirect (a retried PUBLISH could be delivered
+// twice, a retried script applied twice; the bus has its own reconnect
+// loop), and each dials once per attempt.
 const dialTimeout = 2 * time.Second
 
 // newClient returns the client for u (resolved by Options.resolve), and the
