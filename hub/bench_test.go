@@ -41,12 +41,12 @@ type queueSub struct {
 	q  []*ws.PreparedMessage
 }
 
-func (s *queueSub) Deliver(m *ws.PreparedMessage) error {
+func (s *queueSub) Deliver(m *Message) error {
 	s.mu.Lock()
 	if len(s.q) == 16 {
 		s.q = s.q[:0]
 	}
-	s.q = append(s.q, m)
+	s.q = append(s.q, m.Frame())
 	s.mu.Unlock()
 	return nil
 }

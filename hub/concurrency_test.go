@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // seqSub checks that the numbers published to it arrive in order.
@@ -17,7 +15,7 @@ type seqSub struct {
 	err  error
 }
 
-func (s *seqSub) Deliver(m *ws.PreparedMessage) error {
+func (s *seqSub) Deliver(m *Message) error {
 	var from string
 	var n int
 	if _, err := fmt.Sscanf(string(m.Payload()), "%s %d", &from, &n); err != nil {

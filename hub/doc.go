@@ -5,10 +5,12 @@
 // the hub: [Hub.Subscribe] and [Hub.Unsubscribe] with a [Subscriber] (in
 // practice a *ws.Conn wrapped by the dialect) and an id from [Hub.NewID],
 // [Hub.Publish] with an already encoded payload, and [Hub.AddMember] and
-// [Hub.RemoveMember] for presence channels. The hub frames each published
-// payload once, as a *ws.PreparedMessage, and hands the same value to every
-// subscriber of the channel on this node, so a message to 10,000 subscribers
-// is encoded once.
+// [Hub.RemoveMember] for presence channels. The hub wraps each published
+// payload in one [Message] and hands the same value to every subscriber of
+// the channel on this node: socket subscribers share its WebSocket frame,
+// built on first use, so a message to 10,000 subscribers is framed once;
+// other subscribers read its payload; a dialect keeps its per-message
+// variants in its memo.
 //
 // Every publish goes through a bus.Bus, which carries it to the hubs of all
 // nodes (bus.Local when there is one node). The hub tells the bus when a

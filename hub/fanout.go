@@ -39,7 +39,8 @@ func (h *Hub) Publish(ctx context.Context, channel string, payload []byte, excep
 }
 
 // receive is the hub's bus.Handler: it fans msg out to this node's
-// subscribers of msg.Channel. It frames the payload once and returns when
+// subscribers of msg.Channel. It wraps the payload in one Message, which
+// frames it once for every socket subscriber, and returns when
 // every subscriber's Deliver has returned, which keeps the bus's order.
 func (h *Hub) receive(msg bus.Message) {
 	h.stats.received.Add(1)
@@ -53,7 +54,7 @@ func (h *Hub) receive(msg bus.Message) {
 	if len(list) == 0 {
 		return
 	}
-	h.fanout(list, ws.NewPreparedMessage(ws.Text, msg.Payload), SubscriberID(msg.Except))
+	h.fanout(list, NewMessage(msg.Payload), SubscriberID(msg.Except))
 }
 
 // fanout delivers m to every subscription of list but except, and returns
@@ -73,7 +74,7 @@ func (h *Hub) receive(msg bus.Message) {
 // helper goroutine sits in the run queue behind every writer goroutine the
 // fan-out has just woken, and waiting for it made each publish take
 // milliseconds while the cores had work to spare.
-func (h *Hub) fanout(list []*subscription, m *ws.PreparedMessage, except SubscriberID) {
+func (h *Hub) fanout(list []*subscription, m *Message, except SubscriberID) {
 	n := len(list)
 	start := 0
 	if n > 1 {
@@ -100,7 +101,7 @@ func (h *Hub) fanout(list []*subscription, m *ws.PreparedMessage, except Subscri
 type fanoutJob struct {
 	h      *Hub
 	list   []*subscription
-	m      *ws.PreparedMessage
+	m      *Message
 	except SubscriberID
 	start  int // where in list the rotated order begins
 	chunks int
@@ -132,7 +133,7 @@ func (j *fanoutJob) run() {
 
 // deliver hands m to each live subscription of list but except. It
 // allocates nothing and touches the shared counters once.
-func (h *Hub) deliver(list []*subscription, m *ws.PreparedMessage, except SubscriberID) {
+func (h *Hub) deliver(list []*subscription, m *Message, except SubscriberID) {
 	var delivered, slow uint64
 	for _, sub := range list {
 		if sub.id == except || sub.gone.Load() {

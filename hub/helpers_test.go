@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/switchboard-rt/switchboard/bus"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // recorder is a test double of a dialect's connection: it records the
@@ -19,7 +18,7 @@ type recorder struct {
 	err  error
 }
 
-func (r *recorder) Deliver(m *ws.PreparedMessage) error {
+func (r *recorder) Deliver(m *Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -39,7 +38,7 @@ func (r *recorder) got() []string {
 // whose queue is never full.
 type nopSub struct{ n int }
 
-func (s *nopSub) Deliver(*ws.PreparedMessage) error { s.n++; return nil }
+func (s *nopSub) Deliver(*Message) error { s.n++; return nil }
 
 // busCall is one Subscribe or Unsubscribe seen by spyBus.
 type busCall struct {

@@ -25,16 +25,26 @@ type Subscriber interface {
 	// An error means m was not queued: ws.ErrQueueFull when the queue was
 	// full (the subscriber then closes itself, and the hub counts a slow
 	// consumer), or any other error, such as ws.ErrClosed, when it is closed.
-	// A *ws.Conn's SendPrepared has this contract.
-	Deliver(m *ws.PreparedMessage) error
+	// A socket subscriber sends m.Frame() (a *ws.Conn's SendPrepared has
+	// this contract); any other uses m.Payload().
+	Deliver(m *Message) error
 }
 
-// SubscriberFunc adapts a function to a Subscriber, as in
-// hub.SubscriberFunc(conn.SendPrepared) for a *ws.Conn.
-type SubscriberFunc func(m *ws.PreparedMessage) error
+// SubscriberFunc adapts a function to a Subscriber.
+type SubscriberFunc func(m *Message) error
 
 // Deliver calls f(m).
-func (f SubscriberFunc) Deliver(m *ws.PreparedMessage) error { return f(m) }
+func (f SubscriberFunc) Deliver(m *Message) error { return f(m) }
+
+// SocketSubscriber returns the Subscriber that sends every message to c as
+// its shared WebSocket frame.
+func SocketSubscriber(c *ws.Conn) Subscriber { return socketSubscriber{c} }
+
+// socketSubscriber is a *ws.Conn as a Subscriber.
+type socketSubscriber struct{ c *ws.Conn }
+
+// Deliver sends m's frame to the connection.
+func (s socketSubscriber) Deliver(m *Message) error { return s.c.SendPrepared(m.Frame()) }
 
 // SubscriberID identifies one subscriber (one connection) across all nodes.
 // A dialect gets one from [Hub.NewID] and uses it in Subscribe, Unsubscribe,

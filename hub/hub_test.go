@@ -179,7 +179,7 @@ func TestUnsubscribedGetsNothing(t *testing.T) {
 func TestSlowConsumer(t *testing.T) {
 	h := newHub(t, nil)
 	slow := &recorder{err: ws.ErrQueueFull}
-	closed := SubscriberFunc(func(*ws.PreparedMessage) error { return ws.ErrClosed })
+	closed := SubscriberFunc(func(*Message) error { return ws.ErrClosed })
 	fine := &recorder{}
 	mustSubscribe(t, h, "a", 1, slow)
 	mustSubscribe(t, h, "a", 2, closed)
@@ -208,7 +208,7 @@ type closingSub struct {
 	id SubscriberID
 }
 
-func (s *closingSub) Deliver(*ws.PreparedMessage) error {
+func (s *closingSub) Deliver(*Message) error {
 	s.h.UnsubscribeAll(s.id, []string{"a", "b"})
 	return ws.ErrQueueFull
 }
@@ -348,7 +348,7 @@ func ExampleHub() {
 	defer h.Close()
 
 	// A dialect subscribes each connection under an id of its own; with a
-	// *ws.Conn the Subscriber is hub.SubscriberFunc(conn.SendPrepared).
+	// *ws.Conn the Subscriber is hub.SocketSubscriber(conn).
 	alice, bob := h.NewID(), h.NewID()
 	h.Subscribe(context.Background(), "chat", alice, printer("alice"))
 	h.Subscribe(context.Background(), "chat", bob, printer("bob"))
@@ -364,7 +364,7 @@ func ExampleHub() {
 // printer is a Subscriber that prints what it gets.
 type printer string
 
-func (p printer) Deliver(m *ws.PreparedMessage) error {
+func (p printer) Deliver(m *Message) error {
 	fmt.Printf("%s <- %s\n", p, m.Payload())
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // latencySub records, for each message, the time since the publish
@@ -26,7 +25,7 @@ type latencySub struct {
 	each chan struct{} // paced mode: one signal per message
 }
 
-func (s *latencySub) Deliver(m *ws.PreparedMessage) error {
+func (s *latencySub) Deliver(m *hub.Message) error {
 	sent := int64(binary.BigEndian.Uint64(m.Payload()))
 	d := time.Duration(time.Now().UnixNano() - sent)
 	s.mu.Lock()

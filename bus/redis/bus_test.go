@@ -11,7 +11,6 @@ import (
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 func TestEnvelope(t *testing.T) {
@@ -190,7 +189,7 @@ type funcSub struct {
 	done bool
 }
 
-func (s *funcSub) Deliver(*ws.PreparedMessage) error {
+func (s *funcSub) Deliver(*hub.Message) error {
 	if !s.done {
 		s.done = true
 		s.f()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // testOptionsURL returns options with fast timers for tests, on the Redis
@@ -122,7 +121,7 @@ type recorder struct {
 	msgs []string
 }
 
-func (r *recorder) Deliver(m *ws.PreparedMessage) error {
+func (r *recorder) Deliver(m *hub.Message) error {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, string(m.Payload()))
 	r.mu.Unlock()

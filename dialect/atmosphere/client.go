@@ -21,11 +21,11 @@ type outlet interface {
 	// trackMessageLength when the client asked for it). It never blocks. It
 	// returns ws.ErrQueueFull when the client is too slow (the transport
 	// then ends it) and another error when it has ended.
-	send(m *ws.PreparedMessage) error
+	send(m *hub.Message) error
 	// sendBurst queues the current data a subscribe sends at once. A
 	// long-polling session lets such a burst exceed its queue bound, so
 	// that a subscription to many trackers does not end it.
-	sendBurst(ms []*ws.PreparedMessage) error
+	sendBurst(ms []*hub.Message) error
 	// close ends the transport with a WebSocket close code.
 	close(code ws.StatusCode, reason string)
 }
@@ -66,14 +66,14 @@ func (d *Dialect) newClient(out outlet, p params) *client {
 }
 
 // sendLocked sends a ready message. c.mu is held.
-func (c *client) sendLocked(m *ws.PreparedMessage) error {
+func (c *client) sendLocked(m *hub.Message) error {
 	c.lastOut.Store(c.d.now().UnixNano())
 	return c.out.send(m)
 }
 
 // sendOwnLocked sends a message meant for this client only.
 func (c *client) sendOwnLocked(payload []byte) error {
-	return c.sendLocked(ws.NewPreparedMessage(ws.Text, frame(payload, c.trackSize)))
+	return c.sendLocked(hub.NewMessage(frame(payload, c.trackSize)))
 }
 
 // handle processes one message from the client: the heartbeat, or an

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // This file makes user/auth sessions valid on every node, through the hub's
@@ -84,7 +83,7 @@ type notices struct {
 }
 
 // Deliver queues one announced end. It makes notices a hub.Subscriber.
-func (n *notices) Deliver(m *ws.PreparedMessage) error {
+func (n *notices) Deliver(m *hub.Message) error {
 	sum := string(m.Payload())
 	if len(sum) != 64 {
 		return nil // not ours

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -81,9 +82,9 @@ func TestConcurrentSubscribePublish(t *testing.T) {
 // nopOutlet is a transport that drops everything.
 type nopOutlet struct{}
 
-func (nopOutlet) send(*ws.PreparedMessage) error        { return nil }
-func (nopOutlet) sendBurst([]*ws.PreparedMessage) error { return nil }
-func (nopOutlet) close(ws.StatusCode, string)           {}
+func (nopOutlet) send(*hub.Message) error        { return nil }
+func (nopOutlet) sendBurst([]*hub.Message) error { return nil }
+func (nopOutlet) close(ws.StatusCode, string)    {}
 
 // TestIdleClientSize keeps the dialect's own cost of an idle connection
 // small: the WebSocket layer's is measured in package ws.

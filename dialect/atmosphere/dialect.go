@@ -35,7 +35,6 @@ type Dialect struct {
 	ws     *ws.Server
 	auth   *auth
 	store  *store
-	cache  *deriveCache
 	loc    *time.Location
 	now    func() time.Time
 
@@ -105,7 +104,6 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 		hub:        h,
 		auth:       newAuth(cfg),
 		store:      newStore(cfg.MaxLastStates),
-		cache:      newDeriveCache(),
 		loc:        cfg.Location(),
 		now:        o.now,
 		wsClients:  map[*client]struct{}{},

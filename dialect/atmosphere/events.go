@@ -3,14 +3,12 @@ package atmosphere
 import (
 	"bytes"
 	"encoding/json"
-	"hash/maphash"
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/ws"
+	"github.com/switchboard-rt/switchboard/hub"
 )
 
 // This file encodes events and derives, once per published message and
@@ -205,18 +203,18 @@ func nonNil[T any](s []T) []T {
 // message, computed on first use and shared by all of them.
 type derived struct {
 	kind     chanKind
-	src      *ws.PreparedMessage // the message as published
-	userTime string              // state: its user_time
-	data     []byte              // state: its data; readings, IoT: the whole object
+	src      *hub.Message // the message as published
+	userTime string       // state: its user_time
+	data     []byte       // state: its data; readings, IoT: the whole object
 
 	mu       sync.Mutex
 	compact  []byte                    // state: data projected on compactKeys
-	variants [2][2]*ws.PreparedMessage // [compact][trackSize]; [0][0] is src
+	variants [2][2]*hub.Message        // [compact][trackSize]; [0][0] is src
 	filtered map[readingsFilter][]byte // readings: filtered objects
 }
 
 // newDerived parses m, published on a channel of kind k.
-func newDerived(k chanKind, m *ws.PreparedMessage) *derived {
+func newDerived(k chanKind, m *hub.Message) *derived {
 	d := &derived{kind: k, src: m}
 	d.variants[0][0] = m
 	switch k {
@@ -235,7 +233,7 @@ func newDerived(k chanKind, m *ws.PreparedMessage) *derived {
 }
 
 // message returns the event as one client wants it.
-func (d *derived) message(compact, trackSize bool) *ws.PreparedMessage {
+func (d *derived) message(compact, trackSize bool) *hub.Message {
 	if !compact && !trackSize {
 		return d.src
 	}
@@ -249,7 +247,7 @@ func (d *derived) message(compact, trackSize bool) *ws.PreparedMessage {
 	if ci == 1 {
 		payload = stateEvent(d.userTime, d.compactLocked())
 	}
-	m := ws.NewPreparedMessage(ws.Text, frame(payload, trackSize))
+	m := hub.NewMessage(frame(payload, trackSize))
 	d.variants[ci][ti] = m
 	return m
 }
@@ -299,30 +297,15 @@ func b2i(b bool) int {
 	return 0
 }
 
-// deriveCacheSize is the number of recent messages whose derived values are
-// kept: a power of two.
-const deriveCacheSize = 256
+// derivedKey is the key of a message's derived values in its memo.
+type derivedKey struct{}
 
-// deriveCache finds the derived values of a message the hub delivers, so
-// that they are computed once for all its subscribers on this node, not
-// once per subscriber. It is direct-mapped by message identity: a
-// collision only costs a recomputation.
-type deriveCache struct {
-	seed  maphash.Seed
-	slots [deriveCacheSize]atomic.Pointer[derived]
-}
-
-func newDeriveCache() *deriveCache { return &deriveCache{seed: maphash.MakeSeed()} }
-
-// get returns m's derived values.
-func (c *deriveCache) get(k chanKind, m *ws.PreparedMessage) *derived {
-	slot := &c.slots[maphash.Comparable(c.seed, m)&(deriveCacheSize-1)]
-	if d := slot.Load(); d != nil && d.src == m && d.kind == k {
-		return d
-	}
-	d := newDerived(k, m)
-	slot.Store(d)
-	return d
+// derivedOf returns the derived values of m, published on a channel of
+// kind k: computed once per publish for all its subscribers on this node,
+// kept in the message's memo. (One message is published on one channel,
+// so on one kind.)
+func derivedOf(k chanKind, m *hub.Message) *derived {
+	return m.Memo(derivedKey{}, func(m *hub.Message) any { return newDerived(k, m) }).(*derived)
 }
 
 // userTime formats t as user_time in loc.

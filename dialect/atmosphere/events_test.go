@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/switchboard-rt/switchboard/ws"
+	"github.com/switchboard-rt/switchboard/hub"
 )
 
 func TestCompactState(t *testing.T) {
@@ -36,9 +36,8 @@ func TestBatchEvent(t *testing.T) {
 // TestDeriveOnce checks that every subscriber of a published message gets
 // the same prepared variants: computed once per node, not per subscriber.
 func TestDeriveOnce(t *testing.T) {
-	c := newDeriveCache()
-	m := ws.NewPreparedMessage(ws.Text, stateEvent("2024-01-02 03:04:05", []byte(`{"source_id":1,"gsm":null}`)))
-	d1, d2 := c.get(chState, m), c.get(chState, m)
+	m := hub.NewMessage(stateEvent("2024-01-02 03:04:05", []byte(`{"source_id":1,"gsm":null}`)))
+	d1, d2 := derivedOf(chState, m), derivedOf(chState, m)
 	if d1 != d2 {
 		t.Fatal("derived twice")
 	}

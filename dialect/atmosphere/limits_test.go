@@ -116,7 +116,7 @@ func TestBurstBound(t *testing.T) {
 	e := newEnv(t, func(c *config.Atmosphere) { c.LongPolling.QueueSize = 2 })
 	c := e.lpConnect(true)
 	s := e.d.polls.lookup(c.id)
-	burst := make([]*ws.PreparedMessage, 10)
+	burst := make([]*hub.Message, 10)
 	if err := s.sendBurst(burst); err != nil {
 		t.Fatalf("first burst: %v", err)
 	}

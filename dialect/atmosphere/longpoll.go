@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -46,7 +47,7 @@ type pollSession struct {
 	c    *client
 
 	mu       sync.Mutex
-	queue    []*ws.PreparedMessage
+	queue    []*hub.Message
 	burst    int // queued by sendBurst and not yet taken: allowed over the bound
 	waiter   *poll
 	lastPoll time.Time
@@ -54,7 +55,7 @@ type pollSession struct {
 }
 
 // send queues m for the next poll; it makes pollSession the client's outlet.
-func (s *pollSession) send(m *ws.PreparedMessage) error {
+func (s *pollSession) send(m *hub.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -79,7 +80,7 @@ func (s *pollSession) send(m *ws.PreparedMessage) error {
 // queue_size messages wait (an earlier burst not yet polled) ends the
 // session as a slow consumer, so that subscribing without polling cannot
 // grow the queue without bound.
-func (s *pollSession) sendBurst(ms []*ws.PreparedMessage) error {
+func (s *pollSession) sendBurst(ms []*hub.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -119,7 +120,7 @@ func (s *pollSession) endLocked() {
 // takeLocked removes what one response carries: every queued message with
 // trackMessageLength (each is length-prefixed), else only the first, since
 // the client would see two JSON documents glued together.
-func (s *pollSession) takeLocked() []*ws.PreparedMessage {
+func (s *pollSession) takeLocked() []*hub.Message {
 	n := 1
 	if s.c.trackSize {
 		n = len(s.queue)
@@ -401,7 +402,7 @@ func (s *pollSession) serve(w http.ResponseWriter, req *http.Request) {
 		s.waiter = nil
 	}
 	s.lastPoll = d.now()
-	var msgs []*ws.PreparedMessage
+	var msgs []*hub.Message
 	heartbeat := false
 	gone := req.Context().Err() != nil // messages taken now would be lost
 	switch {
@@ -421,7 +422,7 @@ func (s *pollSession) serve(w http.ResponseWriter, req *http.Request) {
 	writeMessages(w, msgs)
 }
 
-func writeMessages(w http.ResponseWriter, msgs []*ws.PreparedMessage) {
+func writeMessages(w http.ResponseWriter, msgs []*hub.Message) {
 	if len(msgs) == 1 {
 		_, _ = w.Write(msgs[0].Payload())
 		return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/switchboard-rt/switchboard/internal/localreq"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/switchboard-rt/switchboard/internal/localreq"
 
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/ws"

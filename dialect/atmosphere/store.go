@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // This file keeps the last state, readings and IoT values of each tracker,
@@ -129,7 +128,7 @@ func (s *store) unreserveBlock(id int64) {
 
 // Deliver applies a store channel message. It makes the store a
 // hub.Subscriber of storeChannel.
-func (s *store) Deliver(m *ws.PreparedMessage) error {
+func (s *store) Deliver(m *hub.Message) error {
 	kind, id, payload, err := parseStoreUpdate(m.Payload())
 	if err != nil {
 		return nil // not ours to fail: a bad message changes nothing
@@ -170,7 +169,7 @@ func (s *store) apply(kind byte, id int64, payload []byte) {
 		if old != nil && bytes.Equal(old.src.Payload(), payload) {
 			return old // the publishing node's own update, back from the bus
 		}
-		return newDerived(k, ws.NewPreparedMessage(ws.Text, bytes.Clone(payload)))
+		return newDerived(k, hub.NewMessage(bytes.Clone(payload)))
 	}
 	switch kind {
 	case updState:

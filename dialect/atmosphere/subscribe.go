@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -200,7 +201,7 @@ func (c *client) respondLocked(action string, events []string, data any) {
 // each, sent as one burst, or one batch.
 func (c *client) sendCurrentLocked(t *typeSub, ids []int64, now time.Time) {
 	var items [][]byte
-	var states []*ws.PreparedMessage
+	var states []*hub.Message
 	for _, id := range ids {
 		td, ok := c.d.store.get(id)
 		if !ok {
@@ -341,9 +342,9 @@ func (c *client) syncChannelsLocked(ids []int64) error {
 // Deliver routes a message published on s's channel to the client: sent at
 // once (state, lifecycle) or kept for the next batch. It makes chanSub a
 // hub.Subscriber.
-func (s *chanSub) Deliver(m *ws.PreparedMessage) error {
+func (s *chanSub) Deliver(m *hub.Message) error {
 	c := s.c
-	d := c.d.cache.get(s.key.kind, m)
+	d := derivedOf(s.key.kind, m)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.subs == nil || c.subs.chans[s.key] != s {

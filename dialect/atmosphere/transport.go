@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -67,12 +68,18 @@ func (d *Dialect) closeNotice(w http.ResponseWriter, p params) {
 // wsOutlet is the WebSocket transport of a client.
 type wsOutlet struct{ conn *ws.Conn }
 
-func (o wsOutlet) send(m *ws.PreparedMessage) error { return o.conn.SendPrepared(m) }
+func (o wsOutlet) send(m *hub.Message) error { return o.conn.SendPrepared(m.Frame()) }
 
 // sendBurst queues the burst as one entry of the connection's send queue,
 // so a subscription to more trackers than the queue holds does not end the
 // connection.
-func (o wsOutlet) sendBurst(ms []*ws.PreparedMessage) error { return o.conn.SendPreparedBatch(ms) }
+func (o wsOutlet) sendBurst(ms []*hub.Message) error {
+	frames := make([]*ws.PreparedMessage, len(ms))
+	for i, m := range ms {
+		frames[i] = m.Frame()
+	}
+	return o.conn.SendPreparedBatch(frames)
+}
 
 func (o wsOutlet) close(code ws.StatusCode, reason string) { _ = o.conn.Close(code, reason) }
 

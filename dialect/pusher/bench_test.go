@@ -19,7 +19,7 @@ import (
 // nopSub is a hub subscriber that accepts every message and keeps none.
 type nopSub struct{ n int }
 
-func (s *nopSub) Deliver(*ws.PreparedMessage) error { s.n++; return nil }
+func (s *nopSub) Deliver(*hub.Message) error { s.n++; return nil }
 
 // discardWriter is an http.ResponseWriter that keeps the status and drops
 // the body, reused between requests so that only the handler allocates.

@@ -48,7 +48,7 @@ func newConn(d *Dialect, a *app, wc *ws.Conn, id hub.SubscriberID) *conn {
 
 // Deliver queues a message fanned out by the hub; it is the hub.Subscriber
 // of every channel the connection is subscribed to.
-func (c *conn) Deliver(m *ws.PreparedMessage) error { return c.ws.SendPrepared(m) }
+func (c *conn) Deliver(m *hub.Message) error { return c.ws.SendPrepared(m.Frame()) }
 
 // send queues one message to the client. A full queue closes the
 // connection with 4100 (ws does it); other errors mean it is closing.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
-	"github.com/switchboard-rt/switchboard/ws"
+	"github.com/switchboard-rt/switchboard/hub"
 )
 
 // signedUser is a connection's signed-in user.
@@ -41,12 +41,12 @@ var terminateMarker = []byte("\x00terminate")
 type userSub struct{ c *conn }
 
 // Deliver implements hub.Subscriber.
-func (u userSub) Deliver(m *ws.PreparedMessage) error {
+func (u userSub) Deliver(m *hub.Message) error {
 	if bytes.Equal(m.Payload(), terminateMarker) {
 		u.c.fail(closeErr(CodeUnauthorized, "Connection terminated by the app"))
 		return nil
 	}
-	return u.c.ws.SendPrepared(m)
+	return u.c.ws.SendPrepared(m.Frame())
 }
 
 // signin handles pusher:signin: a valid signature makes the connection its

@@ -16,7 +16,7 @@ import (
 // would take it, without a network.
 type countingSub struct{ n int }
 
-func (s *countingSub) Deliver(*ws.PreparedMessage) error { s.n++; return nil }
+func (s *countingSub) Deliver(*hub.Message) error { s.n++; return nil }
 
 // BenchmarkRoute is the token broker's routing: parse the recipient list of
 // "abc1,group/,abc3|Hello" (two tokens and a group), then publish once per

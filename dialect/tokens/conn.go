@@ -34,7 +34,7 @@ type client struct {
 }
 
 // Deliver queues a routed message; see hub.Subscriber.
-func (c *client) Deliver(m *ws.PreparedMessage) error { return c.conn.SendPrepared(m) }
+func (c *client) Deliver(m *hub.Message) error { return c.conn.SendPrepared(m.Frame()) }
 
 // channelsOf returns the hub channels a holder of token subscribes to.
 func channelsOf(token string) []string {

@@ -109,7 +109,7 @@ func (d *Dialect) pushList() map[string]string {
 
 // Deliver queues a routed message for posting; see hub.Subscriber. It
 // never blocks.
-func (c *pushClient) Deliver(m *ws.PreparedMessage) error {
+func (c *pushClient) Deliver(m *hub.Message) error {
 	var text string
 	if err := json.Unmarshal(m.Payload(), &text); err != nil {
 		return nil // not a frame of this dialect
