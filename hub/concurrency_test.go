@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
 // seqSub checks that the numbers published to it arrive in order.
@@ -150,7 +152,7 @@ func TestOccupancyRace(t *testing.T) {
 	hook := func(e string) func(string) {
 		return func(string) { mu.Lock(); events = append(events, e); mu.Unlock() }
 	}
-	h := newHub(t, &Options{Bus: b, OnChannelOccupied: hook("sub"), OnChannelVacated: hook("unsub")})
+	h := newHub(t, &Options{Backend: bus.Backend{Bus: b}, OnChannelOccupied: hook("sub"), OnChannelVacated: hook("unsub")})
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Go(func() {

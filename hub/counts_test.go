@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
-	"time"
+
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
 // With one node, the cluster answers are the node's.
@@ -53,52 +54,23 @@ func TestClusterCountsOneNode(t *testing.T) {
 	if n, _ := h.ConnectionCount(ctx, "pusher/1"); n != 2 {
 		t.Errorf("ConnectionCount = %d, want 2", n)
 	}
-	if kcs, _ := h.ConnectionCounts(ctx, "pusher/"); !slices.Equal(kcs, []KeyCount{{"pusher/1", 2}}) {
+	if kcs, _ := h.ConnectionCounts(ctx, "pusher/"); !slices.Equal(kcs, []KeyCount{{Key: "pusher/1", Count: 2}}) {
 		t.Errorf("ConnectionCounts = %+v", kcs)
-	}
-}
-
-func TestMemoryShared(t *testing.T) {
-	s := NewMemoryShared()
-	now := time.Unix(1000, 0)
-	s.now = func() time.Time { return now }
-	ctx := context.Background()
-	v := []byte("a")
-	_ = s.Set(ctx, "sp", "k", v, 0)
-	v[0] = 'x' // the store keeps its own copy
-	_ = s.Set(ctx, "sp", "t", []byte("b"), time.Second)
-	_ = s.Set(ctx, "other", "k", []byte("c"), 0)
-	if got, ok, _ := s.Get(ctx, "sp", "k"); !ok || string(got) != "a" {
-		t.Errorf("Get = %q, %v", got, ok)
-	}
-	if all, _ := s.All(ctx, "sp"); len(all) != 2 {
-		t.Errorf("All = %q", all)
-	}
-	now = now.Add(time.Second)
-	if _, ok, _ := s.Get(ctx, "sp", "t"); ok {
-		t.Error("an expired value was returned")
-	}
-	if all, _ := s.All(ctx, "sp"); len(all) != 1 {
-		t.Errorf("All after expiry = %q", all)
-	}
-	_ = s.Delete(ctx, "sp", "k")
-	if _, ok, _ := s.Get(ctx, "sp", "k"); ok {
-		t.Error("a deleted value was returned")
 	}
 }
 
 // watchingPresence is a MemoryPresence that reports changes, as a shared
 // store does.
 type watchingPresence struct {
-	*MemoryPresence
+	*bus.MemoryPresence
 	f func([]MemberChange)
 }
 
 func (w *watchingPresence) Watch(f func([]MemberChange)) { w.f = f }
 
 func TestOnMemberChange(t *testing.T) {
-	p := &watchingPresence{MemoryPresence: NewMemoryPresence()}
-	h := newHub(t, &Options{Presence: p})
+	p := &watchingPresence{MemoryPresence: bus.NewMemoryPresence()}
+	h := newHub(t, &Options{Backend: bus.Backend{Presence: p}})
 	if p.f == nil {
 		t.Fatal("New did not call Watch")
 	}

@@ -30,7 +30,7 @@ func (h *Hub) Publish(ctx context.Context, channel string, payload []byte, excep
 	if h.closed.Load() {
 		return ErrClosed
 	}
-	msg := bus.Message{Channel: channel, Payload: payload, Except: uint64(except), Origin: h.opts.NodeID}
+	msg := bus.Message{Channel: channel, Payload: payload, Except: uint64(except), Origin: h.opts.Backend.NodeID}
 	if err := h.bus.Publish(ctx, msg); err != nil {
 		return fmt.Errorf("hub: publish to %q: %w", channel, err)
 	}

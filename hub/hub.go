@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -49,7 +48,8 @@ func (s socketSubscriber) Deliver(m *Message) error { return s.c.SendPrepared(m.
 // SubscriberID identifies one subscriber (one connection) across all nodes.
 // A dialect gets one from [Hub.NewID] and uses it in Subscribe, Unsubscribe,
 // presence and as the except argument of Publish ("socket_id" in Pusher).
-type SubscriberID uint64
+// It is bus.SubscriberID, the id the presence stores keep.
+type SubscriberID = bus.SubscriberID
 
 // NoID is the zero SubscriberID: it names no subscriber, and Publish with
 // except NoID excludes no one.
@@ -58,26 +58,11 @@ const NoID SubscriberID = 0
 // Options configures a Hub. A nil *Options means every default; New copies
 // the options, so the caller's struct is never changed.
 type Options struct {
-	// Bus carries publishes between nodes. The hub starts it, and Hub.Close
-	// closes it. nil means a new bus.Local: one node.
-	Bus bus.Bus
-
-	// Presence holds the members of presence channels. nil means an
-	// in-memory store, right for one node; many nodes need a shared store.
-	Presence PresenceStore
-
-	// Counts holds subscription and connection counts for the whole
-	// cluster (ClusterSubscriberCount, ClusterChannels, ConnectionCount).
-	// nil means an in-memory store, right for one node.
-	Counts Counts
-
-	// Shared is the key/value store dialects share across nodes (Shared).
-	// nil means an in-memory store, right for one node.
-	Shared SharedStore
-
-	// NodeID names this node in bus messages (bus.Message.Origin). Default:
-	// 16 random hex digits.
-	NodeID string
+	// Backend is what the node shares with the rest of its cluster: the
+	// bus (which the hub starts, and Hub.Close closes), the presence,
+	// counts and shared stores, and the node's id. Its nil parts are
+	// in-memory, right for one node: the zero Backend is a single node.
+	Backend bus.Backend
 
 	// Logger receives the hub's few logs (bus errors). nil means
 	// slog.Default().
@@ -121,9 +106,9 @@ const numShards = 64
 type Hub struct {
 	opts     Options
 	bus      bus.Bus
-	presence PresenceStore
-	counts   Counts
-	shared   SharedStore
+	presence bus.PresenceStore
+	counts   bus.Counts
+	shared   bus.SharedStore
 	members  memberHooks
 	log      *slog.Logger
 	seed     maphash.Seed
@@ -173,35 +158,22 @@ func New(opts *Options) (*Hub, error) {
 		h.opts = *opts
 	}
 	o := &h.opts
-	if o.Bus == nil {
-		o.Bus = bus.NewLocal()
-	}
-	if o.Presence == nil {
-		o.Presence = NewMemoryPresence()
-	}
-	if o.Counts == nil {
-		o.Counts = NewMemoryCounts()
-	}
-	if o.Shared == nil {
-		o.Shared = NewMemoryShared()
-	}
+	o.Backend = o.Backend.WithDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails
-	if o.NodeID == "" {
-		o.NodeID = hex.EncodeToString(rnd[:])
-	}
 	if o.FanoutParallelism <= 0 {
 		o.FanoutParallelism = runtime.GOMAXPROCS(0)
 	}
 	if o.ParallelThreshold <= 0 {
 		o.ParallelThreshold = DefaultParallelThreshold
 	}
-	h.bus, h.presence, h.log = o.Bus, o.Presence, o.Logger
-	h.counts, h.shared = o.Counts, o.Shared
-	if w, ok := o.Presence.(PresenceWatcher); ok {
+	be := &o.Backend
+	h.bus, h.presence, h.log = be.Bus, be.Presence, o.Logger
+	h.counts, h.shared = be.Counts, be.Shared
+	if w, ok := be.Presence.(bus.PresenceWatcher); ok {
 		w.Watch(h.memberChanged)
 	}
 	h.idPrefix = (binary.LittleEndian.Uint64(rnd[:])>>40 | 1) << 40
@@ -218,7 +190,11 @@ func New(opts *Options) (*Hub, error) {
 }
 
 // NodeID returns the id this node's messages carry on the bus.
-func (h *Hub) NodeID() string { return h.opts.NodeID }
+func (h *Hub) NodeID() string { return h.opts.Backend.NodeID }
+
+// Shared returns the key/value store dialects share across nodes: the
+// Backend's, or an in-memory one.
+func (h *Hub) Shared() bus.SharedStore { return h.shared }
 
 // NewID returns a SubscriberID never returned before by this hub and never
 // NoID. Its top 24 bits are drawn at random when the hub is created and the

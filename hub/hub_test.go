@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -259,7 +260,7 @@ func TestOccupancyHooksAndBus(t *testing.T) {
 	var events []string
 	b := newSpyBus()
 	h := newHub(t, &Options{
-		Bus:               b,
+		Backend:           bus.Backend{Bus: b},
 		OnChannelOccupied: func(c string) { events = append(events, "occupied "+c) },
 		OnChannelVacated:  func(c string) { events = append(events, "vacated "+c) },
 	})
@@ -282,7 +283,7 @@ func TestOccupancyHooksAndBus(t *testing.T) {
 func TestSubscribeBusFailure(t *testing.T) {
 	b := newSpyBus()
 	occupied := 0
-	h := newHub(t, &Options{Bus: b, OnChannelOccupied: func(string) { occupied++ }})
+	h := newHub(t, &Options{Backend: bus.Backend{Bus: b}, OnChannelOccupied: func(string) { occupied++ }})
 	b.failSub = errBusDown
 	if _, err := h.Subscribe(context.Background(), "a", 1, &recorder{}); !errors.Is(err, errBusDown) {
 		t.Fatalf("Subscribe error = %v, want %v", err, errBusDown)

@@ -4,33 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
-// Member is one user present on a presence channel.
-type Member struct {
-	UserID string
-	// Info is the user's data, as given with the user's first connection
-	// to the channel; the hub neither parses nor copies it.
-	Info json.RawMessage
-}
+// Member is one user present on a presence channel; see bus.Member.
+type Member = bus.Member
 
-// PresenceStore holds the members of presence channels: per channel, the
-// users present, each with the connections (subscriber ids) that made them
-// present. A user is a member while at least one of its connections is.
-// MemoryPresence serves one node; a store shared by many nodes (Redis) must
-// decide added and removed atomically across them and must forget the
-// connections of a node that died. All methods are safe for concurrent use.
-type PresenceStore interface {
-	// Add records connection id of user userID on channel. added reports
-	// that it is the user's first connection there: the user joined. Adding
-	// a connection already recorded changes nothing.
-	Add(ctx context.Context, channel, userID string, info json.RawMessage, id SubscriberID) (added bool, err error)
-	// Remove forgets connection id of user userID on channel. removed
-	// reports that it was the user's last connection there: the user left.
-	Remove(ctx context.Context, channel, userID string, id SubscriberID) (removed bool, err error)
-	// Members returns the users present on channel, sorted by user id.
-	Members(ctx context.Context, channel string) ([]Member, error)
-}
+// MemberChange is a presence change a shared store found; see
+// bus.MemberChange and OnMemberChange.
+type MemberChange = bus.MemberChange
 
 // AddMember makes user userID present on channel through connection id,
 // with info (kept as given). added reports that the user joined: the
@@ -63,4 +47,36 @@ func (h *Hub) Members(ctx context.Context, channel string) ([]Member, error) {
 		return nil, fmt.Errorf("hub: members of %q: %w", channel, err)
 	}
 	return ms, nil
+}
+
+// memberHooks holds the functions registered with OnMemberChange.
+type memberHooks struct {
+	mu    sync.Mutex
+	hooks []func(MemberChange)
+}
+
+// OnMemberChange registers f to be called with every MemberChange the
+// presence store reports. A dialect with presence channels registers one
+// and announces each change as its own member_added or member_removed
+// event, with Hub.Publish, for the channels that are its own (it sees
+// every dialect's changes). f is called from a background goroutine, one
+// change at a time; it may call Publish and other hub methods, and should
+// not block for long. With a store that reports nothing (MemoryPresence,
+// one node), f is never called.
+func (h *Hub) OnMemberChange(f func(MemberChange)) {
+	h.members.mu.Lock()
+	h.members.hooks = append(h.members.hooks, f)
+	h.members.mu.Unlock()
+}
+
+// memberChanged passes changes to every registered hook.
+func (h *Hub) memberChanged(changes []MemberChange) {
+	h.members.mu.Lock()
+	hooks := h.members.hooks
+	h.members.mu.Unlock()
+	for _, c := range changes {
+		for _, f := range hooks {
+			f(c)
+		}
+	}
 }

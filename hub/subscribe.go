@@ -83,7 +83,7 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, id SubscriberID, s 
 		ch.remove(old)
 	} else {
 		h.stats.subscriptions.Add(1)
-		h.counts.Add(SpaceSubscriptions, channel, 1)
+		h.counts.Add(bus.SpaceSubscriptions, channel, 1)
 	}
 	ch.add(sub)
 	ready := ch.ready
@@ -139,7 +139,7 @@ func (h *Hub) unsubscribe(sh *shard, name string, id SubscriberID, want *subscri
 		return false, false
 	}
 	h.stats.subscriptions.Add(-1)
-	h.counts.Add(SpaceSubscriptions, name, -1)
+	h.counts.Add(bus.SpaceSubscriptions, name, -1)
 	if ch.live() > 1 {
 		ch.remove(sub)
 		return true, false

@@ -12,7 +12,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-rt/switchboard/bus"
-	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redisurl"
 )
 
@@ -131,20 +130,24 @@ func New(opts *Options) (*Bus, error) {
 	return b, nil
 }
 
-// NodeID returns this node's id: Options.NodeID and a random suffix. Give
-// it to the hub as hub.Options.NodeID.
+// NodeID returns this node's id: Options.NodeID and a random suffix.
 func (b *Bus) NodeID() string { return b.id }
 
-// Presence returns the node's shared presence store, for
-// hub.Options.Presence.
+// Presence returns the node's shared presence store.
 func (b *Bus) Presence() *Presence { return b.presence }
 
-// Counts returns the node's shared counts, for hub.Options.Counts.
+// Counts returns the node's shared counts.
 func (b *Bus) Counts() *Counts { return b.counts }
 
-// Shared returns the node's shared key/value store, for
-// hub.Options.Shared.
+// Shared returns the node's shared key/value store.
 func (b *Bus) Shared() *Shared { return b.shared }
+
+// Backend returns every part of the cluster backend this Bus provides, the
+// bus itself and its stores, with its node id: what a hub is built with
+// (hub.Options.Backend).
+func (b *Bus) Backend() bus.Backend {
+	return bus.Backend{Bus: b, Presence: b.presence, Counts: b.counts, Shared: b.shared, NodeID: b.id}
+}
 
 // Start registers h and starts the goroutines: the pub/sub link (connect,
 // read, reconnect with back-off), the publish writer, the delivery workers,
@@ -308,10 +311,10 @@ func (b *Bus) kickHeartbeat() {
 	}
 }
 
-// Compile-time checks of the stores against the hub's interfaces.
+// Compile-time checks of the stores against the bus package's interfaces.
 var (
-	_ hub.PresenceStore   = (*Presence)(nil)
-	_ hub.PresenceWatcher = (*Presence)(nil)
-	_ hub.Counts          = (*Counts)(nil)
-	_ hub.SharedStore     = (*Shared)(nil)
+	_ bus.PresenceStore   = (*Presence)(nil)
+	_ bus.PresenceWatcher = (*Presence)(nil)
+	_ bus.Counts          = (*Counts)(nil)
+	_ bus.SharedStore     = (*Shared)(nil)
 )

@@ -8,10 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
-// Counts is the hub.Counts shared by the nodes of a cluster. Each node
+// Counts is the bus.Counts shared by the nodes of a cluster. Each node
 // keeps its own counts in memory, where Add changes them at once, and a
 // flusher goroutine writes the changed ones to Redis (one hash per key,
 // node -> count). Reads add this node's counts from memory to the other
@@ -44,7 +44,7 @@ func newCounts(b *Bus) *Counts {
 	}
 }
 
-// Add changes this node's count; it never blocks. See hub.Counts.
+// Add changes this node's count; it never blocks. See bus.Counts.
 func (c *Counts) Add(space, key string, delta int) {
 	k := countKey{space, key}
 	c.mu.Lock()
@@ -61,7 +61,7 @@ func (c *Counts) Add(space, key string, delta int) {
 	}
 }
 
-// Count returns key's count in space over all nodes. See hub.Counts.
+// Count returns key's count in space over all nodes. See bus.Counts.
 func (c *Counts) Count(ctx context.Context, space, key string) (int, error) {
 	c.mu.Lock()
 	n := c.local[countKey{space, key}]
@@ -86,8 +86,8 @@ func (c *Counts) Count(ctx context.Context, space, key string) (int, error) {
 }
 
 // List returns the keys of space starting with prefix, with their counts
-// over all nodes. See hub.Counts.
-func (c *Counts) List(ctx context.Context, space, prefix string) ([]hub.KeyCount, error) {
+// over all nodes. See bus.Counts.
+func (c *Counts) List(ctx context.Context, space, prefix string) ([]bus.KeyCount, error) {
 	sums := make(map[string]int)
 	c.mu.Lock()
 	for k, n := range c.local {
@@ -107,9 +107,9 @@ func (c *Counts) List(ctx context.Context, space, prefix string) ([]hub.KeyCount
 			sums[flat[i]] += x
 		}
 	}
-	out := make([]hub.KeyCount, 0, len(sums))
+	out := make([]bus.KeyCount, 0, len(sums))
 	for k, n := range sums {
-		out = append(out, hub.KeyCount{Key: k, Count: n})
+		out = append(out, bus.KeyCount{Key: k, Count: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil

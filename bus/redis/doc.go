@@ -2,24 +2,23 @@
 // behave, for every client, like one node.
 //
 // [New] returns a [Bus], which is a bus.Bus for the hub and also owns the
-// node's other cluster-wide state, each behind the hub's own interface:
+// node's other cluster-wide state, each behind an interface of package bus:
 //
 //   - [Bus] carries publishes between nodes over Redis pub/sub, one Redis
 //     channel per hub channel, subscribed while the channel has local
 //     subscribers (SUBSCRIBE prefix+"m:"+channel);
-//   - [Presence] (hub.PresenceStore) keeps presence members in Redis, so
+//   - [Presence] (bus.PresenceStore) keeps presence members in Redis, so
 //     that member_added and member_removed fire once per user across the
-//     cluster, and reports the members of dead nodes (hub.PresenceWatcher);
-//   - [Counts] (hub.Counts) keeps subscription and connection counts per
+//     cluster, and reports the members of dead nodes (bus.PresenceWatcher);
+//   - [Counts] (bus.Counts) keeps subscription and connection counts per
 //     node and sums them over the live nodes;
-//   - [Shared] (hub.SharedStore) is a small key/value store for dialect
+//   - [Shared] (bus.SharedStore) is a small key/value store for dialect
 //     state that must agree across nodes.
 //
 // Wire it as
 //
 //	b, err := redis.New(&redis.Options{URL: "redis://127.0.0.1:6379/0"})
-//	h, err := hub.New(&hub.Options{Bus: b, Presence: b.Presence(),
-//		Counts: b.Counts(), Shared: b.Shared(), NodeID: b.NodeID()})
+//	h, err := hub.New(&hub.Options{Backend: b.Backend()})
 //	srv.AddReadinessCheck("redis", b.Ready)
 //
 // and close the hub, which closes the bus. Each node heartbeats a deadline

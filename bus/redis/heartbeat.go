@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/internal/redisurl"
 )
 
@@ -155,9 +155,9 @@ func (b *Bus) reap(ctx context.Context) error {
 			continue // alive again, or another node took it
 		}
 		b.stats.reapedNodes.Add(1)
-		changes := make([]hub.MemberChange, 0, len(flat)/2)
+		changes := make([]bus.MemberChange, 0, len(flat)/2)
 		for i := 1; i+1 < len(flat); i += 2 {
-			changes = append(changes, hub.MemberChange{Channel: flat[i], UserID: flat[i+1]})
+			changes = append(changes, bus.MemberChange{Channel: flat[i], UserID: flat[i+1]})
 		}
 		b.stats.reapedMembers.Add(uint64(len(changes)))
 		b.log.Info("redis: reaped a dead node", "node", b.id, "dead", node, "members_removed", len(changes))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
@@ -48,13 +49,13 @@ type node struct {
 	hub *hub.Hub
 
 	mu      sync.Mutex
-	changes []hub.MemberChange
+	changes []bus.MemberChange
 }
 
-func (n *node) recorded() []hub.MemberChange {
+func (n *node) recorded() []bus.MemberChange {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return append([]hub.MemberChange(nil), n.changes...)
+	return append([]bus.MemberChange(nil), n.changes...)
 }
 
 // newNode starts a node on srv with prefix, and waits until it is up.
@@ -75,14 +76,14 @@ func newNodeURL(t testing.TB, url, prefix string, tweak func(*Options)) *node {
 		t.Fatal(err)
 	}
 	h, err := hub.New(&hub.Options{
-		Bus: b, Presence: b.Presence(), Counts: b.Counts(), Shared: b.Shared(), NodeID: b.NodeID(),
-		Logger: o.Logger,
+		Backend: b.Backend(),
+		Logger:  o.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := &node{bus: b, hub: h}
-	h.OnMemberChange(func(c hub.MemberChange) {
+	h.OnMemberChange(func(c bus.MemberChange) {
 		n.mu.Lock()
 		n.changes = append(n.changes, c)
 		n.mu.Unlock()
@@ -141,7 +142,7 @@ func (r *recorder) count() int {
 }
 
 // subscribe subscribes a new recorder to channel on n.
-func subscribe(t testing.TB, n *node, channel string) (*recorder, hub.SubscriberID) {
+func subscribe(t testing.TB, n *node, channel string) (*recorder, bus.SubscriberID) {
 	t.Helper()
 	r := &recorder{}
 	id := n.hub.NewID()

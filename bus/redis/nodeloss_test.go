@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
@@ -32,7 +33,7 @@ func (b *Bus) crash() {
 // announce makes n behave like a dialect: each reported member change is
 // published to the channel as "added:<user>" or "removed:<user>".
 func announce(n *node) {
-	n.hub.OnMemberChange(func(c hub.MemberChange) {
+	n.hub.OnMemberChange(func(c bus.MemberChange) {
 		ev := "removed:"
 		if c.Added {
 			ev = "added:"
@@ -97,7 +98,7 @@ func TestNodeLoss(t *testing.T) {
 	took := time.Since(killed)
 	beatsAfter(t, 3, a, c) // any second report would have come by now
 
-	var reports []hub.MemberChange
+	var reports []bus.MemberChange
 	for _, n := range []*node{a, c} {
 		reports = append(reports, n.recorded()...)
 	}

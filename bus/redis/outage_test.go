@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/config"
-	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/server"
@@ -114,7 +114,7 @@ func TestRedisOutage(t *testing.T) {
 	if n, err := b.hub.ClusterSubscriberCount(ctx, "room"); err != nil || n != 1 {
 		t.Errorf("count on B during the outage = %d, %v; want B's own 1", n, err)
 	}
-	if err := c.hub.Shared().Set(ctx, "s", "k", []byte("v"), 0); !errors.Is(err, hub.ErrSharedUnavailable) {
+	if err := c.hub.Shared().Set(ctx, "s", "k", []byte("v"), 0); !errors.Is(err, bus.ErrSharedUnavailable) {
 		t.Errorf("Shared().Set during the outage: %v, want ErrSharedUnavailable", err)
 	}
 	// Several reconnect attempts, one log line per node.

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
-// Presence is the hub.PresenceStore shared by the nodes of a cluster. Each
+// Presence is the bus.PresenceStore shared by the nodes of a cluster. Each
 // connection's entry is written to Redis with the node's id, and Lua
 // scripts decide atomically whether a user joined (its first connection
 // on any node) or left (its last), so member_added and member_removed are
@@ -33,9 +33,9 @@ type Presence struct {
 	// snapshot and its write see the same entries.
 	sync  sync.RWMutex
 	mu    sync.Mutex                                // guards local
-	local map[string]map[hub.SubscriberID]localUser // channel -> conn -> user
+	local map[string]map[bus.SubscriberID]localUser // channel -> conn -> user
 	dirty atomic.Bool                               // a write failed or was skipped: resync
-	watch atomic.Pointer[func([]hub.MemberChange)]
+	watch atomic.Pointer[func([]bus.MemberChange)]
 }
 
 type localUser struct {
@@ -44,23 +44,23 @@ type localUser struct {
 }
 
 func newPresence(b *Bus) *Presence {
-	return &Presence{b: b, local: make(map[string]map[hub.SubscriberID]localUser)}
+	return &Presence{b: b, local: make(map[string]map[bus.SubscriberID]localUser)}
 }
 
 // Watch registers f to receive the member changes found by reaping dead
-// nodes and by writing this node's entries back; see hub.PresenceWatcher.
-func (p *Presence) Watch(f func([]hub.MemberChange)) { p.watch.Store(&f) }
+// nodes and by writing this node's entries back; see bus.PresenceWatcher.
+func (p *Presence) Watch(f func([]bus.MemberChange)) { p.watch.Store(&f) }
 
 // report passes changes to the watcher, if any.
-func (p *Presence) report(changes []hub.MemberChange) {
+func (p *Presence) report(changes []bus.MemberChange) {
 	if f := p.watch.Load(); f != nil && len(changes) > 0 {
 		(*f)(changes)
 	}
 }
 
 // Add records connection id of userID on channel; added reports that the
-// user joined the cluster. See hub.PresenceStore.
-func (p *Presence) Add(ctx context.Context, channel, userID string, info json.RawMessage, id hub.SubscriberID) (bool, error) {
+// user joined the cluster. See bus.PresenceStore.
+func (p *Presence) Add(ctx context.Context, channel, userID string, info json.RawMessage, id bus.SubscriberID) (bool, error) {
 	p.sync.RLock()
 	defer p.sync.RUnlock()
 	recorded, joinedHere := p.addLocal(channel, userID, info, id)
@@ -80,8 +80,8 @@ func (p *Presence) Add(ctx context.Context, channel, userID string, info json.Ra
 }
 
 // Remove forgets connection id of userID on channel; removed reports that
-// the user left the cluster. See hub.PresenceStore.
-func (p *Presence) Remove(ctx context.Context, channel, userID string, id hub.SubscriberID) (bool, error) {
+// the user left the cluster. See bus.PresenceStore.
+func (p *Presence) Remove(ctx context.Context, channel, userID string, id bus.SubscriberID) (bool, error) {
 	p.sync.RLock()
 	defer p.sync.RUnlock()
 	recorded, leftHere := p.removeLocal(channel, userID, id)
@@ -110,13 +110,13 @@ func (p *Presence) failed() {
 
 // Members returns the users present on channel on any node, sorted by user
 // id; while Redis is down, the users present through this node.
-func (p *Presence) Members(ctx context.Context, channel string) ([]hub.Member, error) {
+func (p *Presence) Members(ctx context.Context, channel string) ([]bus.Member, error) {
 	if p.b.linkUp.Load() {
 		m, err := p.b.client.HGetAll(ctx, p.b.p+"pm:"+channel).Result()
 		if err == nil {
-			out := make([]hub.Member, 0, len(m))
+			out := make([]bus.Member, 0, len(m))
 			for u, info := range m {
-				out = append(out, hub.Member{UserID: u, Info: rawInfo(info)})
+				out = append(out, bus.Member{UserID: u, Info: rawInfo(info)})
 			}
 			sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 			return out, nil
@@ -131,12 +131,12 @@ func (p *Presence) Members(ctx context.Context, channel string) ([]hub.Member, e
 // addLocal records the entry in memory. recorded is false when id was
 // already recorded on channel; joinedHere reports that this node had no
 // other connection of userID there.
-func (p *Presence) addLocal(channel, userID string, info json.RawMessage, id hub.SubscriberID) (recorded, joinedHere bool) {
+func (p *Presence) addLocal(channel, userID string, info json.RawMessage, id bus.SubscriberID) (recorded, joinedHere bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	conns := p.local[channel]
 	if conns == nil {
-		conns = make(map[hub.SubscriberID]localUser)
+		conns = make(map[bus.SubscriberID]localUser)
 		p.local[channel] = conns
 	}
 	if _, ok := conns[id]; ok {
@@ -156,7 +156,7 @@ func (p *Presence) addLocal(channel, userID string, info json.RawMessage, id hub
 // removeLocal forgets the entry. recorded is false when id was not
 // recorded on channel for userID; leftHere reports that it was this node's
 // last connection of userID there.
-func (p *Presence) removeLocal(channel, userID string, id hub.SubscriberID) (recorded, leftHere bool) {
+func (p *Presence) removeLocal(channel, userID string, id bus.SubscriberID) (recorded, leftHere bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	conns := p.local[channel]
@@ -177,20 +177,20 @@ func (p *Presence) removeLocal(channel, userID string, id hub.SubscriberID) (rec
 }
 
 // localMembers lists the users present on channel through this node.
-func (p *Presence) localMembers(channel string) []hub.Member {
+func (p *Presence) localMembers(channel string) []bus.Member {
 	p.mu.Lock()
 	conns := p.local[channel]
-	ids := make([]hub.SubscriberID, 0, len(conns))
+	ids := make([]bus.SubscriberID, 0, len(conns))
 	for id := range conns {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids) // the oldest connection first: its info is the user's
 	seen := make(map[string]bool, len(conns))
-	out := make([]hub.Member, 0, len(conns))
+	out := make([]bus.Member, 0, len(conns))
 	for _, id := range ids {
 		if u := conns[id]; !seen[u.id] {
 			seen[u.id] = true
-			out = append(out, hub.Member{UserID: u.id, Info: u.info})
+			out = append(out, bus.Member{UserID: u.id, Info: u.info})
 		}
 	}
 	p.mu.Unlock()
@@ -201,7 +201,7 @@ func (p *Presence) localMembers(channel string) []hub.Member {
 // resync makes this node's entries in Redis exactly its entries in
 // memory, atomically, and returns the resulting member changes of the
 // cluster.
-func (p *Presence) resync(ctx context.Context) ([]hub.MemberChange, error) {
+func (p *Presence) resync(ctx context.Context) ([]bus.MemberChange, error) {
 	p.sync.Lock()
 	defer p.sync.Unlock()
 	p.dirty.Store(false)
@@ -221,9 +221,9 @@ func (p *Presence) resync(ctx context.Context) ([]hub.MemberChange, error) {
 		p.dirty.Store(true)
 		return nil, err
 	}
-	changes := make([]hub.MemberChange, 0, len(flat)/4)
+	changes := make([]bus.MemberChange, 0, len(flat)/4)
 	for i := 0; i+3 < len(flat); i += 4 {
-		c := hub.MemberChange{Channel: flat[i+1], UserID: flat[i+2], Added: flat[i] == "+"}
+		c := bus.MemberChange{Channel: flat[i+1], UserID: flat[i+2], Added: flat[i] == "+"}
 		if c.Added {
 			c.Info = rawInfo(flat[i+3])
 		}
@@ -232,7 +232,7 @@ func (p *Presence) resync(ctx context.Context) ([]hub.MemberChange, error) {
 	return changes, nil
 }
 
-func idString(id hub.SubscriberID) string { return strconv.FormatUint(uint64(id), 10) }
+func idString(id bus.SubscriberID) string { return strconv.FormatUint(uint64(id), 10) }
 
 // rawInfo returns a stored info, nil for none.
 func rawInfo(s string) json.RawMessage {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
@@ -19,7 +20,7 @@ func TestPresenceLikeMemory(t *testing.T) {
 		op      string // "add", "remove"
 		channel string
 		user    string
-		id      hub.SubscriberID
+		id      bus.SubscriberID
 		want    bool
 	}
 	tests := []struct {
@@ -157,7 +158,7 @@ func TestCountsAcrossNodes(t *testing.T) {
 		t.Errorf("ClusterChannels(\"\") = %+v, want 3 channels", all)
 	}
 	kcs, _ := nodes[1].hub.ConnectionCounts(ctx, "")
-	if !slices.Equal(kcs, []hub.KeyCount{{Key: "app", Count: 3}}) {
+	if !slices.Equal(kcs, []bus.KeyCount{{Key: "app", Count: 3}}) {
 		t.Errorf("ConnectionCounts = %+v", kcs)
 	}
 }

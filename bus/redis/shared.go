@@ -7,15 +7,14 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
-// Shared is the hub.SharedStore of a cluster: one Redis hash per space,
+// Shared is the bus.SharedStore of a cluster: one Redis hash per space,
 // with the deadlines of expiring values in a sorted set beside it (so a
 // value can expire without a Redis key of its own, and All is one HGETALL).
 // Expired values are removed when read. While Redis is down every method
-// fails with an error wrapping hub.ErrSharedUnavailable; Shared keeps no
+// fails with an error wrapping bus.ErrSharedUnavailable; Shared keeps no
 // copy, so a dialect keeps what it needs on its hot path.
 type Shared struct {
 	b *Bus
@@ -24,10 +23,10 @@ type Shared struct {
 // check returns the error for a call while Redis is down.
 func (s *Shared) check() error {
 	if s.b.closed.Load() {
-		return fmt.Errorf("%w: bus closed", hub.ErrSharedUnavailable)
+		return fmt.Errorf("%w: bus closed", bus.ErrSharedUnavailable)
 	}
 	if !s.b.linkUp.Load() {
-		return fmt.Errorf("%w: redis unreachable", hub.ErrSharedUnavailable)
+		return fmt.Errorf("%w: redis unreachable", bus.ErrSharedUnavailable)
 	}
 	return nil
 }
@@ -37,7 +36,7 @@ func wrap(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("redis: shared %s: %w", op, ctx.Err())
 	}
-	return fmt.Errorf("redis: shared %s: %w: %w", op, hub.ErrSharedUnavailable, err)
+	return fmt.Errorf("redis: shared %s: %w: %w", op, bus.ErrSharedUnavailable, err)
 }
 
 // Set stores value under key in space, expiring after ttl (0: never).

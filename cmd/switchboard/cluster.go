@@ -32,7 +32,7 @@ func hubOptions(cfg *config.Config, logger *slog.Logger) (*hub.Options, *redisbu
 	if err != nil {
 		return nil, nil, err
 	}
-	o.Bus, o.Presence, o.Counts, o.Shared, o.NodeID = b, b.Presence(), b.Counts(), b.Shared(), b.NodeID()
+	o.Backend = b.Backend()
 	logger.Info("cluster", "node", b.NodeID(), "redis", redisHost(c.Redis), "presence_ttl", c.PresenceTTL, "heartbeat_interval", c.HeartbeatInterval)
 	return o, b, nil
 }

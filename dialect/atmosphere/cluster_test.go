@@ -82,11 +82,11 @@ func newNodeEnv(t *testing.T, opts *hub.Options, clock *fakeClock, logs io.Write
 }
 
 // newPair returns two nodes sharing a bus, a shared store and a clock.
-func newPair(t *testing.T, shared hub.SharedStore, change func(*config.Atmosphere)) (a, b *env) {
+func newPair(t *testing.T, shared bus.SharedStore, change func(*config.Atmosphere)) (a, b *env) {
 	t.Helper()
 	cluster, clock := &memCluster{}, newFakeClock()
-	a = newNodeEnv(t, &hub.Options{Bus: cluster.bus(), Shared: shared}, clock, nil, change)
-	b = newNodeEnv(t, &hub.Options{Bus: cluster.bus(), Shared: shared}, clock, nil, change)
+	a = newNodeEnv(t, &hub.Options{Backend: bus.Backend{Bus: cluster.bus(), Shared: shared}}, clock, nil, change)
+	b = newNodeEnv(t, &hub.Options{Backend: bus.Backend{Bus: cluster.bus(), Shared: shared}}, clock, nil, change)
 	return a, b
 }
 
@@ -111,7 +111,7 @@ func expectResponse(t *testing.T, r map[string]any) {
 // A ends it on B, with the logout event to B's subscribers; and a logout on
 // a node without a copy of the session ends it where it is used.
 func TestSessionAcrossNodes(t *testing.T) {
-	a, b := newPair(t, hub.NewMemoryShared(), nil)
+	a, b := newPair(t, bus.NewMemoryShared(), nil)
 	hash := a.login("bob", bobPassword)
 
 	onB := b.dial("")
@@ -150,11 +150,11 @@ func TestSessionAcrossNodes(t *testing.T) {
 // end refuses the hash at its next use and ends its subscribers' session at
 // its next check.
 func TestSessionEndedUnannounced(t *testing.T) {
-	shared := hub.NewMemoryShared()
+	shared := bus.NewMemoryShared()
 	clock := newFakeClock()
 	// Two nodes with separate buses: announcements do not cross.
-	a := newNodeEnv(t, &hub.Options{Shared: shared}, clock, nil, nil)
-	b := newNodeEnv(t, &hub.Options{Shared: shared}, clock, nil, nil)
+	a := newNodeEnv(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, clock, nil, nil)
+	b := newNodeEnv(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, clock, nil, nil)
 	h1, h2 := a.login("alice", alicePassword), a.login("alice", alicePassword)
 	c1, c2 := b.dial(""), b.dial("")
 	expectResponse(t, c1.subscribe(h1, `[{"type":"state","trackers":[1]}]`))
@@ -182,7 +182,7 @@ func TestSessionEndedUnannounced(t *testing.T) {
 // another that has not seen the use; it expires a TTL after the last use
 // anywhere.
 func TestSessionExpiryAcrossNodes(t *testing.T) {
-	a, b := newPair(t, hub.NewMemoryShared(), func(c *config.Atmosphere) { c.SessionTTL = config.Duration(time.Hour) })
+	a, b := newPair(t, bus.NewMemoryShared(), func(c *config.Atmosphere) { c.SessionTTL = config.Duration(time.Hour) })
 	hash := a.login("bob", bobPassword)
 	onB := b.dial("")
 	expectResponse(t, onB.subscribe(hash, `[{"type":"state","trackers":[4]}]`))
@@ -209,8 +209,8 @@ func TestSessionStoreDown(t *testing.T) {
 	shared := testutil.NewFlakyShared()
 	cluster, clock := &memCluster{}, newFakeClock()
 	logs := &testutil.LogBuffer{}
-	a := newNodeEnv(t, &hub.Options{Bus: cluster.bus(), Shared: shared}, clock, logs, nil)
-	b := newNodeEnv(t, &hub.Options{Bus: cluster.bus(), Shared: shared}, clock, nil, nil)
+	a := newNodeEnv(t, &hub.Options{Backend: bus.Backend{Bus: cluster.bus(), Shared: shared}}, clock, logs, nil)
+	b := newNodeEnv(t, &hub.Options{Backend: bus.Backend{Bus: cluster.bus(), Shared: shared}}, clock, nil, nil)
 	hash := a.login("bob", bobPassword)
 	onA, onB := a.dial(""), b.dial("")
 	expectResponse(t, onA.subscribe(hash, `[{"type":"state","trackers":[4]}]`))
@@ -257,7 +257,7 @@ func TestSessionStoreDown(t *testing.T) {
 // node; a session of a user that another node lacks is refused there, and
 // a password change ends the user's sessions on every node.
 func TestSessionUserPerNode(t *testing.T) {
-	a, b := newPair(t, hub.NewMemoryShared(), nil)
+	a, b := newPair(t, bus.NewMemoryShared(), nil)
 	body := `{"password_hash":"` + testHashes()[0] + `","trackers":[5]}` // alice's password, cheap to check
 	if code, out := a.call("PUT", "/publisher/users/carol", "application/json", body); code != 200 {
 		t.Fatalf("put user: %v", out)
@@ -289,8 +289,7 @@ func TestSessionRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := hub.New(&hub.Options{Bus: bs, Presence: bs.Presence(), Counts: bs.Counts(),
-			Shared: bs.Shared(), NodeID: bs.NodeID(), Logger: slog.New(slog.DiscardHandler)})
+		h, err := hub.New(&hub.Options{Backend: bs.Backend(), Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

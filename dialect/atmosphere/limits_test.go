@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
@@ -47,7 +48,7 @@ func TestLoginNoLockOut(t *testing.T) {
 // hangingShared is a MemoryShared that counts Gets and can hold them (until
 // released or their context ends).
 type hangingShared struct {
-	*hub.MemoryShared
+	*bus.MemoryShared
 	gets    atomic.Int64
 	hang    atomic.Bool
 	held    chan struct{}
@@ -55,7 +56,7 @@ type hangingShared struct {
 }
 
 func newHangingShared() *hangingShared {
-	return &hangingShared{MemoryShared: hub.NewMemoryShared(), held: make(chan struct{}, 1000), release: make(chan struct{})}
+	return &hangingShared{MemoryShared: bus.NewMemoryShared(), held: make(chan struct{}, 1000), release: make(chan struct{})}
 }
 
 func (s *hangingShared) Get(ctx context.Context, space, key string) ([]byte, bool, error) {
@@ -86,7 +87,7 @@ func waitHeld(t *testing.T, s *hangingShared) {
 func TestSweepOffTicker(t *testing.T) {
 	shared := newHangingShared()
 	clock := newFakeClock()
-	h, err := hub.New(&hub.Options{Shared: shared})
+	h, err := hub.New(&hub.Options{Backend: bus.Backend{Shared: shared}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestBurstBound(t *testing.T) {
 // read, and an unknown hash is not asked again within unknownTTL.
 func TestSessionLookups(t *testing.T) {
 	shared := newHangingShared()
-	e := newNodeEnv(t, &hub.Options{Shared: shared}, newFakeClock(), nil, nil)
+	e := newNodeEnv(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, newFakeClock(), nil, nil)
 	hash := randomHex(16)
 	shared.hang.Store(true)
 	var wg sync.WaitGroup

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
 // cacheSpace is the hub SharedStore space of cache channels' last events.
@@ -17,7 +17,7 @@ const cacheSpace = "pusher/cache"
 // event. A value is the expiry time (8 bytes, unix nanoseconds, big-endian)
 // followed by the encoded event; the store expires it by itself.
 type cacheStore struct {
-	shared hub.SharedStore
+	shared bus.SharedStore
 }
 
 // cacheEntry is one cache channel's last event.

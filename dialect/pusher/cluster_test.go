@@ -3,6 +3,7 @@ package pusher
 import (
 	"testing"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
 )
@@ -10,7 +11,7 @@ import (
 // watchedPresence is a presence store that reports changes found by
 // itself, as a shared store does when a node dies.
 type watchedPresence struct {
-	*hub.MemoryPresence
+	*bus.MemoryPresence
 	report chan func([]hub.MemberChange)
 }
 
@@ -20,8 +21,8 @@ func (w *watchedPresence) Watch(f func([]hub.MemberChange)) { w.report <- f }
 // offline, and those written back as member_added; other dialects'
 // channels are left alone.
 func TestMemberChangesFromTheCluster(t *testing.T) {
-	store := &watchedPresence{MemoryPresence: hub.NewMemoryPresence(), report: make(chan func([]hub.MemberChange), 1)}
-	e := newEnvHub(t, &hub.Options{Presence: store}, ws.Options{})
+	store := &watchedPresence{MemoryPresence: bus.NewMemoryPresence(), report: make(chan func([]hub.MemberChange), 1)}
+	e := newEnvHub(t, &hub.Options{Backend: bus.Backend{Presence: store}}, ws.Options{})
 	report := <-store.report
 
 	c := e.connect("key1")

@@ -436,7 +436,7 @@ func (b failingBus) Publish(ctx context.Context, m bus.Message) error {
 // newFailingEnv is newEnv on a failingBus.
 func newFailingEnv(t *testing.T, apps ...config.PusherApp) *env {
 	t.Helper()
-	return newEnvHub(t, &hub.Options{Bus: failingBus{bus.NewLocal()}}, ws.Options{}, apps...)
+	return newEnvHub(t, &hub.Options{Backend: bus.Backend{Bus: failingBus{bus.NewLocal()}}}, ws.Options{}, apps...)
 }
 
 // eventBody is the body of POST /events {"name": "e", "channel": "news",

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/bus/redis"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
@@ -63,8 +64,8 @@ func (b *broker) setToken(t *testing.T, token string, v bool) (int, string) {
 // B's handshakes by the next resync.
 func TestTokensAcrossNodes(t *testing.T) {
 	shared := testutil.NewFlakyShared()
-	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
-	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	a := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
 
 	if !b.isRefused(t, "other") {
 		t.Fatal("B admitted a token nobody registered")
@@ -116,7 +117,7 @@ func TestTokensAcrossNodes(t *testing.T) {
 // negativeTTL, not once per handshake.
 func TestTokensNegativeCache(t *testing.T) {
 	shared := testutil.NewFlakyShared()
-	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
 	before := shared.Gets.Load()
 	for range 5 {
 		if !b.isRefused(t, "nobody") {
@@ -139,7 +140,7 @@ func TestTokensNegativeCache(t *testing.T) {
 // failure is logged once; when it answers again, that is logged once.
 func TestTokensStoreDown(t *testing.T) {
 	shared := testutil.NewFlakyShared()
-	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	a := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
 	if code, body := a.setToken(t, "kept", true); code != http.StatusOK {
 		t.Fatalf("registerToken: %d %s", code, body)
 	}
@@ -179,8 +180,8 @@ func TestTokensStoreDown(t *testing.T) {
 // empty) gets the API's tokens back from the nodes at their next resync.
 func TestTokensWrittenBack(t *testing.T) {
 	shared := testutil.NewFlakyShared()
-	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
-	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	a := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
 	a.setToken(t, "t1", true)
 	a.setToken(t, "abc1", false)
 	shared.Wipe()
@@ -207,8 +208,7 @@ func TestTokensRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := newNodeBroker(t, &hub.Options{Bus: bus, Presence: bus.Presence(), Counts: bus.Counts(),
-			Shared: bus.Shared(), NodeID: bus.NodeID()}, registeredOnly)
+		n := newNodeBroker(t, &hub.Options{Backend: bus.Backend()}, registeredOnly)
 		waitFor(t, "redis bus ready", func() bool { return bus.Ready(context.Background()) == nil })
 		return n
 	}

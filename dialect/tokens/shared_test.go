@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
 )
 
@@ -15,7 +16,7 @@ import (
 // Set, can fail, and can hold a Get (after it read the store) until
 // released.
 type hookShared struct {
-	*hub.MemoryShared
+	*bus.MemoryShared
 	gets atomic.Int64
 	down atomic.Bool
 
@@ -26,7 +27,7 @@ type hookShared struct {
 }
 
 func newHookShared() *hookShared {
-	return &hookShared{MemoryShared: hub.NewMemoryShared(), ttls: map[string]time.Duration{},
+	return &hookShared{MemoryShared: bus.NewMemoryShared(), ttls: map[string]time.Duration{},
 		hold: map[string]chan struct{}{}, held: make(chan string, 100)}
 }
 
@@ -40,7 +41,7 @@ func (s *hookShared) Set(ctx context.Context, space, key string, value []byte, t
 func (s *hookShared) Get(ctx context.Context, space, key string) ([]byte, bool, error) {
 	s.gets.Add(1)
 	if s.down.Load() {
-		return nil, false, hub.ErrSharedUnavailable
+		return nil, false, bus.ErrSharedUnavailable
 	}
 	v, ok, err := s.MemoryShared.Get(ctx, space, key)
 	s.mu.Lock()
@@ -78,8 +79,8 @@ func (s *hookShared) ttl(key string) time.Duration {
 // expires; after a wipe only the registering node writes its token back.
 func TestUnregisterExpires(t *testing.T) {
 	shared := newHookShared()
-	a := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
-	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	a := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
 	ctx := context.Background()
 	a.setToken(t, "tmp1", true)
 	a.setToken(t, "tmp1", false)
@@ -142,7 +143,7 @@ func TestUnregisterExpires(t *testing.T) {
 // an unregisterToken made on this node while it waited.
 func TestReadOnMissRace(t *testing.T) {
 	shared := newHookShared()
-	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
 	ctx := context.Background()
 	waitFor(t, "the first resync", func() bool { return b.shared.Load() == sharedUp })
 	_ = shared.MemoryShared.Set(ctx, registeredSpace, "race1", []byte("1"), 0) // another node registered it
@@ -167,7 +168,7 @@ func TestReadOnMissRace(t *testing.T) {
 // make one store call, and a failed read is not repeated within errorTTL.
 func TestLookupCollapsing(t *testing.T) {
 	shared := newHookShared()
-	b := newNodeBroker(t, &hub.Options{Shared: shared}, registeredOnly)
+	b := newNodeBroker(t, &hub.Options{Backend: bus.Backend{Shared: shared}}, registeredOnly)
 	ctx := context.Background()
 	waitFor(t, "the first resync", func() bool { return b.shared.Load() == sharedUp })
 	before := shared.gets.Load()

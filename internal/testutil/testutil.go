@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
 // LogBuffer collects output (typically a logger's) written by several
@@ -66,29 +66,29 @@ func Shutdown(t testing.TB, shutdown func(context.Context) error) {
 	}
 }
 
-// FlakyShared is a hub.SharedStore over a hub.MemoryShared that fails, as
+// FlakyShared is a bus.SharedStore over a bus.MemoryShared that fails, as
 // a Redis store does while Redis is down, while Down is set. It counts the
 // calls to Get. Make one with NewFlakyShared.
 type FlakyShared struct {
 	// Down makes every call fail with an error that wraps
-	// hub.ErrSharedUnavailable.
+	// bus.ErrSharedUnavailable.
 	Down atomic.Bool
 	// Gets counts the calls to Get, failed ones included.
 	Gets atomic.Int64
 
 	mu  sync.Mutex
-	mem *hub.MemoryShared
+	mem *bus.MemoryShared
 }
 
-var _ hub.SharedStore = (*FlakyShared)(nil)
+var _ bus.SharedStore = (*FlakyShared)(nil)
 
 // NewFlakyShared returns an empty store that is up.
-func NewFlakyShared() *FlakyShared { return &FlakyShared{mem: hub.NewMemoryShared()} }
+func NewFlakyShared() *FlakyShared { return &FlakyShared{mem: bus.NewMemoryShared()} }
 
 // errDown is what the calls return while the store is down.
-var errDown = fmt.Errorf("test: %w", hub.ErrSharedUnavailable)
+var errDown = fmt.Errorf("test: %w", bus.ErrSharedUnavailable)
 
-func (f *FlakyShared) store() (*hub.MemoryShared, error) {
+func (f *FlakyShared) store() (*bus.MemoryShared, error) {
 	if f.Down.Load() {
 		return nil, errDown
 	}
@@ -100,11 +100,11 @@ func (f *FlakyShared) store() (*hub.MemoryShared, error) {
 // Wipe empties the store, as a Redis that restarted without persistence.
 func (f *FlakyShared) Wipe() {
 	f.mu.Lock()
-	f.mem = hub.NewMemoryShared()
+	f.mem = bus.NewMemoryShared()
 	f.mu.Unlock()
 }
 
-// Set implements hub.SharedStore.
+// Set implements bus.SharedStore.
 func (f *FlakyShared) Set(ctx context.Context, space, key string, value []byte, ttl time.Duration) error {
 	m, err := f.store()
 	if err != nil {
@@ -113,7 +113,7 @@ func (f *FlakyShared) Set(ctx context.Context, space, key string, value []byte, 
 	return m.Set(ctx, space, key, value, ttl)
 }
 
-// Get implements hub.SharedStore.
+// Get implements bus.SharedStore.
 func (f *FlakyShared) Get(ctx context.Context, space, key string) ([]byte, bool, error) {
 	f.Gets.Add(1)
 	m, err := f.store()
@@ -123,7 +123,7 @@ func (f *FlakyShared) Get(ctx context.Context, space, key string) ([]byte, bool,
 	return m.Get(ctx, space, key)
 }
 
-// Delete implements hub.SharedStore.
+// Delete implements bus.SharedStore.
 func (f *FlakyShared) Delete(ctx context.Context, space, key string) error {
 	m, err := f.store()
 	if err != nil {
@@ -132,7 +132,7 @@ func (f *FlakyShared) Delete(ctx context.Context, space, key string) error {
 	return m.Delete(ctx, space, key)
 }
 
-// All implements hub.SharedStore.
+// All implements bus.SharedStore.
 func (f *FlakyShared) All(ctx context.Context, space string) (map[string][]byte, error) {
 	m, err := f.store()
 	if err != nil {

@@ -1,4 +1,4 @@
-package hub
+package bus
 
 import (
 	"context"
@@ -35,11 +35,7 @@ type SharedStore interface {
 
 // ErrSharedUnavailable is wrapped by a SharedStore's errors when the store
 // cannot be reached (Redis is down); callers may keep using what they have.
-var ErrSharedUnavailable = errors.New("hub: shared store unavailable")
-
-// Shared returns the hub's SharedStore: Options.Shared, or an in-memory
-// one.
-func (h *Hub) Shared() SharedStore { return h.shared }
+var ErrSharedUnavailable = errors.New("bus: shared store unavailable")
 
 // MemoryShared is the in-memory SharedStore of a single node. Its methods
 // never fail. Expired values are dropped when read.
