@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -216,5 +217,63 @@ func TestPublishAllocsPerSubscriber(t *testing.T) {
 			}
 			t.Logf("allocs per publish: %v (%d subscribers), %v (%d)", small, tt.small, big, tt.big)
 		})
+	}
+}
+
+// blockingBus is a bus.Local whose Unsubscribe waits for release, to hold
+// a channel between vacated and settled.
+type blockingBus struct {
+	*spyBus
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingBus) Unsubscribe(ctx context.Context, ch string) error {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.spyBus.Unsubscribe(ctx, ch)
+}
+
+// A channel subscribed again while the bus is still being told it was
+// vacated is a new occupancy: counted as a channel, reported first, and
+// announced to the bus after the vacating, so that messages reach the new
+// subscriber.
+func TestSubscribeWhileVacating(t *testing.T) {
+	b := &blockingBus{spyBus: newSpyBus(), entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHub(t, &Options{Backend: bus.Backend{Bus: b}})
+	mustSubscribe(t, h, "x", 1, &recorder{})
+	unsubscribed := make(chan bool)
+	go func() { unsubscribed <- h.Unsubscribe("x", 1) }()
+	<-b.entered // the vacating settle is inside the bus
+
+	if st := h.Stats(); st.Channels != 0 || st.Subscriptions != 0 {
+		t.Errorf("while vacating: Stats = %+v, want no channel", st)
+	}
+	if got := h.Channels(""); len(got) != 0 {
+		t.Errorf("while vacating: Channels = %+v", got)
+	}
+	rec := &recorder{}
+	subscribed := make(chan bool)
+	go func() { subscribed <- mustSubscribe(t, h, "x", 2, rec) }()
+	close(b.release)
+	if !<-unsubscribed {
+		t.Error("Unsubscribe of the last subscriber: last = false")
+	}
+	if !<-subscribed {
+		t.Error("Subscribe after the vacating: first = false")
+	}
+	if st := h.Stats(); st.Channels != 1 || st.Subscriptions != 1 {
+		t.Errorf("after: Stats = %+v, want one channel, one subscription", st)
+	}
+	want := []busCall{{"sub", "x"}, {"unsub", "x"}, {"sub", "x"}}
+	if got := b.recorded(); !slices.Equal(got, want) {
+		t.Errorf("bus calls %v, want %v", got, want)
+	}
+	mustPublish(t, h, "x", "m", NoID)
+	if got := rec.got(); !slices.Equal(got, []string{"m"}) {
+		t.Errorf("the new subscriber got %q", got)
+	}
+	if n, _ := h.ClusterSubscriberCount(context.Background(), "x"); n != 1 {
+		t.Errorf("ClusterSubscriberCount = %d, want 1", n)
 	}
 }

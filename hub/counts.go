@@ -14,6 +14,9 @@ type KeyCount = bus.KeyCount
 // ClusterSubscriberCount returns the number of subscriptions to channel
 // on all nodes. With one node (in-memory counts) it equals SubscriberCount.
 func (h *Hub) ClusterSubscriberCount(ctx context.Context, channel string) (int, error) {
+	if h.localCounts {
+		return h.SubscriberCount(channel), nil
+	}
 	n, err := h.counts.Count(ctx, bus.SpaceSubscriptions, channel)
 	if err != nil {
 		return 0, fmt.Errorf("hub: subscription count of %q: %w", channel, err)
@@ -25,6 +28,9 @@ func (h *Hub) ClusterSubscriberCount(ctx context.Context, channel string) (int, 
 // start with prefix ("" for all), sorted by name, with their subscription
 // counts over all nodes. With one node it equals Channels.
 func (h *Hub) ClusterChannels(ctx context.Context, prefix string) ([]ChannelInfo, error) {
+	if h.localCounts {
+		return h.Channels(prefix), nil
+	}
 	kcs, err := h.counts.List(ctx, bus.SpaceSubscriptions, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("hub: channels with prefix %q: %w", prefix, err)
@@ -34,6 +40,16 @@ func (h *Hub) ClusterChannels(ctx context.Context, prefix string) ([]ChannelInfo
 		out[i] = ChannelInfo{Name: kc.Key, Subscribers: kc.Count}
 	}
 	return out, nil
+}
+
+// countSubscription tells a shared Counts store of a change in channel's
+// subscriptions on this node. With one node the shards are the count, and
+// a second record of every channel would cost each idle connection on a
+// channel of its own about 100 bytes. The shard's lock is held.
+func (h *Hub) countSubscription(channel string, delta int) {
+	if !h.localCounts {
+		h.counts.Add(bus.SpaceSubscriptions, channel, delta)
+	}
 }
 
 // AddConnections adds delta to this node's count of open connections

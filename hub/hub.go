@@ -109,10 +109,14 @@ type Hub struct {
 	presence bus.PresenceStore
 	counts   bus.Counts
 	shared   bus.SharedStore
-	members  memberHooks
-	log      *slog.Logger
-	seed     maphash.Seed
-	shards   [numShards]shard
+	// localCounts is set when the Backend has no Counts of its own (one
+	// node): the hub's channel records then answer for subscriptions, and
+	// counts holds only the connection counts.
+	localCounts bool
+	members     memberHooks
+	log         *slog.Logger
+	seed        maphash.Seed
+	shards      [numShards]shard
 
 	idPrefix uint64 // random, in the top 24 bits of every id
 	idNext   atomic.Uint64
@@ -158,6 +162,7 @@ func New(opts *Options) (*Hub, error) {
 		h.opts = *opts
 	}
 	o := &h.opts
+	h.localCounts = o.Backend.Counts == nil
 	o.Backend = o.Backend.WithDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -179,7 +184,6 @@ func New(opts *Options) (*Hub, error) {
 	h.idPrefix = (binary.LittleEndian.Uint64(rnd[:])>>40 | 1) << 40
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string]*chanState)
-		h.shards[i].announced = make(map[string]struct{})
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if err := h.bus.Start(h.receive); err != nil {
@@ -240,10 +244,12 @@ func (h *Hub) shard(channel string) *shard {
 // shard is one slice of the channel space.
 type shard struct {
 	mu       sync.RWMutex
-	channels map[string]*chanState // occupied channels; guarded by mu
+	channels map[string]*chanState // occupied channels, and vacated ones not yet settled; guarded by mu
+	// index finds the subscriptions of the channels with more than
+	// smallChannel of them by id; guarded by mu. nil until one has.
+	index map[*chanState]map[SubscriberID]*subscription
 
 	// settleMu serialises telling the bus and the hooks about occupancy
 	// changes of this shard's channels. It is taken before mu.
-	settleMu  sync.Mutex
-	announced map[string]struct{} // channels the bus was told of; guarded by settleMu
+	settleMu sync.Mutex
 }

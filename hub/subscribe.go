@@ -11,16 +11,12 @@ import (
 	"github.com/switchboard-rt/switchboard/bus"
 )
 
-// chanState is one occupied channel of a shard. All fields are guarded by the
-// shard's mu, except that a publish reads a snapshot of list after
-// releasing it.
+// chanState is one channel of a shard: occupied, or vacated and not yet
+// settled (no live subscription, still in the map until settle tells the
+// bus). All fields are guarded by the shard's mu, except that a publish
+// reads a snapshot of list after releasing it; told is also written only
+// under the shard's settleMu.
 type chanState struct {
-	// subs indexes the live subscriptions by id once there are more than
-	// smallChannel of them; below that, lookups scan list. Most channels
-	// have one subscriber (a token broker's token, a private channel), and
-	// a map of one costs about 300 bytes an idle connection cannot afford.
-	subs map[SubscriberID]*subscription
-
 	// list holds the live subscriptions and some that are gone. It is
 	// copy-on-write with an append-only tail: a publish snapshots
 	// list[:len(list)] under the read lock and reads it with no lock held,
@@ -30,9 +26,22 @@ type chanState struct {
 	// it. Both are amortised O(1), and a publish allocates nothing per
 	// subscriber.
 	list []*subscription
-	dead int // gone entries in list
+	dead int32 // gone entries in list
 
-	ready bool // the bus is known to have been told of this channel
+	// indexed is set once the channel has more than smallChannel live
+	// subscriptions: the shard's index then finds them by id; below that,
+	// lookups scan list. Most channels have one subscriber (a token
+	// broker's token, a private channel): keeping the index out of this
+	// struct keeps it at 32 bytes, and a map of one would cost about 300.
+	indexed bool
+
+	// told is set while the bus knows of the channel (and
+	// OnChannelOccupied was called): Subscribe returns at once when it is
+	// set. It lives here rather than in a set of names beside the map, so
+	// a channel costs one map entry: a vacated channel stays in the map,
+	// empty, until settle has told the bus and removes it. It is written
+	// under both the shard's settleMu and mu.
+	told bool
 }
 
 // subscription is one Subscriber on one channel.
@@ -76,17 +85,19 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, id SubscriberID, s 
 	if ch == nil {
 		ch = &chanState{}
 		sh.channels[channel] = ch
+	}
+	if ch.live() == 0 { // new, or vacated and not yet settled
 		h.stats.channels.Add(1)
 		first = true
 	}
-	if old := ch.find(id); old != nil {
-		ch.remove(old)
+	if old := sh.find(ch, id); old != nil {
+		sh.remove(ch, old)
 	} else {
 		h.stats.subscriptions.Add(1)
-		h.counts.Add(bus.SpaceSubscriptions, channel, 1)
+		h.countSubscription(channel, 1)
 	}
-	ch.add(sub)
-	ready := ch.ready
+	sh.add(ch, sub)
+	ready := ch.told
 	sh.mu.Unlock()
 
 	if ready {
@@ -134,18 +145,18 @@ func (h *Hub) unsubscribe(sh *shard, name string, id SubscriberID, want *subscri
 	if ch == nil {
 		return false, false
 	}
-	sub := ch.find(id)
+	sub := sh.find(ch, id)
 	if sub == nil || want != nil && sub != want {
 		return false, false
 	}
 	h.stats.subscriptions.Add(-1)
-	h.counts.Add(bus.SpaceSubscriptions, name, -1)
+	h.countSubscription(name, -1)
 	if ch.live() > 1 {
-		ch.remove(sub)
+		sh.remove(ch, sub)
 		return true, false
 	}
 	sub.gone.Store(true)
-	delete(sh.channels, name)
+	sh.empty(ch)
 	h.stats.channels.Add(-1)
 	return true, true
 }
@@ -154,12 +165,12 @@ func (h *Hub) unsubscribe(sh *shard, name string, id SubscriberID, want *subscri
 const smallChannel = 8
 
 // live returns the number of live subscriptions.
-func (ch *chanState) live() int { return len(ch.list) - ch.dead }
+func (ch *chanState) live() int { return len(ch.list) - int(ch.dead) }
 
-// find returns id's live subscription, or nil.
-func (ch *chanState) find(id SubscriberID) *subscription {
-	if ch.subs != nil {
-		return ch.subs[id]
+// find returns id's live subscription of ch, or nil.
+func (sh *shard) find(ch *chanState, id SubscriberID) *subscription {
+	if ch.indexed {
+		return sh.index[ch][id]
 	}
 	for _, s := range ch.list {
 		if s.id == id && !s.gone.Load() {
@@ -169,34 +180,39 @@ func (ch *chanState) find(id SubscriberID) *subscription {
 	return nil
 }
 
-// add appends a live subscription, indexing the channel once it grows past
-// smallChannel.
-func (ch *chanState) add(sub *subscription) {
+// add appends a live subscription to ch, indexing the channel once it
+// grows past smallChannel.
+func (sh *shard) add(ch *chanState, sub *subscription) {
 	ch.list = append(ch.list, sub)
 	switch {
-	case ch.subs != nil:
-		ch.subs[sub.id] = sub
+	case ch.indexed:
+		sh.index[ch][sub.id] = sub
 	case ch.live() > smallChannel:
-		ch.subs = make(map[SubscriberID]*subscription, 2*smallChannel)
+		idx := make(map[SubscriberID]*subscription, 2*smallChannel)
 		for _, s := range ch.list {
 			if !s.gone.Load() {
-				ch.subs[s.id] = s
+				idx[s.id] = s
 			}
 		}
+		if sh.index == nil {
+			sh.index = make(map[*chanState]map[SubscriberID]*subscription)
+		}
+		sh.index[ch] = idx
+		ch.indexed = true
 	}
 }
 
-// remove marks sub gone and compacts list when half of it is gone.
-func (ch *chanState) remove(sub *subscription) {
-	if ch.subs != nil {
-		delete(ch.subs, sub.id)
+// remove marks sub gone and compacts ch's list when half of it is gone.
+func (sh *shard) remove(ch *chanState, sub *subscription) {
+	if ch.indexed {
+		delete(sh.index[ch], sub.id)
 	}
 	sub.gone.Store(true)
 	ch.dead++
-	if ch.dead*2 < len(ch.list) {
+	if int(ch.dead)*2 < len(ch.list) {
 		return
 	}
-	live := make([]*subscription, 0, len(ch.list)-ch.dead+1)
+	live := make([]*subscription, 0, len(ch.list)-int(ch.dead)+1)
 	for _, s := range ch.list {
 		if !s.gone.Load() {
 			live = append(live, s)
@@ -205,18 +221,36 @@ func (ch *chanState) remove(sub *subscription) {
 	ch.list, ch.dead = live, 0
 }
 
+// empty forgets ch's subscriptions once the last is gone: the channel
+// stays in the map, empty, for settle.
+func (sh *shard) empty(ch *chanState) {
+	if ch.indexed {
+		delete(sh.index, ch)
+		ch.indexed = false
+	}
+	ch.list, ch.dead = nil, 0
+}
+
 // settle brings the bus and the occupancy hooks in line with whether
-// channel is occupied now. Calls for one shard run one at a time, so the
-// bus and the hooks see a channel's changes in order even when the
-// Subscribe and Unsubscribe calls that made them race. It returns the bus's
-// error for a failed Subscribe; other errors are logged.
+// channel is occupied now, and removes the channel from the shard's map
+// once it is empty and the bus no longer knows of it. Calls for one shard
+// run one at a time, so the bus and the hooks see a channel's changes in
+// order even when the Subscribe and Unsubscribe calls that made them race.
+// It returns the bus's error for a failed Subscribe; other errors are
+// logged.
 func (h *Hub) settle(ctx context.Context, sh *shard, name string) error {
 	sh.settleMu.Lock()
 	defer sh.settleMu.Unlock()
-	sh.mu.RLock()
-	occupied := sh.channels[name] != nil
-	sh.mu.RUnlock()
-	_, told := sh.announced[name]
+	sh.mu.Lock()
+	ch := sh.channels[name]
+	occupied := ch != nil && ch.live() > 0
+	told := ch != nil && ch.told
+	if !occupied && ch != nil {
+		// Vacated: from here a Subscribe finds no channel, or a new one
+		// not told, and waits for this settle before telling the bus.
+		delete(sh.channels, name)
+	}
+	sh.mu.Unlock()
 
 	switch {
 	case occupied && !told:
@@ -225,12 +259,15 @@ func (h *Hub) settle(ctx context.Context, sh *shard, name string) error {
 				return err
 			}
 		}
-		sh.announced[name] = struct{}{}
+		// The channel stays in the map until a settle removes it, and
+		// settles of this shard wait for this one.
+		sh.mu.Lock()
+		ch.told = true
+		sh.mu.Unlock()
 		if h.opts.OnChannelOccupied != nil {
 			h.opts.OnChannelOccupied(name)
 		}
 	case !occupied && told:
-		delete(sh.announced, name)
 		if !h.closed.Load() {
 			err := h.bus.Unsubscribe(ctx, name)
 			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, bus.ErrClosed) {
@@ -240,14 +277,6 @@ func (h *Hub) settle(ctx context.Context, sh *shard, name string) error {
 		if h.opts.OnChannelVacated != nil {
 			h.opts.OnChannelVacated(name)
 		}
-	}
-	if occupied {
-		// Mark whichever channel value is current: the bus knows the name.
-		sh.mu.Lock()
-		if ch := sh.channels[name]; ch != nil {
-			ch.ready = true
-		}
-		sh.mu.Unlock()
 	}
 	return nil
 }
@@ -273,7 +302,7 @@ func (h *Hub) Channels(prefix string) []ChannelInfo {
 		sh := &h.shards[i]
 		sh.mu.RLock()
 		for name, ch := range sh.channels {
-			if strings.HasPrefix(name, prefix) {
+			if ch.live() > 0 && strings.HasPrefix(name, prefix) {
 				out = append(out, ChannelInfo{Name: name, Subscribers: ch.live()})
 			}
 		}

@@ -51,7 +51,7 @@ func (c *conn) clientEvent(e Event) {
 		return
 	}
 	c.d.stats.clientEvents.Add(1)
-	c.d.hooks.clientEvent(a, e.Channel, e.Event, data, c.sid, userID)
+	c.d.hooks.clientEvent(a, e.Channel, e.Event, data, socketID(c.id), userID)
 }
 
 func (c *conn) rejectClientEvent(code Code, msg string) {

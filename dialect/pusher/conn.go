@@ -21,8 +21,7 @@ type conn struct {
 	d   *Dialect
 	app *app
 	ws  *ws.Conn
-	id  hub.SubscriberID
-	sid string // id as a socket id, "hi.lo"
+	id  hub.SubscriberID // the socket id is socketID(id), made when needed: 32 bytes less per idle connection
 
 	lastSeen atomic.Int64 // dialect clock at the last message received
 	pingSent atomic.Int64 // dialect clock when pusher:ping went out; 0 if none is due
@@ -37,7 +36,7 @@ type conn struct {
 }
 
 func newConn(d *Dialect, a *app, wc *ws.Conn, id hub.SubscriberID) *conn {
-	c := &conn{d: d, app: a, ws: wc, id: id, sid: socketID(id)}
+	c := &conn{d: d, app: a, ws: wc, id: id}
 	now := d.clock.Load()
 	c.lastSeen.Store(now)
 	c.openedAt = now

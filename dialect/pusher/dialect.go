@@ -222,7 +222,7 @@ func (d *Dialect) accept(wc *ws.Conn) {
 	c.send(encodeEventJSON(a.ev.connectionEstablished, "", struct {
 		SocketID        string `json:"socket_id"`
 		ActivityTimeout int    `json:"activity_timeout"`
-	}{c.sid, max(1, int(a.activityTimeout/time.Second))}))
+	}{socketID(c.id), max(1, int(a.activityTimeout/time.Second))}))
 }
 
 // defaultEvents names events before the app, and so its prefix, is known.

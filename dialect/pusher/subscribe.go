@@ -67,7 +67,7 @@ func (c *conn) subscribe(e Event) {
 			c.refuseSubscription(name, subError("AuthError", 401, "Subscribing to "+name+" needs an auth signature"))
 			return
 		}
-		if !c.app.checkAuth(sd.Auth, channelAuthMessage(c.sid, name, cd)) {
+		if !c.app.checkAuth(sd.Auth, channelAuthMessage(socketID(c.id), name, cd)) {
 			c.d.stats.authFailures.Add(1)
 			c.refuseSubscription(name, subError("AuthError", 401, "Invalid signature for "+name))
 			return
@@ -95,7 +95,9 @@ func (c *conn) subscribe(e Event) {
 		c.refuseSubscription(name, subError("ServerError", 500, "Subscription failed on the server; try again"))
 		return
 	}
-	c.channels.put(name, userID)
+	// The set keeps the name as the tail of hubName, which the hub keeps
+	// too: one copy of the name per idle connection, not two.
+	c.channels.put(hubName[len(hubName)-len(name):], userID)
 	c.d.stats.subscriptions.Add(1)
 	n := c.countIfNeeded(hubName, first)
 	if first && n == 1 {
