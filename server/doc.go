@@ -2,10 +2,11 @@
 // endpoints, health and readiness probes, Prometheus metrics, optional pprof,
 // TLS and graceful shutdown.
 //
-// The binary builds the hub, the bus and every [Dialect], then hands the
-// dialects to [New]:
+// The binary builds the hub, the bus and every dialect.Dialect, then hands
+// the dialects to [New]:
 //
-//	srv, err := server.New(cfg, logger, echo.New(cfg.Echo, server.WebSocketOptions(cfg.WebSocket), logger))
+//	e, _ := echo.New(cfg.Echo, dialect.Deps{WebSocket: server.WebSocketOptions(cfg.WebSocket), Logger: logger})
+//	srv, err := server.New(cfg, logger, e)
 //	if err != nil { ... }
 //	srv.AddReadinessCheck("redis", bus.Ping) // optional
 //	err = srv.ListenAndServe(ctx)           // until ctx is done, then a graceful shutdown
@@ -31,6 +32,6 @@
 // within config.Config.ShutdownTimeout; connections still open then are cut,
 // counted in a warning, and Serve still returns nil: a normal stop.
 //
-// This package knows dialects only through the [Dialect] interface, and knows
-// nothing of the hub, the bus or any wire format.
+// This package knows dialects only through the dialect.Dialect interface,
+// and uses nothing of the hub, the bus or any wire format.
 package server

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
-	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/dialect"
 )
 
 // smuggled is a POST whose Content-Length covers a second, hidden request
@@ -55,10 +55,10 @@ func rawExchange(t *testing.T, r *running, req string) []*http.Response {
 func TestRequestSmugglingClosesTheConnection(t *testing.T) {
 	var api, hidden atomic.Int32
 	f := newFake("fake")
-	f.routes = []server.Route{
-		{Pattern: "POST /api", Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { api.Add(1) })},
-		{Pattern: "GET /hidden", Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hidden.Add(1) })},
-		{Pattern: "GET /ws", Protocol: server.ProtocolWebSocket, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hidden.Add(1) })},
+	f.routes = []dialect.Route{
+		{Pattern: "POST /api", Protocol: dialect.ProtocolHTTP, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { api.Add(1) })},
+		{Pattern: "GET /hidden", Protocol: dialect.ProtocolHTTP, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hidden.Add(1) })},
+		{Pattern: "GET /ws", Protocol: dialect.ProtocolWebSocket, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hidden.Add(1) })},
 	}
 	r := start(t, testConfig(), f)
 

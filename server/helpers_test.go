@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/server"
 	"github.com/switchboard-rt/switchboard/ws"
@@ -36,7 +37,7 @@ type running struct {
 
 // start serves srv's dialects with cfg on a free loopback port; the test's
 // cleanup stops it.
-func start(t *testing.T, cfg *config.Config, ds ...server.Dialect) *running {
+func start(t *testing.T, cfg *config.Config, ds ...dialect.Dialect) *running {
 	t.Helper()
 	logs := &testutil.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -80,7 +81,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // fakeDialect is a Dialect whose parts a test sets.
 type fakeDialect struct {
 	name     string
-	routes   []server.Route
+	routes   []dialect.Route
 	stats    ws.Stats
 	ready    error
 	err      error         // returned by Shutdown, if not nil
@@ -93,9 +94,9 @@ func newFake(name string) *fakeDialect {
 	return &fakeDialect{name: name, shutdown: make(chan struct{})}
 }
 
-func (f *fakeDialect) Name() string           { return f.name }
-func (f *fakeDialect) Routes() []server.Route { return f.routes }
-func (f *fakeDialect) Stats() ws.Stats        { return f.stats }
+func (f *fakeDialect) Name() string            { return f.name }
+func (f *fakeDialect) Routes() []dialect.Route { return f.routes }
+func (f *fakeDialect) Stats() ws.Stats         { return f.stats }
 
 func (f *fakeDialect) Shutdown(ctx context.Context) error {
 	defer close(f.shutdown)
@@ -112,7 +113,7 @@ func (f *fakeDialect) Shutdown(ctx context.Context) error {
 	return f.err
 }
 
-// readyFake is a fakeDialect that is also a server.ReadinessChecker.
+// readyFake is a fakeDialect that is also a dialect.ReadinessChecker.
 type readyFake struct{ *fakeDialect }
 
 func (f readyFake) Ready(context.Context) error { return f.ready }

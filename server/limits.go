@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"golang.org/x/time/rate"
 )
 
@@ -49,9 +50,9 @@ func newRateLimits(handshakesPerIP, apiRequests int) *rateLimits {
 // wrap puts the limit for a route's protocol in front of h.
 func (l *rateLimits) wrap(protocol string, h http.Handler) http.Handler {
 	switch {
-	case protocol == ProtocolWebSocket && l.handshakes != nil:
+	case protocol == dialect.ProtocolWebSocket && l.handshakes != nil:
 		return l.limit(limitHandshakes, l.handshakes, clientIP, h)
-	case protocol == ProtocolHTTP && l.api != nil:
+	case protocol == dialect.ProtocolHTTP && l.api != nil:
 		return l.limit(limitAPI, l.api, apiClient, h)
 	}
 	return h

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/dialect"
 )
 
 // TestPerClientLimits makes requests faster than a limit of one a second
@@ -15,9 +15,9 @@ import (
 func TestPerClientLimits(t *testing.T) {
 	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	f := newFake("fake")
-	f.routes = []server.Route{
-		{Pattern: "GET /ws", Protocol: server.ProtocolWebSocket, Handler: ok},
-		{Pattern: "GET /apps/{app_id}/channels", Protocol: server.ProtocolHTTP, Handler: ok},
+	f.routes = []dialect.Route{
+		{Pattern: "GET /ws", Protocol: dialect.ProtocolWebSocket, Handler: ok},
+		{Pattern: "GET /apps/{app_id}/channels", Protocol: dialect.ProtocolHTTP, Handler: ok},
 	}
 	cfg := testConfig()
 	cfg.Limits.HandshakesPerIP = 1

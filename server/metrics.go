@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -14,7 +15,7 @@ import (
 // that tests and embedders can run several servers in one process) with the
 // Go runtime, process and build collectors and the per-dialect WebSocket
 // counters.
-func newRegistry(dialects []Dialect) (*prometheus.Registry, error) {
+func newRegistry(dialects []dialect.Dialect) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -43,7 +44,7 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 // WebSocket layer keeps plain atomic counters and knows nothing of
 // Prometheus.
 type dialectCollector struct {
-	dialects []Dialect
+	dialects []dialect.Dialect
 	metrics  []dialectMetric
 }
 
@@ -54,7 +55,7 @@ type dialectMetric struct {
 	value func(ws.Stats) float64
 }
 
-func newDialectCollector(dialects []Dialect) *dialectCollector {
+func newDialectCollector(dialects []dialect.Dialect) *dialectCollector {
 	m := func(name, help string, kind prometheus.ValueType, value func(ws.Stats) float64) dialectMetric {
 		return dialectMetric{
 			desc:  prometheus.NewDesc("switchboard_"+name, help, []string{"dialect"}, nil),

@@ -3,16 +3,18 @@ package server
 import (
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/switchboard-rt/switchboard/dialect"
 )
 
 // pprofRoutes are Go's profiling handlers under config.PprofPath. Importing
 // net/http/pprof also registers them on http.DefaultServeMux, which
 // Switchboard never serves.
-func pprofRoutes() []Route {
-	r := func(pattern string, h http.HandlerFunc) Route {
-		return Route{Pattern: pattern, Protocol: ProtocolHTTP, Handler: h}
+func pprofRoutes() []dialect.Route {
+	r := func(pattern string, h http.HandlerFunc) dialect.Route {
+		return dialect.Route{Pattern: pattern, Protocol: dialect.ProtocolHTTP, Handler: h}
 	}
-	return []Route{
+	return []dialect.Route{
 		r("GET /debug/pprof/", pprof.Index), // also heap, goroutine, allocs, block, mutex, threadcreate
 		r("GET /debug/pprof/cmdline", pprof.Cmdline),
 		r("GET /debug/pprof/profile", pprof.Profile),

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 )
 
 // MaxHeaderBytes bounds the size of a request's headers. The header and
@@ -26,7 +27,7 @@ const MaxHeaderBytes = 64 << 10
 type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	dialects []Dialect
+	dialects []dialect.Dialect
 	mux      *http.ServeMux
 	handler  http.Handler // mux behind the HTTP hardening of every request
 	registry *prometheus.Registry
@@ -49,7 +50,7 @@ type servedRoute struct {
 // pprof as cfg says. cfg must be valid (config.Config.Validate) and must not
 // change afterwards. It fails when two routes conflict, two dialects share a
 // name, or the TLS files cannot be loaded.
-func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server, error) {
+func New(cfg *config.Config, logger *slog.Logger, dialects ...dialect.Dialect) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -61,7 +62,7 @@ func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server,
 			return nil, fmt.Errorf("server: two dialects are named %q", d.Name())
 		}
 		names[d.Name()] = true
-		if rc, ok := d.(ReadinessChecker); ok {
+		if rc, ok := d.(dialect.ReadinessChecker); ok {
 			s.AddReadinessCheck(d.Name(), rc.Ready)
 		}
 	}
@@ -88,30 +89,30 @@ func New(cfg *config.Config, logger *slog.Logger, dialects ...Dialect) (*Server,
 
 // routes mounts every endpoint on s.mux.
 func (s *Server) routes() error {
-	h := func(pattern, protocol, dialect string, handler http.Handler) error {
+	h := func(pattern, protocol, owner string, handler http.Handler) error {
 		if err := handle(s.mux, pattern, handler); err != nil {
 			return err
 		}
-		s.served = append(s.served, servedRoute{pattern, protocol, dialect})
+		s.served = append(s.served, servedRoute{pattern, protocol, owner})
 		return nil
 	}
 	errs := []error{
-		h("GET /healthz", ProtocolHTTP, "", http.HandlerFunc(s.healthz)),
-		h("GET /readyz", ProtocolHTTP, "", http.HandlerFunc(s.readyz)),
+		h("GET /healthz", dialect.ProtocolHTTP, "", http.HandlerFunc(s.healthz)),
+		h("GET /readyz", dialect.ProtocolHTTP, "", http.HandlerFunc(s.readyz)),
 	}
 	if s.cfg.Metrics.Enabled {
-		errs = append(errs, h("GET "+s.cfg.Metrics.Path, ProtocolHTTP, "", metricsHandler(s.registry)))
+		errs = append(errs, h("GET "+s.cfg.Metrics.Path, dialect.ProtocolHTTP, "", metricsHandler(s.registry)))
 	}
 	if s.cfg.Pprof.Enabled {
 		for _, r := range pprofRoutes() {
 			errs = append(errs, handle(s.mux, r.Pattern, r.Handler))
 		}
-		s.served = append(s.served, servedRoute{config.PprofPath, ProtocolHTTP, ""})
+		s.served = append(s.served, servedRoute{config.PprofPath, dialect.ProtocolHTTP, ""})
 	}
 	for _, d := range s.dialects {
 		for _, r := range d.Routes() {
 			handler := r.Handler
-			if r.Protocol == ProtocolWebSocket {
+			if r.Protocol == dialect.ProtocolWebSocket {
 				handler = s.limitConnections(handler)
 			}
 			handler = s.limits.wrap(r.Protocol, handler)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/server"
 )
 
@@ -100,7 +101,7 @@ func TestShutdownReportsADialectFailure(t *testing.T) {
 
 func TestServeLogsEndpoints(t *testing.T) {
 	f := newFake("fake")
-	f.routes = []server.Route{{Pattern: "GET /fake", Protocol: server.ProtocolWebSocket, Handler: http.NotFoundHandler()}}
+	f.routes = []dialect.Route{{Pattern: "GET /fake", Protocol: dialect.ProtocolWebSocket, Handler: http.NotFoundHandler()}}
 	cfg := testConfig()
 	cfg.Pprof.Enabled = true
 	r := start(t, cfg, f)
@@ -147,7 +148,7 @@ func TestMetricsCanBeTurnedOff(t *testing.T) {
 
 func TestNewRejectsConflicts(t *testing.T) {
 	clash := newFake("clash")
-	clash.routes = []server.Route{{Pattern: "GET /metrics", Protocol: server.ProtocolHTTP, Handler: http.NotFoundHandler()}}
+	clash.routes = []dialect.Route{{Pattern: "GET /metrics", Protocol: dialect.ProtocolHTTP, Handler: http.NotFoundHandler()}}
 	if _, err := server.New(testConfig(), nil, clash); err == nil || !strings.Contains(err.Error(), "/metrics") {
 		t.Errorf("New with a route on /metrics = %v, want an error naming it", err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/dialect/echo"
 	"github.com/switchboard-rt/switchboard/server"
 	"github.com/switchboard-rt/switchboard/ws"
@@ -28,7 +29,11 @@ import (
 // newEcho is the echo dialect as the binary builds it.
 func newEcho(t *testing.T) *echo.Dialect {
 	cfg := testConfig()
-	return echo.New(cfg.Echo, server.WebSocketOptions(cfg.WebSocket), nil)
+	d, err := echo.New(cfg.Echo, dialect.Deps{WebSocket: server.WebSocketOptions(cfg.WebSocket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // dial opens a WebSocket to url; the test's cleanup drops it.

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/dialect/atmosphere"
 	"github.com/switchboard-rt/switchboard/dialect/echo"
 	"github.com/switchboard-rt/switchboard/dialect/pusher"
@@ -86,32 +87,40 @@ func serve(ctx context.Context, e *env, args []string) error {
 }
 
 // dialects builds every enabled dialect. Shared state (the hub and its bus)
-// is built once, by serve, and handed to the dialects that need it; the
-// server package only mounts them.
-func dialects(cfg *config.Config, h *hub.Hub, logger *slog.Logger) ([]server.Dialect, error) {
-	wsOpts := server.WebSocketOptions(cfg.WebSocket)
-	var ds []server.Dialect
-	if cfg.Echo.Enabled {
-		ds = append(ds, echo.New(cfg.Echo, wsOpts, logger))
+// is built once, by serve, and handed to every dialect in the same Deps;
+// the server package only mounts them.
+func dialects(cfg *config.Config, h *hub.Hub, logger *slog.Logger) ([]dialect.Dialect, error) {
+	deps := dialect.Deps{Hub: h, WebSocket: server.WebSocketOptions(cfg.WebSocket), Logger: logger}
+	enabled := []struct {
+		on  bool
+		new func() (dialect.Dialect, error)
+	}{
+		{cfg.Echo.Enabled, func() (dialect.Dialect, error) { return echo.New(cfg.Echo, deps) }},
+		{cfg.Tokens.Enabled, func() (dialect.Dialect, error) { return tokens.New(cfg.Tokens, deps) }},
+		{cfg.Pusher.Enabled, func() (dialect.Dialect, error) { return pusher.New(cfg.Pusher, deps) }},
+		{cfg.Atmosphere.Enabled, func() (dialect.Dialect, error) { return atmosphere.New(cfg.Atmosphere, deps) }},
 	}
-	if cfg.Tokens.Enabled {
-		ds = append(ds, tokens.New(cfg.Tokens, wsOpts, h, logger))
-	}
-	if cfg.Pusher.Enabled {
-		p, err := pusher.New(cfg.Pusher, wsOpts, h, logger)
+	var ds []dialect.Dialect
+	for _, e := range enabled {
+		if !e.on {
+			continue
+		}
+		d, err := e.new()
 		if err != nil {
+			shutdownAll(ds)
 			return nil, err
 		}
-		ds = append(ds, p)
-	}
-	if cfg.Atmosphere.Enabled {
-		a, err := atmosphere.New(cfg.Atmosphere, h, wsOpts, logger)
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, a)
+		ds = append(ds, d)
 	}
 	return ds, nil
+}
+
+// shutdownAll stops dialects already built when a later one fails: they
+// have started goroutines of their own.
+func shutdownAll(ds []dialect.Dialect) {
+	for _, d := range ds {
+		_ = d.Shutdown(context.Background())
+	}
 }
 
 func parseServeFlags(e *env, args []string) (serveFlags, error) {

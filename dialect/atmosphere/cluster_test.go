@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/bus/redis"
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 	"github.com/switchboard-rt/switchboard/internal/testutil"
@@ -74,7 +75,7 @@ func newNodeEnv(t *testing.T, opts *hub.Options, clock *fakeClock, logs io.Write
 	if logs == nil {
 		logs = io.Discard
 	}
-	d, err := newDialect(cfg, h, ws.Options{PingInterval: -1}, slog.New(slog.NewTextHandler(logs, nil)), options{now: clock.now, noTicker: true})
+	d, err := newDialect(cfg, dialect.Deps{Hub: h, WebSocket: ws.Options{PingInterval: -1}, Logger: slog.New(slog.NewTextHandler(logs, nil))}, options{now: clock.now, noTicker: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func TestSessionRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "redis bus ready", func() bool { return bs.Ready(context.Background()) == nil })
-		d, err := New(testConfig(), h, ws.Options{PingInterval: -1}, nil)
+		d, err := New(testConfig(), dialect.Deps{Hub: h, WebSocket: ws.Options{PingInterval: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package atmosphere
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,8 +10,8 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/server"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -26,17 +25,17 @@ const (
 )
 
 // Dialect is the Atmosphere event-subscription dialect. It implements
-// server.Dialect. Create it with New; stop it with Shutdown.
+// dialect.Dialect. Create it with New; stop it with Shutdown.
 type Dialect struct {
-	cfg    config.Atmosphere
-	log    *slog.Logger
-	hub    *hub.Hub
-	ownHub bool // made by New, closed by Shutdown
-	ws     *ws.Server
-	auth   *auth
-	store  *store
-	loc    *time.Location
-	now    func() time.Time
+	cfg     config.Atmosphere
+	log     *slog.Logger
+	hub     *hub.Hub
+	origins dialect.Origins // atmosphere.origin
+	ws      *ws.Server
+	auth    *auth
+	store   *store
+	loc     *time.Location
+	now     func() time.Time
 
 	batches batcher
 	polls   *pollRegistry
@@ -74,7 +73,7 @@ type Dialect struct {
 	sharedLogged atomic.Bool
 }
 
-var _ server.Dialect = (*Dialect)(nil)
+var _ dialect.Dialect = (*Dialect)(nil)
 
 // options are what tests change.
 type options struct {
@@ -82,26 +81,28 @@ type options struct {
 	noTicker bool             // tests drive tick themselves
 }
 
-// New returns the dialect for cfg (which must be valid). h is the hub that
-// carries published events between nodes; nil makes a private one-node hub.
-// opts carries the shared WebSocket settings (see server.WebSocketOptions).
-// A nil logger logs nothing. New starts two goroutines (the ticker and the
-// session sweeper), stopped by Shutdown.
-func New(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog.Logger) (*Dialect, error) {
-	return newDialect(cfg, h, opts, logger, options{})
+// New returns the dialect for cfg (which must be valid). deps.Hub carries
+// published events between nodes; New fails without one
+// (dialect.ErrMissingDependency). deps.WebSocket carries the shared
+// WebSocket settings. New starts two goroutines (the ticker and the session
+// sweeper), stopped by Shutdown.
+func New(cfg config.Atmosphere, deps dialect.Deps) (*Dialect, error) {
+	return newDialect(cfg, deps, options{})
 }
 
-func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog.Logger, o options) (*Dialect, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func newDialect(cfg config.Atmosphere, deps dialect.Deps, o options) (*Dialect, error) {
+	if err := deps.RequireHub(Name); err != nil {
+		return nil, err
 	}
+	opts := deps.WebSocket
 	if o.now == nil {
 		o.now = time.Now
 	}
 	d := &Dialect{
 		cfg:        cfg,
-		log:        logger.With("dialect", Name),
-		hub:        h,
+		log:        deps.Log(Name),
+		hub:        deps.Hub,
+		origins:    dialect.NewOrigins(cfg.Origins()),
 		auth:       newAuth(cfg),
 		store:      newStore(cfg.MaxLastStates),
 		loc:        cfg.Location(),
@@ -113,27 +114,14 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 		sweepDone:  make(chan struct{}),
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	if d.hub == nil {
-		var err error
-		if d.hub, err = hub.New(&hub.Options{Logger: logger}); err != nil {
-			return nil, fmt.Errorf("atmosphere: %w", err)
-		}
-		d.ownHub = true
-	}
 	d.polls = newPollRegistry(d)
 	d.storeID = d.hub.NewID()
 	if _, err := d.hub.Subscribe(context.Background(), storeChannel, d.storeID, d.store); err != nil {
-		if d.ownHub {
-			_ = d.hub.Close()
-		}
 		return nil, fmt.Errorf("atmosphere: subscribe to the store channel: %w", err)
 	}
 	d.noticesID = d.hub.NewID()
 	if _, err := d.hub.Subscribe(context.Background(), authChannel, d.noticesID, &d.notices); err != nil {
 		d.hub.Unsubscribe(storeChannel, d.storeID)
-		if d.ownHub {
-			_ = d.hub.Close()
-		}
 		return nil, fmt.Errorf("atmosphere: subscribe to the session channel: %w", err)
 	}
 	if cfg.Enabled && cfg.PublisherAPIKey == "" {
@@ -149,7 +137,7 @@ func newDialect(cfg config.Atmosphere, h *hub.Hub, opts ws.Options, logger *slog
 	if opts.MaxPayload > 0 {
 		opts.MaxPayload = max(opts.MaxPayload, 4*int64(cfg.MaxRequestSize))
 	}
-	opts.CheckOrigin = d.originAllowed
+	opts.CheckOrigin = d.origins.Check
 	opts.OverflowCode, opts.OverflowReason = ws.StatusTryAgainLater, "slow consumer"
 	d.ws = ws.NewServer(opts)
 	d.ws.OnConnection(d.accept)
@@ -246,15 +234,15 @@ func (d *Dialect) Name() string { return Name }
 
 // Routes returns the subscription endpoint (WebSocket and long-polling),
 // user/auth, user/logout and the publisher API, under the prefix.
-func (d *Dialect) Routes() []server.Route {
+func (d *Dialect) Routes() []dialect.Route {
 	p := d.cfg.Prefix
 	sub := http.HandlerFunc(d.serveSubscription)
-	return []server.Route{
-		{Pattern: p + config.AtmosphereSubscriptionPath, Protocol: server.ProtocolWebSocket, Handler: sub},
-		{Pattern: p + config.AtmosphereSubscriptionPath + "/{$}", Protocol: server.ProtocolWebSocket, Handler: sub},
-		{Pattern: p + config.AtmosphereAuthPath, Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.serveAuth)},
-		{Pattern: p + config.AtmosphereLogoutPath, Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.serveLogout)},
-		{Pattern: p + config.AtmospherePublisherPath, Protocol: server.ProtocolHTTP, Handler: d.publisherHandler()},
+	return []dialect.Route{
+		{Pattern: p + config.AtmosphereSubscriptionPath, Protocol: dialect.ProtocolWebSocket, Handler: sub},
+		{Pattern: p + config.AtmosphereSubscriptionPath + "/{$}", Protocol: dialect.ProtocolWebSocket, Handler: sub},
+		{Pattern: p + config.AtmosphereAuthPath, Protocol: dialect.ProtocolHTTP, Handler: http.HandlerFunc(d.serveAuth)},
+		{Pattern: p + config.AtmosphereLogoutPath, Protocol: dialect.ProtocolHTTP, Handler: http.HandlerFunc(d.serveLogout)},
+		{Pattern: p + config.AtmospherePublisherPath, Protocol: dialect.ProtocolHTTP, Handler: d.publisherHandler()},
 	}
 }
 
@@ -288,8 +276,5 @@ func (d *Dialect) Shutdown(ctx context.Context) error {
 	d.polls.closeAll()
 	d.hub.Unsubscribe(storeChannel, d.storeID)
 	d.hub.Unsubscribe(authChannel, d.noticesID)
-	if d.ownHub {
-		err = errors.Join(err, d.hub.Close())
-	}
 	return err
 }

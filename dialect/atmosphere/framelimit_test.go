@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
 )
@@ -40,7 +41,7 @@ func TestOversizedFrames(t *testing.T) {
 				t.Fatal(err)
 			}
 			clock := newFakeClock()
-			d, err := newDialect(cfg, h, ws.Options{PingInterval: -1, MaxPayload: tt.maxPayload}, slog.New(slog.NewTextHandler(io.Discard, nil)), options{now: clock.now, noTicker: true})
+			d, err := newDialect(cfg, dialect.Deps{Hub: h, WebSocket: ws.Options{PingInterval: -1, MaxPayload: tt.maxPayload}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, options{now: clock.now, noTicker: true})
 			if err != nil {
 				t.Fatal(err)
 			}

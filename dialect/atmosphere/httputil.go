@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/switchboard-rt/switchboard/internal/localreq"
@@ -16,18 +15,6 @@ import (
 
 // This file holds what the HTTP endpoints share: origins and CORS, cache
 // headers, reading parameters, and who counts as local.
-
-// originAllowed reports whether a request's Origin may use the dialect: no
-// Origin (not a browser), any when atmosphere.origin is "*", else one of
-// the listed origins.
-func (d *Dialect) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	list := d.cfg.Origins()
-	return list == nil || slices.Contains(list, o)
-}
 
 // cors sets the CORS headers of an allowed cross-origin request, and
 // refuses (403) one from an origin that is not allowed. It reports whether
@@ -37,7 +24,7 @@ func (d *Dialect) cors(w http.ResponseWriter, r *http.Request) bool {
 	if o == "" {
 		return true
 	}
-	if !d.originAllowed(r) {
+	if !d.origins.Check(r) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return false
 	}

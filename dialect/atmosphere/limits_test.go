@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/ws"
 )
@@ -91,7 +92,7 @@ func TestSweepOffTicker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := newDialect(testConfig(), h, ws.Options{PingInterval: -1}, slog.New(slog.NewTextHandler(io.Discard, nil)), options{now: clock.now})
+	d, err := newDialect(testConfig(), dialect.Deps{Hub: h, WebSocket: ws.Options{PingInterval: -1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, options{now: clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestWebSocketBurstOverSendQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	d, err := newDialect(testConfig(), h, ws.Options{PingInterval: -1, SendQueue: 4}, slog.New(slog.NewTextHandler(io.Discard, nil)), options{now: clock.now, noTicker: true})
+	d, err := newDialect(testConfig(), dialect.Deps{Hub: h, WebSocket: ws.Options{PingInterval: -1, SendQueue: 4}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, options{now: clock.now, noTicker: true})
 	if err != nil {
 		t.Fatal(err)
 	}

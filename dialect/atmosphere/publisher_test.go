@@ -12,10 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/switchboard-rt/switchboard/dialect"
+	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/localreq"
 
 	"github.com/switchboard-rt/switchboard/config"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 func TestPublisherAuthorization(t *testing.T) {
@@ -291,7 +292,12 @@ func TestLoopbackChecks(t *testing.T) {
 	for _, key := range []string{"", "pub-key"} {
 		cfg := testConfig()
 		cfg.PublisherAPIKey = key
-		d, err := New(cfg, nil, ws.Options{}, logger)
+		h, err := hub.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Close() })
+		d, err := New(cfg, dialect.Deps{Hub: h, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}

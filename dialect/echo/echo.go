@@ -10,38 +10,36 @@ package echo
 import (
 	"context"
 	"log/slog"
-	"net/http"
 
 	"github.com/switchboard-rt/switchboard/config"
-	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // Name is the dialect's name in metrics and logs.
 const Name = "echo"
 
-// Dialect is the echo endpoint. It implements server.Dialect.
+// Dialect is the echo endpoint. It implements dialect.Dialect.
 type Dialect struct {
 	path string
 	ws   *ws.Server
 	log  *slog.Logger
 }
 
-var _ server.Dialect = (*Dialect)(nil)
+var _ dialect.Dialect = (*Dialect)(nil)
 
-// New returns the echo dialect for cfg. opts carries the shared WebSocket
-// settings (see server.WebSocketOptions); New overrides MaxPayload with
-// cfg.MaxMessageSize and allows every origin. A nil logger logs nothing.
-func New(cfg config.Echo, opts ws.Options, logger *slog.Logger) *Dialect {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+// New returns the echo dialect for cfg, with the shared WebSocket settings
+// of deps (deps.Hub is not used); New overrides MaxPayload with
+// cfg.MaxMessageSize and allows every origin. It never fails; the error is
+// the constructor shape of every dialect (package dialect).
+func New(cfg config.Echo, deps dialect.Deps) (*Dialect, error) {
+	opts := deps.WebSocket
 	opts.MaxPayload = cfg.MaxMessageSize
-	opts.CheckOrigin = func(*http.Request) bool { return true }
-	d := &Dialect{path: cfg.Path, ws: ws.NewServer(opts), log: logger.With("dialect", Name)}
+	opts.CheckOrigin = dialect.AnyOrigin.Check
+	d := &Dialect{path: cfg.Path, ws: ws.NewServer(opts), log: deps.Log(Name)}
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
-	return d
+	return d, nil
 }
 
 func (d *Dialect) accept(c *ws.Conn) {
@@ -63,8 +61,8 @@ func (d *Dialect) accept(c *ws.Conn) {
 func (d *Dialect) Name() string { return Name }
 
 // Routes returns the WebSocket endpoint at the configured path.
-func (d *Dialect) Routes() []server.Route {
-	return []server.Route{{Pattern: "GET " + d.path, Protocol: server.ProtocolWebSocket, Handler: d.ws}}
+func (d *Dialect) Routes() []dialect.Route {
+	return []dialect.Route{{Pattern: "GET " + d.path, Protocol: dialect.ProtocolWebSocket, Handler: d.ws}}
 }
 
 // Stats returns the WebSocket counters.

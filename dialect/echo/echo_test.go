@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/dialect/echo"
 	"github.com/switchboard-rt/switchboard/server"
 )
@@ -31,7 +32,10 @@ func serve(t *testing.T, cfg config.Echo) string {
 // serveWith is serve with the websocket section wsc.
 func serveWith(t *testing.T, cfg config.Echo, wsc config.WebSocket) string {
 	t.Helper()
-	d := echo.New(cfg, server.WebSocketOptions(wsc), nil)
+	d, err := echo.New(cfg, dialect.Deps{WebSocket: server.WebSocketOptions(wsc)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	for _, r := range d.Routes() {
 		mux.Handle(r.Pattern, r.Handler)
@@ -224,9 +228,12 @@ func TestAnyOriginMayConnect(t *testing.T) {
 func TestConfiguredPath(t *testing.T) {
 	cfg := config.Default().Echo
 	cfg.Path = "/custom/echo"
-	d := echo.New(cfg, server.WebSocketOptions(config.Default().WebSocket), nil)
+	d, err := echo.New(cfg, dialect.Deps{WebSocket: server.WebSocketOptions(config.Default().WebSocket)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	routes := d.Routes()
-	if len(routes) != 1 || routes[0].Pattern != "GET /custom/echo" || routes[0].Protocol != server.ProtocolWebSocket {
+	if len(routes) != 1 || routes[0].Pattern != "GET /custom/echo" || routes[0].Protocol != dialect.ProtocolWebSocket {
 		t.Fatalf("Routes() = %+v, want one WebSocket route GET /custom/echo", routes)
 	}
 	if d.Name() != "echo" {

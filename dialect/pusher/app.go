@@ -1,14 +1,12 @@
 package pusher
 
 import (
-	"net/url"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -18,7 +16,7 @@ type app struct {
 	secret  []byte
 	enabled bool
 	ev      eventNames
-	origins []string // allowed Origin values; nil for any
+	origins dialect.Origins // allowed_origins
 
 	maxConns          int64
 	maxClientEvents   int
@@ -73,9 +71,7 @@ func newApp(c config.PusherApp) *app {
 		connKey:           "pusher/" + c.ID,
 		macs:              newMACPool([]byte(c.Secret)),
 	}
-	for _, o := range c.AllowedOrigins {
-		a.origins = append(a.origins, strings.TrimSuffix(strings.ToLower(o), "/"))
-	}
+	a.origins = dialect.NewOrigins(c.AllowedOrigins)
 	for _, w := range c.Webhooks {
 		a.webhooks = append(a.webhooks, &hookTarget{app: a, url: w.URL, events: w.EventTypes})
 	}
@@ -108,17 +104,6 @@ func setDefault[T comparable](field *T, def T) {
 
 // hubChannel returns the hub's name for the app's channel.
 func (a *app) hubChannel(name string) string { return a.hubPrefix + name }
-
-// originAllowed reports whether a handshake's Origin header may connect.
-func (a *app) originAllowed(origin string) bool {
-	if a.origins == nil || origin == "" {
-		return true
-	}
-	if u, err := url.Parse(origin); err == nil {
-		origin = strings.ToLower(u.Scheme + "://" + u.Host)
-	}
-	return slices.Contains(a.origins, origin)
-}
 
 // eventNames are the protocol's event names with the app's prefix,
 // "pusher" or "broadcastt", built once.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // nopSub is a hub subscriber that accepts every message and keeps none.
@@ -45,7 +45,7 @@ func BenchmarkRESTPublish(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer h.Close()
-			d, err := New(config.Pusher{Enabled: true, Apps: []config.PusherApp{testApp()}}, ws.Options{}, h, nil)
+			d, err := New(config.Pusher{Enabled: true, Apps: []config.PusherApp{testApp()}}, dialect.Deps{Hub: h})
 			if err != nil {
 				b.Fatal(err)
 			}

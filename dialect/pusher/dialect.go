@@ -2,7 +2,6 @@ package pusher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,8 +12,8 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/server"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -24,7 +23,7 @@ const hubTimeout = 5 * time.Second
 
 // Dialect serves the Pusher Channels protocol for the configured apps: the
 // WebSocket endpoint /app/{key} and the REST API /apps/{id}/... It
-// implements server.Dialect and prometheus.Collector. Create it with New
+// implements dialect.Dialect and prometheus.Collector. Create it with New
 // and stop it with Shutdown; its methods are safe for concurrent use.
 type Dialect struct {
 	log   *slog.Logger
@@ -50,23 +49,21 @@ type Dialect struct {
 	stopOnce sync.Once
 }
 
-var _ server.Dialect = (*Dialect)(nil)
+var _ dialect.Dialect = (*Dialect)(nil)
 
-// New returns the Pusher dialect for cfg. wsOpts are the WebSocket options
-// the websocket config section asks for (server.WebSocketOptions); New sets
-// the Pusher close code for shutdowns and its own origin check. All channels
-// and presence go through h. With no apps in cfg, New serves
+// New returns the Pusher dialect for cfg. deps.WebSocket are the WebSocket
+// options the websocket config section asks for; New sets the Pusher close
+// code for shutdowns and the apps' origin policies. All channels and
+// presence go through deps.Hub, without which New fails
+// (dialect.ErrMissingDependency). With no apps in cfg, New serves
 // config.DefaultPusherApp and logs a warning. New starts the dialect's
 // sweeper, which Shutdown stops; webhook senders start when there are
 // webhooks to send, and Shutdown stops them too.
-func New(cfg config.Pusher, wsOpts ws.Options, h *hub.Hub, logger *slog.Logger) (*Dialect, error) {
-	if h == nil {
-		return nil, errors.New("pusher: New needs a hub")
+func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
+	if err := deps.RequireHub("pusher"); err != nil {
+		return nil, err
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	logger = logger.With("dialect", "pusher")
+	h, wsOpts, logger := deps.Hub, deps.WebSocket, deps.Log("pusher")
 	apps := cfg.Apps
 	if len(apps) == 0 {
 		def := config.DefaultPusherApp()
@@ -127,18 +124,18 @@ func (d *Dialect) Name() string { return "pusher" }
 // Routes returns the WebSocket endpoint and the REST API. Any other path
 // under /apps/, or a REST path with the wrong method, gets a Pusher-style
 // JSON error (404, or 405 with Allow) instead of ServeMux's plain text.
-func (d *Dialect) Routes() []server.Route {
-	wsRoute := func(p string) server.Route {
-		return server.Route{Pattern: p, Protocol: server.ProtocolWebSocket, Handler: d.ws}
+func (d *Dialect) Routes() []dialect.Route {
+	wsRoute := func(p string) dialect.Route {
+		return dialect.Route{Pattern: p, Protocol: dialect.ProtocolWebSocket, Handler: d.ws}
 	}
-	routes := []server.Route{
+	routes := []dialect.Route{
 		wsRoute("GET /app/{key}"),
 		wsRoute("GET /app/"), // any other path: accepted, then closed with 4005
 	}
 	for _, r := range d.restRoutes() {
-		routes = append(routes, server.Route{Pattern: r.method + " " + r.path, Protocol: server.ProtocolHTTP, Handler: d.rest(r.h)})
+		routes = append(routes, dialect.Route{Pattern: r.method + " " + r.path, Protocol: dialect.ProtocolHTTP, Handler: d.rest(r.h)})
 	}
-	return append(routes, server.Route{Pattern: "/apps/", Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.restNotFound)})
+	return append(routes, dialect.Route{Pattern: "/apps/", Protocol: dialect.ProtocolHTTP, Handler: http.HandlerFunc(d.restNotFound)})
 }
 
 // restRoute is one endpoint of the REST API.
@@ -181,7 +178,7 @@ func (d *Dialect) Shutdown(ctx context.Context) error {
 func (d *Dialect) checkOrigin(r *http.Request) bool {
 	key, _ := strings.CutPrefix(r.URL.Path, "/app/")
 	if a := d.byKey[key]; a != nil {
-		return a.originAllowed(r.Header.Get("Origin"))
+		return a.origins.Check(r)
 	}
 	return true // refused after the handshake, with 4001 or 4005
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/testutil"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // With no apps, the default app is served and a warning says so, without
@@ -22,7 +22,7 @@ func TestDefaultAppWarns(t *testing.T) {
 	}
 	defer h.Close()
 	logs := &testutil.LogBuffer{}
-	d, err := New(config.Pusher{Enabled: true}, ws.Options{}, h, newTestLogger(logs))
+	d, err := New(config.Pusher{Enabled: true}, dialect.Deps{Hub: h, Logger: newTestLogger(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +46,10 @@ func TestNewRefusesDuplicateApps(t *testing.T) {
 	}
 	defer h.Close()
 	a := testApp()
-	if _, err := New(config.Pusher{Apps: []config.PusherApp{a, a}}, ws.Options{}, h, nil); err == nil {
+	if _, err := New(config.Pusher{Apps: []config.PusherApp{a, a}}, dialect.Deps{Hub: h}); err == nil {
 		t.Error("two apps with one key were accepted")
 	}
-	if _, err := New(config.Pusher{}, ws.Options{}, nil, nil); err == nil {
+	if _, err := New(config.Pusher{}, dialect.Deps{}); err == nil {
 		t.Error("New without a hub was accepted")
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/testutil"
 	"github.com/switchboard-rt/switchboard/ws"
@@ -77,7 +78,7 @@ func newEnvHub(t *testing.T, hubOpts *hub.Options, opts ws.Options, apps ...conf
 		t.Fatal(err)
 	}
 	logs := &testutil.LogBuffer{}
-	d, err := New(config.Pusher{Enabled: true, Apps: apps}, opts, h, newTestLogger(logs))
+	d, err := New(config.Pusher{Enabled: true, Apps: apps}, dialect.Deps{Hub: h, WebSocket: opts, Logger: newTestLogger(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}

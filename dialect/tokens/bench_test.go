@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // countingSub counts what the hub delivers to it, as a connection's queue
@@ -31,7 +31,10 @@ func BenchmarkRoute(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer h.Close()
-			d := New(config.Default().Tokens, ws.Options{}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			d, err := New(config.Default().Tokens, dialect.Deps{Hub: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer func() { _ = d.Shutdown(context.Background()) }()
 			holders := []string{"abc1", "abc3"}
 			for i := range members {

@@ -16,9 +16,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/testutil"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,7 +55,10 @@ func newNodeBroker(t *testing.T, opts *hub.Options, edit func(*config.Tokens)) *
 		t.Fatal(err)
 	}
 	logs := &testutil.LogBuffer{}
-	d := New(cfg, ws.Options{}, h, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	d, err := New(cfg, dialect.Deps{Hub: h, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	for _, r := range d.Routes() {
 		mux.Handle(r.Pattern, r.Handler)

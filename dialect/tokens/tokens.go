@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/server"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -30,7 +30,7 @@ const (
 const UnregisteredToken = "unregistered"
 
 // Dialect is the token broker: the WebSocket endpoint, the HTTP form API and
-// the registered-token list. It implements server.Dialect. Its methods are
+// the registered-token list. It implements dialect.Dialect. Its methods are
 // safe for concurrent use; call Shutdown once, when the server stops, to
 // stop the RegisteredTokensUrl fetcher and close the connections.
 type Dialect struct {
@@ -40,11 +40,11 @@ type Dialect struct {
 	reg     *registry
 	lookups flight // the shared store reads of isRegistered
 	log     *slog.Logger
-	origins map[string]struct{} // allowed Origin values, lower case; nil: any
-	http    *http.Transport     // for RegisteredTokensUrl and HTTP push clients
-	client  *http.Client        // fetches RegisteredTokensUrl
-	push    pushClients         // this node's HTTP push clients
-	ctx     context.Context     // cancelled by Shutdown
+	origins dialect.Origins // tokens.origin
+	http    *http.Transport // for RegisteredTokensUrl and HTTP push clients
+	client  *http.Client    // fetches RegisteredTokensUrl
+	push    pushClients     // this node's HTTP push clients
+	ctx     context.Context // cancelled by Shutdown
 	cancel  context.CancelFunc
 	fetcher sync.WaitGroup // the RegisteredTokensUrl fetcher and the shared store's resync
 	// shared is the state of the registered tokens' shared store as this
@@ -56,40 +56,33 @@ type Dialect struct {
 	conns map[*client]struct{} // this node's connections, for get_clients
 }
 
-var _ server.Dialect = (*Dialect)(nil)
+var _ dialect.Dialect = (*Dialect)(nil)
 
 // New returns the token broker for cfg and starts fetching
 // cfg.RegisteredTokensURL in the background, if set, and keeping this
 // node's copy of the tokens registered through the API (kept in h's
 // SharedStore, for every node) up to date. opts carries the
-// shared WebSocket settings (see server.WebSocketOptions); New sets
+// shared WebSocket settings (deps.WebSocket); New sets
 // CheckOrigin from cfg.Origin. h routes the messages: the hub shared with
 // the other dialects, carried across nodes by its bus, and closed by its
-// owner after Shutdown. It must not be nil. A nil logger logs nothing.
-func New(cfg config.Tokens, opts ws.Options, h *hub.Hub, logger *slog.Logger) *Dialect {
-	if h == nil {
-		panic("tokens: New with a nil hub")
+// owner after Shutdown; New fails without one (dialect.ErrMissingDependency).
+func New(cfg config.Tokens, deps dialect.Deps) (*Dialect, error) {
+	if err := deps.RequireHub(Name); err != nil {
+		return nil, err
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	h, opts := deps.Hub, deps.WebSocket
 	d := &Dialect{
-		cfg:   cfg,
-		hub:   h,
-		reg:   newRegistry(cfg.RegisteredTokens),
-		log:   logger.With("dialect", Name),
-		conns: make(map[*client]struct{}),
-	}
-	if list := cfg.Origins(); list != nil {
-		d.origins = make(map[string]struct{}, len(list))
-		for _, o := range list {
-			d.origins[normOrigin(o)] = struct{}{}
-		}
+		cfg:     cfg,
+		hub:     h,
+		reg:     newRegistry(cfg.RegisteredTokens),
+		log:     deps.Log(Name),
+		conns:   make(map[*client]struct{}),
+		origins: dialect.NewOrigins(cfg.Origins()),
 	}
 	d.http = http.DefaultTransport.(*http.Transport).Clone()
 	d.client = &http.Client{Transport: d.http, Timeout: FetchTimeout}
 	d.push = pushClients{byURL: make(map[string]*pushClient), http: &http.Client{Transport: d.http}}
-	opts.CheckOrigin = d.originAllowed
+	opts.CheckOrigin = d.origins.Check
 	d.ws = ws.NewServer(opts)
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
@@ -105,7 +98,7 @@ func New(cfg config.Tokens, opts ws.Options, h *hub.Hub, logger *slog.Logger) *D
 		d.fetcher.Go(func() { d.fetchLoop(d.ctx, u, cfg.RegisteredTokensRefresh.Std()) })
 	}
 	d.fetcher.Go(func() { d.syncLoop(d.ctx) })
-	return d
+	return d, nil
 }
 
 // Name returns "tokens".
@@ -113,10 +106,10 @@ func (d *Dialect) Name() string { return Name }
 
 // Routes returns the WebSocket endpoint (tokens.path) and the HTTP form API
 // (tokens.api_path, any method), each for that path exactly.
-func (d *Dialect) Routes() []server.Route {
-	return []server.Route{
-		{Pattern: "GET " + exact(d.cfg.Path), Protocol: server.ProtocolWebSocket, Handler: http.HandlerFunc(d.serveWS)},
-		{Pattern: exact(d.cfg.APIPath), Protocol: server.ProtocolHTTP, Handler: http.HandlerFunc(d.serveAPI)},
+func (d *Dialect) Routes() []dialect.Route {
+	return []dialect.Route{
+		{Pattern: "GET " + exact(d.cfg.Path), Protocol: dialect.ProtocolWebSocket, Handler: http.HandlerFunc(d.serveWS)},
+		{Pattern: exact(d.cfg.APIPath), Protocol: dialect.ProtocolHTTP, Handler: http.HandlerFunc(d.serveAPI)},
 	}
 }
 
@@ -143,29 +136,10 @@ func (d *Dialect) Shutdown(ctx context.Context) error {
 	return d.ws.Shutdown(ctx)
 }
 
-// originAllowed is the WebSocket origin check: any origin when tokens.origin
-// is "*"; otherwise a request without an Origin header (not a browser) or
-// with one of the listed values.
-func (d *Dialect) originAllowed(r *http.Request) bool {
-	if d.origins == nil {
-		return true
-	}
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	_, ok := d.origins[normOrigin(o)]
-	return ok
-}
-
-// normOrigin is the form in which origins are compared: lower case,
-// without a trailing '/'.
-func normOrigin(o string) string { return strings.ToLower(strings.TrimSuffix(o, "/")) }
-
 // serveWS admits a handshake to tokens.path (see the package doc) and hands
 // it to the WebSocket server.
 func (d *Dialect) serveWS(w http.ResponseWriter, r *http.Request) {
-	if !d.originAllowed(r) {
+	if !d.origins.Check(r) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}

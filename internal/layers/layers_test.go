@@ -42,9 +42,15 @@ func TestImportsGoDown(t *testing.T) {
 				t.Errorf("%s imports %s; it may import only %v of this module", pkg, imp, ok)
 			}
 			if d, ok := strings.CutPrefix(pkg, "dialect/"); ok {
-				if strings.HasPrefix(imp, "dialect/") && !strings.HasPrefix(imp, "dialect/"+d) && imp != "dialect" {
+				if strings.HasPrefix(imp, "dialect/") && !strings.HasPrefix(imp, "dialect/"+d) {
 					t.Errorf("%s imports another dialect, %s", pkg, imp)
 				}
+				if imp == "server" {
+					t.Errorf("%s imports server: what a dialect needs of it is in package dialect", pkg)
+				}
+			}
+			if pkg == "dialect" && strings.HasPrefix(imp, "dialect/") {
+				t.Errorf("the dialect contract imports a dialect, %s", imp)
 			}
 		}
 	}
