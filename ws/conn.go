@@ -42,6 +42,7 @@ type Conn struct {
 	onPong    func([]byte)
 	onClose   func(code int, reason string)
 	onError   func(error)
+	onTick    func(now int64)
 
 	// Read state, touched only by the goroutine reading the connection.
 	msgOp         ws.OpCode     // opcode of the fragmented message in progress, 0 if none

@@ -28,7 +28,8 @@ type Server struct {
 	onConn func(*Conn)
 	onErr  func(error)
 
-	clock     atomic.Int64 // unix nanoseconds, advanced by the sweeper
+	clock     atomic.Int64  // unix nanoseconds, advanced by the sweeper
+	tickEvery time.Duration // SetTickInterval; 0: the keep-alive settings alone
 	metrics   counters
 	tasks     sync.WaitGroup // readers, writers and the sweeper
 	ready     chan *Conn     // raw connections with frames to write
@@ -88,6 +89,7 @@ func (s *Server) start() {
 			s.reportError(fmt.Errorf("ws: poller unavailable, one goroutine per connection: %w", err))
 		}
 		s.poller, s.wpoller = r, w
+		s.clock.Store(time.Now().UnixNano()) // the first connection stamps the time it came
 		s.goTask(s.sweep)
 		s.startWriters()
 	})
@@ -446,8 +448,9 @@ func (s *Server) shuttingDown() bool {
 }
 
 // sweep advances the server clock, pings connections that have been silent
-// for PingInterval and closes those that did not answer within PongTimeout:
-// one goroutine for all connections instead of a timer each.
+// for PingInterval, closes those that did not answer within PongTimeout, and
+// runs each connection's OnTick: one goroutine for all connections instead
+// of a timer each, and for the dialect's keep-alive rules too.
 func (s *Server) sweep() {
 	t := time.NewTicker(s.sweepInterval())
 	defer t.Stop()
@@ -461,6 +464,9 @@ func (s *Server) sweep() {
 			batch = s.snapshot(batch[:0])
 			for _, c := range batch {
 				s.keepAlive(c, now.UnixNano())
+				if c.onTick != nil && !c.closing() {
+					c.onTick(now.UnixNano())
+				}
 			}
 			clear(batch)
 		}
@@ -468,9 +474,13 @@ func (s *Server) sweep() {
 }
 
 // sweepInterval is a second, or less when the keep-alive settings are
-// shorter, so that a timeout is noticed within a quarter of itself.
+// shorter, so that a timeout is noticed within a quarter of itself, or
+// when SetTickInterval asked for less.
 func (s *Server) sweepInterval() time.Duration {
 	d := time.Second
+	if s.tickEvery > 0 && s.tickEvery < d {
+		d = s.tickEvery
+	}
 	for _, v := range []time.Duration{s.opts.PingInterval / 4, s.opts.PongTimeout / 4, s.opts.ReadTimeout / 4, s.opts.WriteTimeout / 4} {
 		if v > 0 && v < d {
 			d = v

@@ -11,11 +11,12 @@ import (
 
 // conn is the dialect's state of one connection. It is small on purpose:
 // an idle connection costs this struct and the closures of its hooks, no
-// goroutine and no timer (the sweeper watches lastSeen and pingSent).
+// goroutine and no timer (the ws server's sweeper calls keepAlive, which
+// watches lastSeen and pingSent).
 //
 // The fields below the atomics belong to the connection's hooks, which ws
 // calls one at a time (OnMessage, then OnClose last), so they need no lock.
-// Other goroutines (the sweeper, the hub's fan-out) touch only the atomics
+// Other goroutines (the ws sweeper, the hub's fan-out) touch only the atomics
 // and the *ws.Conn, whose methods are safe for concurrent use.
 type conn struct {
 	d   *Dialect
@@ -23,8 +24,8 @@ type conn struct {
 	ws  *ws.Conn
 	id  hub.SubscriberID // the socket id is socketID(id), made when needed: 32 bytes less per idle connection
 
-	lastSeen atomic.Int64 // dialect clock at the last message received
-	pingSent atomic.Int64 // dialect clock when pusher:ping went out; 0 if none is due
+	lastSeen atomic.Int64 // ws server clock at the last message received
+	pingSent atomic.Int64 // ws server clock when pusher:ping went out; 0 if none is due
 	openedAt int64
 	signedIn atomic.Bool
 	closing  atomic.Bool // a close was started by this side
@@ -37,11 +38,12 @@ type conn struct {
 
 func newConn(d *Dialect, a *app, wc *ws.Conn, id hub.SubscriberID) *conn {
 	c := &conn{d: d, app: a, ws: wc, id: id}
-	now := d.clock.Load()
+	now := d.ws.Now()
 	c.lastSeen.Store(now)
 	c.openedAt = now
 	wc.OnMessage(c.onMessage)
 	wc.OnClose(c.onClose)
+	wc.OnTick(c.keepAlive)
 	return c
 }
 
@@ -75,7 +77,7 @@ func (c *conn) fail(e *Error) {
 
 // onMessage handles one message from the client.
 func (c *conn) onMessage(t ws.MessageType, data []byte) {
-	c.lastSeen.Store(c.d.clock.Load())
+	c.lastSeen.Store(c.d.ws.Now())
 	c.pingSent.Store(0) // any message shows the client is alive
 	if t != ws.Text {
 		c.sendError(0, "Binary messages are not supported; send JSON text")
@@ -113,6 +115,5 @@ func (c *conn) onClose(code int, reason string) {
 	}
 	c.signout()
 	c.d.countOut(c.app)
-	c.d.conns.remove(c)
 	c.d.stats.connections.Add(-1)
 }

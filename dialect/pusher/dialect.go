@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
@@ -32,7 +30,6 @@ type Dialect struct {
 	apps  []*app // in the order of the config
 	byKey map[string]*app
 	byID  map[string]*app
-	conns connSet
 	cache cacheStore
 	hooks *webhooks
 	stats counters
@@ -40,13 +37,8 @@ type Dialect struct {
 	restPaths *http.ServeMux    // the REST API's paths, any method: tells 405 from 404
 	allow     map[string]string // the Allow header of each REST path pattern
 
-	clock    atomic.Int64 // unix nanoseconds, advanced by the sweeper
-	sweepInt time.Duration
-	ctx      context.Context // cancelled by Shutdown
-	cancel   context.CancelFunc
-	stop     chan struct{}
-	done     chan struct{} // closed when the sweeper has exited
-	stopOnce sync.Once
+	ctx    context.Context // cancelled by Shutdown
+	cancel context.CancelFunc
 }
 
 var _ dialect.Dialect = (*Dialect)(nil)
@@ -56,9 +48,9 @@ var _ dialect.Dialect = (*Dialect)(nil)
 // code for shutdowns and the apps' origin policies. All channels and
 // presence go through deps.Hub, without which New fails
 // (dialect.ErrMissingDependency). With no apps in cfg, New serves
-// config.DefaultPusherApp and logs a warning. New starts the dialect's
-// sweeper, which Shutdown stops; webhook senders start when there are
-// webhooks to send, and Shutdown stops them too.
+// config.DefaultPusherApp and logs a warning. New starts no goroutine: the
+// activity rules run on the ws server's sweeper; webhook senders start when
+// there are webhooks to send, and Shutdown stops them.
 func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 	if err := deps.RequireHub("pusher"); err != nil {
 		return nil, err
@@ -77,10 +69,8 @@ func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 		byKey: make(map[string]*app, len(apps)),
 		byID:  make(map[string]*app, len(apps)),
 		cache: cacheStore{h.Shared()},
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
 	}
-	d.sweepInt = time.Second
+	tick := time.Second
 	for _, c := range apps {
 		a := newApp(c)
 		if d.byKey[a.key] != nil || d.byID[a.id] != nil {
@@ -89,18 +79,18 @@ func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 		d.byKey[a.key], d.byID[a.id] = a, a
 		d.apps = append(d.apps, a)
 		for _, t := range []time.Duration{a.activityTimeout / 4, a.pongTimeout / 4, a.userAuthTimeout / 4} {
-			if t > 0 && t < d.sweepInt {
-				d.sweepInt = max(t, 10*time.Millisecond)
+			if t > 0 && t < tick {
+				tick = max(t, 10*time.Millisecond)
 			}
 		}
 	}
-	d.clock.Store(time.Now().UnixNano())
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 
 	wsOpts.ShutdownCode, wsOpts.ShutdownReason = CodeReconnect.StatusCode(), "Server shutting down, reconnect"
 	wsOpts.OverflowCode, wsOpts.OverflowReason = CodeOverCapacity.StatusCode(), "Over capacity"
 	wsOpts.CheckOrigin = d.checkOrigin
 	d.ws = ws.NewServer(wsOpts)
+	d.ws.SetTickInterval(tick) // the activity rules run on the ws sweeper: conn.keepAlive
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("pusher: websocket", "err", err) })
 
@@ -114,7 +104,6 @@ func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 		}
 	}
 	h.OnMemberChange(d.memberChanged)
-	go d.sweep()
 	return d, nil
 }
 
@@ -159,17 +148,14 @@ func (d *Dialect) restRoutes() []restRoute {
 func (d *Dialect) Stats() ws.Stats { return d.ws.Stats() }
 
 // Shutdown closes every connection with 4200 (reconnect at once), waits for
-// them to end or for ctx, then stops the sweeper and the webhook senders,
-// which get what is left of ctx to deliver what they hold; when ctx ends,
-// their POSTs are cancelled. Every goroutine of the dialect has exited when
-// Shutdown returns.
+// them to end or for ctx (the ws server's sweeper, which runs the activity
+// rules, stops with them), then stops the webhook senders, which get what
+// is left of ctx to deliver what they hold; when ctx ends, their POSTs are
+// cancelled. Every goroutine of the dialect has exited when Shutdown
+// returns.
 func (d *Dialect) Shutdown(ctx context.Context) error {
 	err := d.ws.Shutdown(ctx)
-	d.stopOnce.Do(func() {
-		close(d.stop)
-		<-d.done
-		d.cancel()
-	})
+	d.cancel()
 	d.hooks.shutdown(ctx)
 	return err
 }
@@ -214,7 +200,6 @@ func (d *Dialect) accept(wc *ws.Conn) {
 		return
 	}
 	c := newConn(d, a, wc, d.hub.NewID())
-	d.conns.add(c)
 	d.stats.connections.Add(1)
 	c.send(encodeEventJSON(a.ev.connectionEstablished, "", struct {
 		SocketID        string `json:"socket_id"`
@@ -252,34 +237,4 @@ func refuse(wc *ws.Conn, ev *eventNames, e *Error) {
 // hubCtx returns a context for one hub call.
 func (d *Dialect) hubCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(d.ctx, hubTimeout)
-}
-
-// connSet is the set of open connections, walked by the sweeper.
-type connSet struct {
-	mu sync.Mutex
-	m  map[*conn]struct{}
-}
-
-func (s *connSet) add(c *conn) {
-	s.mu.Lock()
-	if s.m == nil {
-		s.m = make(map[*conn]struct{})
-	}
-	s.m[c] = struct{}{}
-	s.mu.Unlock()
-}
-
-func (s *connSet) remove(c *conn) {
-	s.mu.Lock()
-	delete(s.m, c)
-	s.mu.Unlock()
-}
-
-func (s *connSet) snapshot(dst []*conn) []*conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.m {
-		dst = append(dst, c)
-	}
-	return dst
 }

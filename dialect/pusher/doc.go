@@ -30,9 +30,9 @@
 // (subscriptions, connections per app) come from the hub, so that every
 // node answers alike.
 //
-// An idle connection costs no goroutine and no timer: one sweeper goroutine
-// per Dialect sends pusher:ping after the app's activity_timeout and closes
-// with 4201 when no pong follows. Shutdown closes every connection with 4200
-// (pusher-js reconnects at once) and stops the sweeper and the webhook
-// senders.
+// An idle connection costs no goroutine and no timer: the ws server's one
+// sweeper runs each connection's keep-alive hook, which sends pusher:ping
+// after the app's activity_timeout and closes with 4201 when no pong
+// follows. Shutdown closes every connection with 4200 (pusher-js reconnects
+// at once) and stops the webhook senders.
 package pusher
