@@ -29,9 +29,11 @@
 // only to take a snapshot of the channel's subscriber list; Deliver is called
 // with no lock held, so a Subscriber may call back into the hub.
 //
-// Lock order: a shard's settle mutex (held while the bus and the occupancy
-// hooks are told about one channel's change) before the shard's data lock;
-// never two shards at once; presence locks are never held with a shard lock.
-// The Counts store's lock is taken under a shard lock (Counts.Add) and is a
-// leaf: the store never calls back into the hub.
+// Lock order (the whole table is in docs/ARCHITECTURE.md): a shard's settle
+// mutex, held across the bus's Subscribe and Unsubscribe and the occupancy
+// hooks for one channel's change, before the shard's data lock; never two
+// shards at once; presence locks are never held with a shard lock. The
+// Counts store's lock is taken under a shard lock (Counts.Add) and is a
+// leaf: the store never calls back into the hub. A Message's memo lock is
+// held while a dialect builds a memo value, and under no hub lock.
 package hub

@@ -103,6 +103,15 @@ const numShards = 64
 // engine. It owns no goroutine of its own: a publish delivers on the
 // goroutine that the bus calls it on, plus, for large channels, helper
 // goroutines it waits for before returning.
+//
+// What its methods wait for: Publish, for the bus to accept the message
+// (with bus.Local, for the local fan-out, which only enqueues); the fan-out,
+// for every Deliver of the message to return; Subscribe, for the bus to
+// acknowledge a channel new to this node (bounded by its ctx); Unsubscribe
+// of a channel's last subscriber, for the bus to be told; the presence and
+// cluster count methods, for their store (bounded by ctx); Close, for the
+// bus's Close, which waits for the bus's goroutines. No method waits for a
+// subscriber's socket.
 type Hub struct {
 	opts     Options
 	bus      bus.Bus

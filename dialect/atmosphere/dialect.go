@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/routine"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -45,19 +46,17 @@ type Dialect struct {
 	wsClients  map[*client]struct{}
 	byTracking map[string]*client // WebSocket clients by the tracking id of their handshake
 
-	storeID  hub.SubscriberID // the store's subscription to storeChannel
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{} // closed when the ticker has exited
-	lastSwp  time.Time     // the ticker's; when it last swept
-	// ctx is cancelled by Shutdown: it ends the shared store calls of the
-	// session sweeper. sweepReq (nil when tests drive tick) hands the
-	// sweeper the time of each sweep, so that the ticker never waits on the
-	// store; sweepDone is closed when the sweeper has exited.
-	ctx       context.Context
-	cancel    context.CancelFunc
-	sweepReq  chan time.Time
-	sweepDone chan struct{}
+	storeID hub.SubscriberID // the store's subscription to storeChannel
+	lastSwp time.Time        // the ticker's; when it last swept
+	// routines owns the dialect's two goroutines, the ticker and the
+	// session sweeper; Shutdown stops them and waits. ctx is its context:
+	// done once Shutdown began, it ends held polls and the shared store
+	// calls of the session sweeper. sweepReq (nil when tests drive tick)
+	// hands the sweeper the time of each sweep, so that the ticker never
+	// waits on the store.
+	routines *routine.Group
+	ctx      context.Context
+	sweepReq chan time.Time
 
 	// notices queues the session ends announced on authChannel, for the
 	// ticker (cluster.go); noticesID is its subscription.
@@ -109,11 +108,9 @@ func newDialect(cfg config.Atmosphere, deps dialect.Deps, o options) (*Dialect, 
 		now:        o.now,
 		wsClients:  map[*client]struct{}{},
 		byTracking: map[string]*client{},
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
-		sweepDone:  make(chan struct{}),
+		routines:   routine.New(context.Background()),
 	}
-	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.ctx = d.routines.Context()
 	d.polls = newPollRegistry(d)
 	d.storeID = d.hub.NewID()
 	if _, err := d.hub.Subscribe(context.Background(), storeChannel, d.storeID, d.store); err != nil {
@@ -142,26 +139,22 @@ func newDialect(cfg config.Atmosphere, deps dialect.Deps, o options) (*Dialect, 
 	d.ws = ws.NewServer(opts)
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
-	if o.noTicker {
-		close(d.done)
-		close(d.sweepDone)
-	} else {
+	if !o.noTicker {
 		d.sweepReq = make(chan time.Time, 1)
-		go d.run()
-		go d.sessionSweeper()
+		d.routines.Go(d.run)
+		d.routines.Go(d.sessionSweeper)
 	}
 	return d, nil
 }
 
 // run is the dialect's ticker: it flushes due batches every tick and
 // sweeps every second, until Shutdown.
-func (d *Dialect) run() {
-	defer close(d.done)
+func (d *Dialect) run(ctx context.Context) {
 	t := time.NewTicker(tickInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-d.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			d.tick(d.now())
@@ -193,14 +186,13 @@ func (d *Dialect) tick(now time.Time) {
 // against the shared store (sweepSessions) when the ticker asks, off the
 // ticker, so that a slow or hanging store delays no batch or heartbeat.
 // Shutdown stops it, cancelling its store calls.
-func (d *Dialect) sessionSweeper() {
-	defer close(d.sweepDone)
+func (d *Dialect) sessionSweeper(ctx context.Context) {
 	for {
 		select {
-		case <-d.stop:
+		case <-ctx.Done():
 			return
 		case now := <-d.sweepReq:
-			d.sweepSessions(d.ctx, now)
+			d.sweepSessions(ctx, now)
 		}
 	}
 }
@@ -266,12 +258,9 @@ func (d *Dialect) Stats() ws.Stats {
 // Shutdown stops the dialect: the ticker stops, WebSocket connections are
 // closed with 1001, held polls are answered and long-polling sessions end.
 // It waits for the connections or ctx, returning ctx's error if some had to
-// be cut. A hub made by New is closed too.
+// be cut.
 func (d *Dialect) Shutdown(ctx context.Context) error {
-	d.stopOnce.Do(func() { close(d.stop) })
-	d.cancel()
-	<-d.done
-	<-d.sweepDone
+	d.routines.StopAndWait()
 	err := d.ws.Shutdown(ctx)
 	d.polls.closeAll()
 	d.hub.Unsubscribe(storeChannel, d.storeID)

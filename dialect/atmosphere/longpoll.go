@@ -395,7 +395,7 @@ func (s *pollSession) serve(w http.ResponseWriter, req *http.Request) {
 	select {
 	case <-p.wake:
 	case <-req.Context().Done():
-	case <-d.stop:
+	case <-d.ctx.Done():
 	}
 	s.mu.Lock()
 	if s.waiter == p {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/routine"
 )
 
 // Webhook delivery settings.
@@ -84,12 +86,13 @@ type webhooks struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex      // guards stopping and the start of senders (wg.Add)
-	stopping bool            // Shutdown has begun: no sender starts
-	stop     chan struct{}   // closed when Shutdown begins
-	stopCtx  context.Context // Shutdown's context, for the last attempts; set before stop is closed
+	// senders owns the sender goroutines; their context is done when
+	// Shutdown begins, and from then on no sender starts. stopCtx is
+	// Shutdown's context, for the last attempts; it is set before senders
+	// is stopped.
+	senders  *routine.Group
+	stopCtx  context.Context
 	stopOnce sync.Once
-	wg       sync.WaitGroup // running senders
 }
 
 // newWebhooks returns the webhook sender of apps, and gives each of their
@@ -106,7 +109,7 @@ func newWebhooks(log *slog.Logger, stats *counters, apps []*app) *webhooks {
 		retryFor:        webhookRetryFor,
 		maxBacklog:      webhookBacklog,
 		maxBacklogBytes: webhookBacklogBytes,
-		stop:            make(chan struct{}),
+		senders:         routine.New(context.Background()),
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	n := 0
@@ -172,13 +175,11 @@ func (w *webhooks) dropped(a *app, reason dropReason, n int) {
 // exited.
 func (w *webhooks) shutdown(ctx context.Context) {
 	w.stopOnce.Do(func() {
-		w.mu.Lock()
-		w.stopping, w.stopCtx = true, ctx
-		close(w.stop)
-		w.mu.Unlock()
+		w.stopCtx = ctx // read by the senders once they see the stop
+		w.senders.Stop()
 	})
 	stopWatch := context.AfterFunc(ctx, w.cancel)
-	w.wg.Wait()
+	w.senders.Wait()
 	stopWatch()
 	w.cancel()
 	w.transport.CloseIdleConnections()
@@ -236,31 +237,26 @@ func (t *hookTarget) push(e webhookEvent) {
 		return
 	}
 	w := t.w
-	w.mu.Lock()
-	if w.stopping {
-		w.mu.Unlock()
+	if !w.senders.Go(t.run) { // the sender waits for t.mu, held until e is queued
 		t.mu.Unlock()
 		w.dropped(t.app, dropShutdown, 1)
 		return
 	}
-	w.wg.Add(1)
-	w.mu.Unlock()
 	t.queue = append(t.queue, e)
 	t.running = true
 	t.mu.Unlock()
-	go t.run()
 }
 
 // run is a target's sender: it sends retries when they are due and queued
-// events in batches, until the target has no work or Shutdown begins.
-func (t *hookTarget) run() {
+// events in batches, until the target has no work or Shutdown begins (stop
+// is done).
+func (t *hookTarget) run(stop context.Context) {
 	w := t.w
-	defer w.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		select {
-		case <-w.stop:
+		case <-stop.Done():
 			t.drain(w.stopCtx)
 			return
 		default:
@@ -277,7 +273,7 @@ func (t *hookTarget) run() {
 		}
 		timer.Reset(wait)
 		select {
-		case <-w.stop:
+		case <-stop.Done():
 		case <-t.wake:
 		case <-timer.C:
 		}

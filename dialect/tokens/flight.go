@@ -5,17 +5,24 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/routine"
 )
 
 // errRecentFailure answers a lookup made within errorTTL of a failed one
 // for the same key: the store is not asked again so soon.
 var errRecentFailure = errors.New("tokens: the shared store failed for this token less than a second ago")
 
+// errShutDown answers a lookup made once Shutdown began.
+var errShutDown = errors.New("tokens: shut down")
+
 // flight collapses concurrent lookups of one key into one call, and
 // remembers a failure for errorTTL, so that a burst of handshakes with one
 // unknown token costs one store call, and a failing store one call per key
 // per errorTTL. It is safe for concurrent use.
 type flight struct {
+	routines *routine.Group // owns the lookups: Shutdown stops and waits for them
+
 	mu    sync.Mutex
 	calls map[string]*flightCall
 	fails map[string]time.Time // key → until when its failure is remembered
@@ -30,10 +37,11 @@ type flightCall struct {
 
 // do returns fn's answer for key: the running call's when there is one,
 // errRecentFailure when a call failed less than errorTTL before now. fn
-// must not depend on one caller's context (others may wait for it); a
-// caller whose ctx ends stops waiting.
+// runs on a goroutine of f.routines, with its context, not one caller's
+// (others may wait for it); a caller whose ctx ends stops waiting. After
+// Shutdown, do returns errShutDown.
 func (f *flight) do(ctx context.Context, key string, now time.Time, errorTTL time.Duration, max int,
-	fn func() ([]byte, bool, error)) ([]byte, bool, error) {
+	fn func(ctx context.Context) ([]byte, bool, error)) ([]byte, bool, error) {
 	f.mu.Lock()
 	if until, ok := f.fails[key]; ok {
 		if now.Before(until) {
@@ -48,9 +56,8 @@ func (f *flight) do(ctx context.Context, key string, now time.Time, errorTTL tim
 			f.calls = make(map[string]*flightCall)
 		}
 		c = &flightCall{done: make(chan struct{})}
-		f.calls[key] = c
-		go func() {
-			c.v, c.ok, c.err = fn()
+		started := f.routines.Go(func(ctx context.Context) {
+			c.v, c.ok, c.err = fn(ctx)
 			f.mu.Lock()
 			delete(f.calls, key)
 			if c.err != nil {
@@ -61,7 +68,12 @@ func (f *flight) do(ctx context.Context, key string, now time.Time, errorTTL tim
 			}
 			f.mu.Unlock()
 			close(c.done)
-		}()
+		})
+		if !started {
+			f.mu.Unlock()
+			return nil, false, errShutDown
+		}
+		f.calls[key] = c
 	}
 	f.mu.Unlock()
 	select {

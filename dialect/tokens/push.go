@@ -34,12 +34,10 @@ const (
 // may be made holding any of them, as the hub never calls Deliver while
 // holding a lock of its own.
 type pushClients struct {
-	reg     sync.Mutex // serialises registrations; taken before any other lock
-	mu      sync.Mutex // guards byURL and closed; taken after a pushClient's mu
-	byURL   map[string]*pushClient
-	closed  bool // Shutdown began: start no goroutine
-	running sync.WaitGroup
-	http    *http.Client
+	reg   sync.Mutex // serialises registrations; taken before any other lock
+	mu    sync.Mutex // guards byURL; taken after a pushClient's mu
+	byURL map[string]*pushClient
+	http  *http.Client
 }
 
 // pushClient is one registered endpoint.
@@ -124,30 +122,10 @@ func (c *pushClient) Deliver(m *hub.Message) error {
 		return ws.ErrQueueFull
 	}
 	c.queue = append(c.queue, text)
-	if !c.posting && c.d.push.start(c.post) {
+	if !c.posting && c.d.routines.Go(func(context.Context) { c.post() }) {
 		c.posting = true
 	}
 	return nil
-}
-
-// start runs f on a new goroutine unless Shutdown began.
-func (p *pushClients) start(f func()) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.running.Go(f)
-	return true
-}
-
-// stop makes start refuse and waits for the posting goroutines, whose POSTs
-// the cancelled dialect context has cut short.
-func (p *pushClients) stop() {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
-	p.running.Wait()
 }
 
 // post sends the queue, in order, until it is empty.

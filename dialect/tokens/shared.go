@@ -81,8 +81,8 @@ func (d *Dialect) isRegistered(ctx context.Context, token string) bool {
 	// did not change meanwhile: a concurrent unregisterToken here is newer
 	// than a "1" read before it.
 	since := d.reg.generation()
-	b, found, err := d.lookups.do(ctx, token, now, errorTTL, maxNegative, func() ([]byte, bool, error) {
-		ctx, cancel := context.WithTimeout(d.ctx, sharedTimeout) // not the handshake's: others may wait
+	b, found, err := d.lookups.do(ctx, token, now, errorTTL, maxNegative, func(ctx context.Context) ([]byte, bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, sharedTimeout) // the dialect's, not the handshake's: others may wait
 		defer cancel()
 		return d.hub.Shared().Get(ctx, registeredSpace, token)
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/routine"
 )
 
 // hookShared is a MemoryShared that counts Gets, records the TTL of each
@@ -199,12 +200,13 @@ func TestLookupCollapsing(t *testing.T) {
 	if n := shared.gets.Load() - before; n != 1 {
 		t.Fatalf("%d Gets for 5 lookups within errorTTL of a failure, want 1", n)
 	}
-	var f flight
-	_, _, err := f.do(ctx, "k", time.Now(), time.Hour, 10, func() ([]byte, bool, error) { return nil, false, errors.New("x") })
+	f := flight{routines: routine.New(ctx)}
+	defer f.routines.StopAndWait()
+	_, _, err := f.do(ctx, "k", time.Now(), time.Hour, 10, func(context.Context) ([]byte, bool, error) { return nil, false, errors.New("x") })
 	if err == nil {
 		t.Fatal("the failure was not returned")
 	}
-	if _, _, err := f.do(ctx, "k", time.Now(), time.Hour, 10, func() ([]byte, bool, error) { return nil, true, nil }); !errors.Is(err, errRecentFailure) {
+	if _, _, err := f.do(ctx, "k", time.Now(), time.Hour, 10, func(context.Context) ([]byte, bool, error) { return nil, true, nil }); !errors.Is(err, errRecentFailure) {
 		t.Fatalf("a second lookup within errorTTL: %v, want errRecentFailure", err)
 	}
 }

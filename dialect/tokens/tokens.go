@@ -11,6 +11,7 @@ import (
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/routine"
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
@@ -44,9 +45,12 @@ type Dialect struct {
 	http    *http.Transport // for RegisteredTokensUrl and HTTP push clients
 	client  *http.Client    // fetches RegisteredTokensUrl
 	push    pushClients     // this node's HTTP push clients
-	ctx     context.Context // cancelled by Shutdown
-	cancel  context.CancelFunc
-	fetcher sync.WaitGroup // the RegisteredTokensUrl fetcher and the shared store's resync
+	// routines owns every goroutine of the dialect: the
+	// RegisteredTokensUrl fetcher, the shared store's resync, the HTTP
+	// push clients' posts and the shared store's lookups. ctx is its
+	// context, done once Shutdown began.
+	routines *routine.Group
+	ctx      context.Context
 	// shared is the state of the registered tokens' shared store as this
 	// node last found it (sharedUnknown, sharedUp, sharedDown; shared.go),
 	// so that a failure is logged once.
@@ -86,7 +90,9 @@ func New(cfg config.Tokens, deps dialect.Deps) (*Dialect, error) {
 	d.ws = ws.NewServer(opts)
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
-	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.routines = routine.New(context.Background())
+	d.ctx = d.routines.Context()
+	d.lookups.routines = d.routines
 
 	if cfg.APIKey == "" {
 		// One line; the proxy case it warns of is in the docs it names.
@@ -95,9 +101,9 @@ func New(cfg config.Tokens, deps dialect.Deps) (*Dialect, error) {
 		d.log.Info("HTTP API requires the API key (X-Api-Key header, Authorization: Bearer, or api_key field)", "path", cfg.APIPath)
 	}
 	if u := cfg.RegisteredTokensURL; u != "" {
-		d.fetcher.Go(func() { d.fetchLoop(d.ctx, u, cfg.RegisteredTokensRefresh.Std()) })
+		d.routines.Go(func(ctx context.Context) { d.fetchLoop(ctx, u, cfg.RegisteredTokensRefresh.Std()) })
 	}
-	d.fetcher.Go(func() { d.syncLoop(d.ctx) })
+	d.routines.Go(d.syncLoop)
 	return d, nil
 }
 
@@ -126,12 +132,11 @@ func exact(path string) string {
 func (d *Dialect) Stats() ws.Stats { return d.ws.Stats() }
 
 // Shutdown stops the RegisteredTokensUrl fetcher, the registered tokens'
-// resync and the HTTP push clients' POSTs, closes every connection with
-// 1001 and waits for them or ctx.
+// resync, the HTTP push clients' POSTs and the shared store's lookups, and
+// waits for them; then it closes every connection with 1001 and waits for
+// them or ctx.
 func (d *Dialect) Shutdown(ctx context.Context) error {
-	d.cancel()
-	d.fetcher.Wait()
-	d.push.stop()
+	d.routines.StopAndWait()
 	d.http.CloseIdleConnections()
 	return d.ws.Shutdown(ctx)
 }
