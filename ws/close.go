@@ -46,7 +46,9 @@ func (code StatusCode) Sendable() bool {
 }
 
 // CloseError is the error a connection ended with: the close code and reason
-// the peer sent, or the ones this side sent when it failed the connection.
+// the peer sent, or the ones this side sent when it failed the connection;
+// the same two that OnClose gets. It is the cause of the connection's
+// Context once it ends: context.Cause(c.Context()).
 type CloseError struct {
 	Code   StatusCode
 	Reason string
@@ -57,7 +59,8 @@ func (e *CloseError) Error() string {
 }
 
 // CloseStatus returns the close code carried by err, or -1 when err is not a
-// *CloseError.
+// *CloseError: CloseStatus(context.Cause(c.Context())) is how a connection
+// ended.
 func CloseStatus(err error) StatusCode {
 	var ce *CloseError
 	if errors.As(err, &ce) {

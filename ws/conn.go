@@ -40,7 +40,7 @@ type Conn struct {
 	onMessage func(MessageType, []byte)
 	onPing    func([]byte)
 	onPong    func([]byte)
-	onClose   func(code int, reason string)
+	onClose   func(code StatusCode, reason string)
 	onError   func(error)
 	onTick    func(now int64)
 
@@ -84,7 +84,7 @@ type connExtra struct {
 	req         *http.Request // the handshake request, with Options.KeepRequest
 	closeTimer  *time.Timer   // drops TCP if the peer never answers our Close
 	ctx         context.Context
-	cancel      context.CancelFunc
+	cancel      context.CancelCauseFunc // with the *CloseError the connection ended with
 }
 
 // extraLocked returns c.extra, making it on first use. c.mu must be held.
@@ -113,7 +113,7 @@ func (c *Conn) OnPong(f func(data []byte)) { c.onPong = f }
 // with the peer's close code and reason, 1005 when its Close carried no code,
 // 1006 when the TCP connection ended without a Close, or the code this side
 // sent when it failed the connection.
-func (c *Conn) OnClose(f func(code int, reason string)) { c.onClose = f }
+func (c *Conn) OnClose(f func(code StatusCode, reason string)) { c.onClose = f }
 
 // OnError sets the hook for errors on the connection, such as a protocol
 // violation by the peer. It is called before the close the error causes,
@@ -167,29 +167,28 @@ func (c *Conn) RemoteAddr() net.Addr {
 // Compressed reports whether permessage-deflate was negotiated.
 func (c *Conn) Compressed() bool { return c.compress.on() }
 
-// Context returns a context cancelled when the connection ends. It is made
-// on first use, so connections that never ask cost nothing for it.
+// Context returns a context cancelled when the connection ends; its cause,
+// context.Cause(ctx), is then a *CloseError with the code and reason OnClose
+// gets (CloseStatus reads the code). It is made on first use, so
+// connections that never ask cost nothing for it.
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	x := c.extraLocked()
 	if x.ctx == nil {
-		x.ctx, x.cancel = context.WithCancel(context.Background())
+		x.ctx, x.cancel = context.WithCancelCause(context.Background())
 		if c.closed {
-			x.cancel()
+			x.cancel(c.closeErrorLocked())
 		}
 	}
 	return x.ctx
 }
 
 // Send queues one message. It returns ErrClosed once the close handshake
-// began, ErrQueueFull (and closes the connection) when the send queue is
-// full, or ctx's error if ctx is already done. It never waits for the
-// network.
-func (c *Conn) Send(ctx context.Context, t MessageType, data []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// began, or ErrQueueFull (and closes the connection) when the send queue is
+// full. It never waits, for the network or anything else, so it takes no
+// context.
+func (c *Conn) Send(t MessageType, data []byte) error {
 	mode := c.compress
 	if len(data) < compressThreshold {
 		mode = deflateOff
@@ -198,8 +197,8 @@ func (c *Conn) Send(ctx context.Context, t MessageType, data []byte) error {
 }
 
 // SendText queues one text message.
-func (c *Conn) SendText(ctx context.Context, s string) error {
-	return c.Send(ctx, Text, []byte(s))
+func (c *Conn) SendText(s string) error {
+	return c.Send(Text, []byte(s))
 }
 
 // SendPrepared queues a message framed once for many connections. It fails
@@ -230,20 +229,18 @@ func (c *Conn) SendPreparedBatch(ms []*PreparedMessage) error {
 	return c.enqueue(buf, false)
 }
 
-// Ping queues a ping with data, at most 125 bytes.
-func (c *Conn) Ping(ctx context.Context, data []byte) error {
-	return c.control(ctx, ws.OpPing, data)
+// Ping queues a ping with data, at most 125 bytes. Like Send, it never
+// waits.
+func (c *Conn) Ping(data []byte) error {
+	return c.control(ws.OpPing, data)
 }
 
 // Pong queues an unsolicited pong with data, at most 125 bytes.
-func (c *Conn) Pong(ctx context.Context, data []byte) error {
-	return c.control(ctx, ws.OpPong, data)
+func (c *Conn) Pong(data []byte) error {
+	return c.control(ws.OpPong, data)
 }
 
-func (c *Conn) control(ctx context.Context, op ws.OpCode, data []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+func (c *Conn) control(op ws.OpCode, data []byte) error {
 	if len(data) > maxControlPayload {
 		return ErrControlTooLong
 	}
@@ -327,7 +324,7 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 			x.closeTimer.Stop()
 		}
 		if x.cancel != nil {
-			x.cancel()
+			x.cancel(c.closeErrorLocked())
 		}
 	}
 	c.closeSocketLocked()
@@ -345,9 +342,15 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 func (c *Conn) finish() {
 	c.srv.forget(c)
 	if c.onClose != nil {
-		c.onClose(int(c.closeCode), c.closeReason)
+		c.onClose(StatusCode(c.closeCode), c.closeReason)
 	}
 	c.srv.metrics.conns.Add(-1)
+}
+
+// closeErrorLocked returns how the connection ended, once it is closed: the
+// code and reason OnClose gets. c.mu is held.
+func (c *Conn) closeErrorLocked() *CloseError {
+	return &CloseError{Code: StatusCode(c.closeCode), Reason: c.closeReason}
 }
 
 // closing reports whether a Close was sent or the connection is closed.

@@ -167,7 +167,7 @@ func TestServerClose(t *testing.T) {
 	if code, reason := c.readClose(); code != 4321 || reason != "done" {
 		t.Fatalf("close = %d %q, want 4321 done", code, reason)
 	}
-	if err := conn.SendText(context.Background(), "late"); err != ErrClosed {
+	if err := conn.SendText("late"); err != ErrClosed {
 		t.Fatalf("Send after Close = %v, want ErrClosed", err)
 	}
 	c.send(ws.NewCloseFrame(ws.NewCloseFrameBody(4321, "")))
@@ -193,17 +193,16 @@ func TestPingPongMethods(t *testing.T) {
 	ts := newTestServer(t, Options{}, false)
 	c := dialRaw(t, ts.url, nil)
 	conn := <-ts.conns
-	ctx := context.Background()
-	if err := conn.Ping(ctx, make([]byte, 126)); err != ErrControlTooLong {
+	if err := conn.Ping(make([]byte, 126)); err != ErrControlTooLong {
 		t.Fatalf("Ping(126 bytes) = %v, want ErrControlTooLong", err)
 	}
-	if err := conn.Ping(ctx, []byte("hb")); err != nil {
+	if err := conn.Ping([]byte("hb")); err != nil {
 		t.Fatal(err)
 	}
 	if f := c.read(); f.Header.OpCode != ws.OpPing || string(f.Payload) != "hb" {
 		t.Fatalf("got op %v %q, want ping hb", f.Header.OpCode, f.Payload)
 	}
-	if err := conn.Pong(ctx, []byte("u")); err != nil {
+	if err := conn.Pong([]byte("u")); err != nil {
 		t.Fatal(err)
 	}
 	if f := c.read(); f.Header.OpCode != ws.OpPong {
@@ -224,7 +223,7 @@ func TestSendQueueOverflowCloses(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 64<<10)
 	var err error
 	for i := 0; i < 10000 && err == nil; i++ {
-		err = conn.Send(context.Background(), Binary, big)
+		err = conn.Send(Binary, big)
 	}
 	if err != ErrQueueFull {
 		t.Fatalf("Send = %v, want ErrQueueFull", err)
@@ -278,7 +277,7 @@ func TestOnConnectionRunsBeforeHandshakeResponse(t *testing.T) {
 	srv.OnConnection(func(c *Conn) {
 		requests <- c.Request()
 		// Queued before the 101 is written: must arrive right behind it.
-		_ = c.SendText(context.Background(), "welcome "+c.Request().URL.Query().Get("name"))
+		_ = c.SendText("welcome " + c.Request().URL.Query().Get("name"))
 		go func() { requests <- c.Request() }()
 	})
 	hs := httptest.NewServer(srv)

@@ -15,9 +15,10 @@
 //     connection's descriptor is taken out of the Go runtime after the
 //     handshake and watched by the server's own epoll instances; a goroutine
 //     with a pooled read buffer exists only while a connection has bytes to
-//     read, and a writer goroutine only while it has bytes to write and the
-//     socket takes them. TLS connections, and every connection on other
-//     systems, use one reader goroutine each.
+//     read, and a fixed set of long-lived writer goroutines per server
+//     (max(2, GOMAXPROCS)) write whichever connections have frames queued.
+//     TLS connections, and every connection on other systems, use one
+//     reader goroutine each.
 //   - A bounded send queue per connection. Everything queued is written with
 //     one system call (writev, or send for a lone frame), so a burst of
 //     frames costs one system call.
@@ -26,7 +27,20 @@
 //   - [PreparedMessage]: a message framed once and shared by every connection
 //     it is sent to, which is what fan-out to many subscribers needs.
 //   - Keep-alive pings and pong timeouts from one sweeper per server, not a
-//     timer per connection.
+//     timer per connection; the sweeper also runs each connection's
+//     [Conn.OnTick] hook, for a protocol's own keep-alive rules.
+//
+// # The shape of the API
+//
+// Close codes have one type, [StatusCode], in [Conn.Close] and in the
+// OnClose hook alike. A call takes a context only where it can wait:
+// [Server.ListenAndServe], [Server.Serve] and [Server.Shutdown]. Send,
+// SendText, Ping and Pong only queue a frame and never wait (a full queue
+// is ErrQueueFull, not a wait), so, unlike the first draft of the spec
+// (shared/specs/ws-server-api.md, which gave them a ctx), they take none:
+// a context that can never be waited on only suggests a blocking that does
+// not happen. How a connection ended is also an error value: the cause of
+// its [Conn.Context] is a [*CloseError], which [CloseStatus] reads.
 //
 // A server never masks the frames it sends (RFC 6455 section 5.1), so no
 // method takes a mask argument. Frames from clients must be masked; an

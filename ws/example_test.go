@@ -20,9 +20,9 @@ func ExampleServer_ListenAndServe() {
 	})
 	srv.OnConnection(func(c *ws.Conn) {
 		c.OnMessage(func(t ws.MessageType, data []byte) {
-			_ = c.Send(context.Background(), t, data) // never blocks; ErrQueueFull closes the connection
+			_ = c.Send(t, data) // never blocks; ErrQueueFull closes the connection
 		})
-		c.OnClose(func(code int, reason string) {
+		c.OnClose(func(code ws.StatusCode, reason string) {
 			log.Printf("closed: %d %s", code, reason)
 		})
 	})
@@ -48,7 +48,7 @@ func ExampleServer_ServeHTTP() {
 		},
 	})
 	chat.OnConnection(func(c *ws.Conn) {
-		_ = c.SendText(context.Background(), "welcome, speaker of "+c.Subprotocol())
+		_ = c.SendText("welcome, speaker of " + c.Subprotocol())
 	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /chat", chat)

@@ -47,12 +47,14 @@ func newTestServer(t *testing.T, opts Options, echo bool) *testServer {
 		c.OnMessage(func(typ MessageType, data []byte) {
 			ts.events <- event{kind: "message", typ: typ, data: data}
 			if echo {
-				_ = c.Send(context.Background(), typ, data)
+				_ = c.Send(typ, data)
 			}
 		})
 		c.OnPing(func(d []byte) { ts.events <- event{kind: "ping", data: d} })
 		c.OnPong(func(d []byte) { ts.events <- event{kind: "pong", data: d} })
-		c.OnClose(func(code int, reason string) { ts.events <- event{kind: "close", code: code, reason: reason} })
+		c.OnClose(func(code StatusCode, reason string) {
+			ts.events <- event{kind: "close", code: int(code), reason: reason}
+		})
 		c.OnError(func(err error) { ts.events <- event{kind: "error", err: err} })
 		ts.conns <- c
 	})

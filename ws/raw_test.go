@@ -2,7 +2,6 @@ package ws
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"runtime"
 	"testing"
@@ -60,7 +59,7 @@ func TestSlowReaderGetsEverythingInOrder(t *testing.T) {
 	chunk := bytes.Repeat([]byte("x"), 64<<10)
 	for i := 0; i < n; i++ {
 		chunk[0] = byte(i)
-		if err := conn.Send(context.Background(), Binary, bytes.Clone(chunk)); err != nil {
+		if err := conn.Send(Binary, bytes.Clone(chunk)); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
@@ -79,7 +78,7 @@ func TestPeerThatNeverReadsIsDropped(t *testing.T) {
 	conn := <-ts.conns
 	chunk := bytes.Repeat([]byte("y"), 64<<10)
 	for i := 0; i < 400; i++ {
-		if err := conn.Send(context.Background(), Binary, chunk); err != nil {
+		if err := conn.Send(Binary, chunk); err != nil {
 			break
 		}
 	}

@@ -26,7 +26,7 @@ func TestWriterParkedDuringEarlyFramesResumes(t *testing.T) {
 	srv.OnConnection(func(c *Conn) {
 		c.OnMessage(func(MessageType, []byte) { time.Sleep(300 * time.Millisecond) })
 		for i := 0; i < n; i++ {
-			_ = c.Send(context.Background(), Binary, chunk)
+			_ = c.Send(Binary, chunk)
 		}
 	})
 	hs := httptest.NewServer(srv)
@@ -116,7 +116,7 @@ func TestShutdownWaitsForOnClose(t *testing.T) {
 	srv := NewServer(Options{})
 	var closed atomic.Bool
 	srv.OnConnection(func(c *Conn) {
-		c.OnClose(func(int, string) {
+		c.OnClose(func(StatusCode, string) {
 			time.Sleep(300 * time.Millisecond)
 			closed.Store(true)
 		})

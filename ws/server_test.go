@@ -174,7 +174,7 @@ func TestCompression(t *testing.T) {
 func TestTLSConnectionsUseReaderGoroutine(t *testing.T) {
 	srv := NewServer(Options{})
 	srv.OnConnection(func(c *Conn) {
-		c.OnMessage(func(typ MessageType, data []byte) { _ = c.Send(context.Background(), typ, data) })
+		c.OnMessage(func(typ MessageType, data []byte) { _ = c.Send(typ, data) })
 	})
 	hs := newTLSServer(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

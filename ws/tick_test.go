@@ -34,7 +34,7 @@ func TestOnTick(t *testing.T) {
 			default:
 			}
 		})
-		c.OnClose(func(int, string) { closed <- id })
+		c.OnClose(func(StatusCode, string) { closed <- id })
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {

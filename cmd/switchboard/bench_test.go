@@ -23,7 +23,7 @@ func runBench(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestBenchEcho(t *testing.T) {
 	echo := ws.NewServer(ws.Options{})
 	echo.OnConnection(func(c *ws.Conn) {
-		c.OnMessage(func(mt ws.MessageType, data []byte) { _ = c.Send(context.Background(), mt, data) })
+		c.OnMessage(func(mt ws.MessageType, data []byte) { _ = c.Send(mt, data) })
 	})
 	srv := httptest.NewServer(echo)
 	defer srv.Close()

@@ -117,7 +117,7 @@ func (d *Dialect) accept(conn *ws.Conn) {
 		c.handle(data)
 	})
 	conn.OnPong(func([]byte) { c.lastIn.Store(d.now().UnixNano()) })
-	conn.OnClose(func(int, string) {
+	conn.OnClose(func(ws.StatusCode, string) {
 		d.mu.Lock()
 		delete(d.wsClients, c)
 		if uuid != "" && d.byTracking[uuid] == c {

@@ -46,12 +46,12 @@ func (d *Dialect) accept(c *ws.Conn) {
 	c.OnMessage(func(t ws.MessageType, data []byte) {
 		// An error means the connection is closing (a full queue closes
 		// it with 1013): nothing more to do.
-		_ = c.Send(context.Background(), t, data)
+		_ = c.Send(t, data)
 	})
 	if d.log.Enabled(context.Background(), slog.LevelDebug) {
 		addr := c.RemoteAddr().String()
 		d.log.Debug("connected", "remote", addr)
-		c.OnClose(func(code int, reason string) {
+		c.OnClose(func(code ws.StatusCode, reason string) {
 			d.log.Debug("disconnected", "remote", addr, "code", code, "reason", reason)
 		})
 	}

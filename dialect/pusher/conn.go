@@ -1,7 +1,6 @@
 package pusher
 
 import (
-	"context"
 	"strings"
 	"sync/atomic"
 
@@ -53,7 +52,7 @@ func (c *conn) Deliver(m *hub.Message) error { return c.ws.SendPrepared(m.Frame(
 
 // send queues one message to the client. A full queue closes the
 // connection with 4100 (ws does it); other errors mean it is closing.
-func (c *conn) send(b []byte) { _ = c.ws.Send(context.Background(), ws.Text, b) }
+func (c *conn) send(b []byte) { _ = c.ws.Send(ws.Text, b) }
 
 // sendError sends pusher:error without closing; code 0 sends "code": null.
 func (c *conn) sendError(code Code, msg string) {
@@ -109,7 +108,7 @@ func (c *conn) onMessage(t ws.MessageType, data []byte) {
 }
 
 // onClose leaves every channel and forgets the connection.
-func (c *conn) onClose(code int, reason string) {
+func (c *conn) onClose(code ws.StatusCode, reason string) {
 	for len(c.channels) > 0 {
 		c.leave(c.channels[len(c.channels)-1].name)
 	}

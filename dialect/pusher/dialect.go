@@ -230,7 +230,7 @@ func protocolProblem(q map[string][]string) *Error {
 // refuse answers a connection that is not going to be served.
 func refuse(wc *ws.Conn, ev *eventNames, e *Error) {
 	code := int(e.Code)
-	_ = wc.Send(context.Background(), ws.Text, encodeEventJSON(ev.error, "", errorData{Message: e.Message, Code: &code}))
+	_ = wc.Send(ws.Text, encodeEventJSON(ev.error, "", errorData{Message: e.Message, Code: &code}))
 	_ = wc.Close(e.Code.StatusCode(), e.Message)
 }
 

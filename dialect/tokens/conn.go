@@ -61,7 +61,7 @@ func (d *Dialect) accept(conn *ws.Conn) {
 	d.conns[c] = struct{}{}
 	d.mu.Unlock()
 	conn.OnMessage(func(t ws.MessageType, data []byte) { d.receive(c, t, data) })
-	conn.OnClose(func(int, string) { d.leave(c) })
+	conn.OnClose(func(ws.StatusCode, string) { d.leave(c) })
 }
 
 // subscribe subscribes s, as id, to channels not in skip, undoing them all
@@ -160,7 +160,7 @@ func (d *Dialect) changeToken(c *client, token string) {
 // reply sends text to c alone.
 func (d *Dialect) reply(c *client, text string) {
 	// An error means the connection is closing: nothing more to do.
-	_ = c.conn.Send(context.Background(), ws.Text, Encode(text))
+	_ = c.conn.Send(ws.Text, Encode(text))
 }
 
 // route publishes payload, encoded once, to every recipient's channel. The

@@ -22,7 +22,7 @@ func switchboardEcho() (http.Handler, func(context.Context)) {
 	srv := ws.NewServer(ws.Options{})
 	srv.OnConnection(func(c *ws.Conn) {
 		c.OnMessage(func(t ws.MessageType, data []byte) {
-			_ = c.Send(context.Background(), t, data)
+			_ = c.Send(t, data)
 		})
 	})
 	return srv, func(ctx context.Context) { _ = srv.Shutdown(ctx) }
