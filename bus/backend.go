@@ -27,9 +27,6 @@ type Backend struct {
 	NodeID string
 }
 
-// Memory returns the Backend of a single node: every part in memory.
-func Memory() Backend { return Backend{}.WithDefaults() }
-
 // WithDefaults returns b with every nil part replaced by its in-memory
 // version and an empty NodeID by a random one.
 func (b Backend) WithDefaults() Backend {

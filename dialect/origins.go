@@ -33,9 +33,6 @@ func NewOrigins(list []string) Origins {
 	return o
 }
 
-// Any reports whether the policy allows every origin.
-func (o Origins) Any() bool { return o.list == nil }
-
 // Allowed reports whether a request whose Origin header is origin ("" for
 // none) is allowed.
 func (o Origins) Allowed(origin string) bool {

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 
 	"github.com/switchboard-rt/switchboard/bus"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // Subscriber is the dialect's side of one subscription: usually a
@@ -34,16 +33,6 @@ type SubscriberFunc func(m *Message) error
 
 // Deliver calls f(m).
 func (f SubscriberFunc) Deliver(m *Message) error { return f(m) }
-
-// SocketSubscriber returns the Subscriber that sends every message to c as
-// its shared WebSocket frame.
-func SocketSubscriber(c *ws.Conn) Subscriber { return socketSubscriber{c} }
-
-// socketSubscriber is a *ws.Conn as a Subscriber.
-type socketSubscriber struct{ c *ws.Conn }
-
-// Deliver sends m's frame to the connection.
-func (s socketSubscriber) Deliver(m *Message) error { return s.c.SendPrepared(m.Frame()) }
 
 // SubscriberID identifies one subscriber (one connection) across all nodes.
 // A dialect gets one from [Hub.NewID] and uses it in Subscribe, Unsubscribe,

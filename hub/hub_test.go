@@ -349,7 +349,7 @@ func ExampleHub() {
 	defer h.Close()
 
 	// A dialect subscribes each connection under an id of its own; with a
-	// *ws.Conn the Subscriber is hub.SocketSubscriber(conn).
+	// *ws.Conn the Subscriber's Deliver is conn.SendPrepared(m.Frame()).
 	alice, bob := h.NewID(), h.NewID()
 	h.Subscribe(context.Background(), "chat", alice, printer("alice"))
 	h.Subscribe(context.Background(), "chat", bob, printer("bob"))
