@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -280,13 +281,7 @@ func TestOnConnectionRunsBeforeHandshakeResponse(t *testing.T) {
 		_ = c.SendText("welcome " + c.Request().URL.Query().Get("name"))
 		go func() { requests <- c.Request() }()
 	})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
+	hs := serveOn(t, srv, httptest.NewServer(srv))
 	c := dialRaw(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/?name=ada", nil)
 	if f := c.read(); string(f.Payload) != "welcome ada" {
 		t.Fatalf("first frame %q, want \"welcome ada\"", f.Payload)
@@ -328,5 +323,31 @@ func TestSendPreparedBatchCountsOnce(t *testing.T) {
 		if f := c.read(); string(f.Payload) != fmt.Sprintf("state %d", i) {
 			t.Fatalf("message %d = %q", i, f.Payload)
 		}
+	}
+}
+
+// The connection's Context ends with the way the connection ended: a
+// *CloseError with the code and reason OnClose got.
+func TestContextCauseIsCloseError(t *testing.T) {
+	ts := newTestServer(t, Options{}, false)
+	c := dialRaw(t, ts.url, nil)
+	conn := <-ts.conns
+	ctx := conn.Context()
+	c.send(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "bye")))
+	e := ts.next(t, "close")
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the context did not end")
+	}
+	var ce *CloseError
+	if !errors.As(context.Cause(ctx), &ce) || int(ce.Code) != e.code || ce.Reason != e.reason {
+		t.Fatalf("cause %v, OnClose got %d %q", context.Cause(ctx), e.code, e.reason)
+	}
+	if got := CloseStatus(context.Cause(ctx)); got != StatusNormalClosure {
+		t.Errorf("CloseStatus = %d, want 1000", got)
+	}
+	if got := CloseStatus(context.Cause(conn.Context())); got != StatusNormalClosure {
+		t.Errorf("a Context asked for after the close: CloseStatus = %d", got)
 	}
 }

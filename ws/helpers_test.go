@@ -165,14 +165,19 @@ func (c *rawClient) expectEOF() {
 // newTLSServer serves srv over TLS and returns its https URL.
 func newTLSServer(t *testing.T, srv *Server) string {
 	t.Helper()
-	hs := httptest.NewTLSServer(srv)
+	return serveOn(t, srv, httptest.NewTLSServer(srv)).URL
+}
+
+// serveOn returns hs, which serves srv; the test's cleanup shuts srv down
+// (giving it 5 s) and closes hs.
+func serveOn(t *testing.T, srv *Server, hs *httptest.Server) *httptest.Server {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		hs.Close()
 	})
-	return hs.URL
+	return hs
 }
 
 // readFrame reads one whole frame.

@@ -29,13 +29,7 @@ func TestWriterParkedDuringEarlyFramesResumes(t *testing.T) {
 			_ = c.Send(Binary, chunk)
 		}
 	})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
+	hs := serveOn(t, srv, httptest.NewServer(srv))
 	nc, err := net.Dial("tcp", strings.TrimPrefix(hs.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -77,13 +71,7 @@ func TestPingFloodDoesNotGrowQueue(t *testing.T) {
 		c.OnPing(func([]byte) { pings.Add(1) })
 		conns <- c
 	})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
+	hs := serveOn(t, srv, httptest.NewServer(srv))
 	c := dialRaw(t, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
 	conn := <-conns
 	ping := new(bytes.Buffer)

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"context"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -36,13 +35,7 @@ func TestOnTick(t *testing.T) {
 		})
 		c.OnClose(func(StatusCode, string) { closed <- id })
 	})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
+	hs := serveOn(t, srv, httptest.NewServer(srv))
 	url := "ws" + strings.TrimPrefix(hs.URL, "http")
 	c1 := dialRaw(t, url, nil)
 	first := nextTick(t, ticks, 1)

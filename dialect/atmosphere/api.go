@@ -2,6 +2,7 @@ package atmosphere
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -17,14 +18,22 @@ const maxPassword = 72
 // the login limiter, and are never logged.
 const maxLogin = 256
 
+// apiForm answers what the user/ calls share (apiPreamble) and reads the
+// call's parameters; ok is false when the call has been answered.
+func (d *Dialect) apiForm(w http.ResponseWriter, r *http.Request) (vals url.Values, ok bool) {
+	if !d.apiPreamble(w, r) {
+		return nil, false
+	}
+	if vals, ok = formParams(w, r); !ok {
+		writeAPIError(w, apiErr(CodeWrongFormat, nil))
+	}
+	return vals, ok
+}
+
 // serveAuth serves user/auth: a login and password for a session hash.
 func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
-	if !d.apiPreamble(w, r) {
-		return
-	}
-	vals, ok := formParams(w, r)
+	vals, ok := d.apiForm(w, r)
 	if !ok {
-		writeAPIError(w, apiErr(CodeWrongFormat, nil))
 		return
 	}
 	login, password := vals.Get("login"), vals.Get("password")
@@ -69,12 +78,8 @@ func (d *Dialect) serveAuth(w http.ResponseWriter, r *http.Request) {
 // serveLogout serves user/logout: the session ends on every node and its
 // subscribers get the logout event.
 func (d *Dialect) serveLogout(w http.ResponseWriter, r *http.Request) {
-	if !d.apiPreamble(w, r) {
-		return
-	}
-	vals, ok := formParams(w, r)
+	vals, ok := d.apiForm(w, r)
 	if !ok {
-		writeAPIError(w, apiErr(CodeWrongFormat, nil))
 		return
 	}
 	hash := vals.Get("hash")

@@ -184,24 +184,23 @@ func (d *Dialect) publishData(ctx context.Context, upd byte, kind chanKind, id i
 // publishState serves POST publisher/state: {"tracker_id": 1, "data": {...}}
 // or a list of them. A blocked tracker's state is kept but not sent.
 func (d *Dialect) publishState(w http.ResponseWriter, r *http.Request) {
-	items, e := readItems(r)
-	if e == nil {
-		e = eachItem(items, func(i int, it *pubItem) ([]byte, *Error) {
-			data, e := objectData(i, it.Data)
-			if e != nil {
-				return nil, e
-			}
-			return stateEvent(userTime(d.now(), d.loc), data), nil
-		}, func(_ int, it *pubItem, payload []byte) *Error {
-			return d.publishData(r.Context(), updState, chState, it.id, payload)
-		})
-	}
-	d.answerPublish(w, len(items), e)
+	d.publishObjects(w, r, updState, chState, func(_ int, data []byte, _ int64) ([]byte, *Error) {
+		return stateEvent(userTime(d.now(), d.loc), data), nil
+	})
 }
 
 // publishReadings serves POST publisher/readings: {"tracker_id": 1,
 // "data": {"inputs": [...], "states": [...], ...}} or a list of them.
 func (d *Dialect) publishReadings(w http.ResponseWriter, r *http.Request) {
+	d.publishObjects(w, r, updReadings, chReadings, withTrackerID)
+}
+
+// publishObjects serves a publisher call whose items each carry a "data"
+// object: encode makes item i's payload from its data and tracker id, and
+// each payload is published as an upd update on the tracker's channel of
+// kind k.
+func (d *Dialect) publishObjects(w http.ResponseWriter, r *http.Request, upd byte, k chanKind,
+	encode func(i int, data []byte, id int64) ([]byte, *Error)) {
 	items, e := readItems(r)
 	if e == nil {
 		e = eachItem(items, func(i int, it *pubItem) ([]byte, *Error) {
@@ -209,9 +208,9 @@ func (d *Dialect) publishReadings(w http.ResponseWriter, r *http.Request) {
 			if e != nil {
 				return nil, e
 			}
-			return withTrackerID(i, data, it.id)
+			return encode(i, data, it.id)
 		}, func(_ int, it *pubItem, payload []byte) *Error {
-			return d.publishData(r.Context(), updReadings, chReadings, it.id, payload)
+			return d.publishData(r.Context(), upd, k, it.id, payload)
 		})
 	}
 	d.answerPublish(w, len(items), e)

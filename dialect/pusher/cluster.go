@@ -15,28 +15,32 @@ import (
 // subscriberCount returns the subscriptions to a hub channel on all nodes,
 // or this node's when the cluster's count cannot be read.
 func (d *Dialect) subscriberCount(ctx context.Context, hubName string) int {
-	ctx, cancel := context.WithTimeout(ctx, hubTimeout)
-	defer cancel()
-	n, err := d.hub.ClusterSubscriberCount(ctx, hubName)
-	if err != nil {
-		d.log.Warn("pusher: cluster subscription count unavailable; using this node's", "err", err)
-		return d.hub.SubscriberCount(hubName)
-	}
-	return n
+	return clusterOrLocal(ctx, d, "cluster subscription count",
+		func(ctx context.Context) (int, error) { return d.hub.ClusterSubscriberCount(ctx, hubName) },
+		func() int { return d.hub.SubscriberCount(hubName) })
 }
 
 // occupiedChannels returns the hub channels with subscribers on any node
 // whose names start with prefix, or this node's when the cluster's list
 // cannot be read.
 func (d *Dialect) occupiedChannels(ctx context.Context, prefix string) []hub.ChannelInfo {
+	return clusterOrLocal(ctx, d, "cluster channel list",
+		func(ctx context.Context) ([]hub.ChannelInfo, error) { return d.hub.ClusterChannels(ctx, prefix) },
+		func() []hub.ChannelInfo { return d.hub.Channels(prefix) })
+}
+
+// clusterOrLocal returns cluster's answer, given hubTimeout, or local's
+// (this node's) when the cluster cannot answer, logging what was
+// unavailable.
+func clusterOrLocal[T any](ctx context.Context, d *Dialect, what string, cluster func(context.Context) (T, error), local func() T) T {
 	ctx, cancel := context.WithTimeout(ctx, hubTimeout)
 	defer cancel()
-	cs, err := d.hub.ClusterChannels(ctx, prefix)
+	v, err := cluster(ctx)
 	if err != nil {
-		d.log.Warn("pusher: cluster channel list unavailable; using this node's", "err", err)
-		return d.hub.Channels(prefix)
+		d.log.Warn("pusher: "+what+" unavailable; using this node's", "err", err)
+		return local()
 	}
-	return cs
+	return v
 }
 
 // overQuota counts a new connection of a in, on this node and in the
