@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/switchboard-rt/switchboard/bus"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // Publish sends payload, as one text message, to every subscriber of
@@ -140,7 +139,7 @@ func (h *Hub) deliver(list []*subscription, m *Message, except SubscriberID) {
 			continue
 		}
 		if err := sub.s.Deliver(m); err != nil {
-			if errors.Is(err, ws.ErrQueueFull) {
+			if errors.Is(err, ErrSlowSubscriber) {
 				slow++
 			}
 			continue

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/switchboard-rt/switchboard/bus"
+	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // Subscriber is the dialect's side of one subscription: usually a
@@ -20,9 +21,10 @@ import (
 // several at once, never while holding a lock.
 type Subscriber interface {
 	// Deliver queues m for sending without blocking, and must not modify it.
-	// An error means m was not queued: ws.ErrQueueFull when the queue was
+	// An error means m was not queued: ErrSlowSubscriber when the queue was
 	// full (the subscriber then closes itself, and the hub counts a slow
-	// consumer), or any other error, such as ws.ErrClosed, when it is closed.
+	// consumer), or any other error, such as ErrSubscriberGone, when it is
+	// closed.
 	// A socket subscriber sends m.Frame() (a *ws.Conn's SendPrepared has
 	// this contract); any other uses m.Payload().
 	Deliver(m *Message) error
@@ -84,6 +86,17 @@ const DefaultParallelThreshold = 512
 // ErrClosed is returned by Subscribe and Publish after Close.
 var ErrClosed = errors.New("hub: closed")
 
+// Errors a Subscriber's Deliver returns. They are the ws package's, so
+// that a *ws.Conn's SendPrepared error and any other subscriber's mean the
+// same, and a subscriber that is not a socket needs nothing of ws.
+var (
+	// ErrSlowSubscriber: the subscriber's queue is full; the hub counts a
+	// slow consumer.
+	ErrSlowSubscriber = ws.ErrQueueFull
+	// ErrSubscriberGone: the subscriber is closed or unsubscribing.
+	ErrSubscriberGone = ws.ErrClosed
+)
+
 // numShards is the number of channel shards: a power of two, large enough
 // that publishes on a many-core machine seldom meet on one lock.
 const numShards = 64
@@ -143,7 +156,7 @@ type Stats struct {
 	// Delivered counts messages queued to local subscribers, one per
 	// subscriber.
 	Delivered uint64
-	// SlowConsumers counts deliveries refused with ws.ErrQueueFull: each
+	// SlowConsumers counts deliveries refused with ErrSlowSubscriber: each
 	// closed a slow subscriber.
 	SlowConsumers uint64
 	// Channels is the number of channels with a subscriber on this node.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // HTTP push clients: endpoints registered with registerHttpClient get every
@@ -115,11 +114,11 @@ func (c *pushClient) Deliver(m *hub.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.removed || c.d.ctx.Err() != nil {
-		return ws.ErrClosed
+		return hub.ErrSubscriberGone
 	}
 	if len(c.queue) >= PushQueue {
 		c.failedLocked("queue full: the endpoint is slower than the messages")
-		return ws.ErrQueueFull
+		return hub.ErrSlowSubscriber
 	}
 	c.queue = append(c.queue, text)
 	if !c.posting && c.d.routines.Go(func(context.Context) { c.post() }) {
