@@ -1,10 +1,16 @@
-// Package bus carries publishes between the hubs of all Switchboard nodes.
+// Package bus is what a Switchboard node shares with the other nodes of its
+// cluster: the bus that carries publishes between their hubs, and the
+// stores that answer for the cluster as a whole (presence members, counts,
+// a small key/value store for dialects), gathered in one [Backend] that a
+// hub is built with. The shape is that of database/sql/driver: this package
+// defines the interfaces and the in-memory versions that serve one node
+// ([Local], [MemoryPresence], [MemoryCounts], [MemoryShared]); bus/redis
+// implements them all for many nodes; the hub uses them and cannot tell
+// which it has.
 //
 // A node's hub hands every publish to its [Bus], and the bus hands it back,
 // on every node with local interest in the channel, to that node's hub
-// through the [Handler] the hub registered with [Bus.Start]. [Local] is the
-// in-process bus of a single node; a Redis bus (bus/redis) implements the
-// same interface for many nodes, and the hub cannot tell which it has.
+// through the [Handler] the hub registered with [Bus.Start].
 //
 // The bus moves opaque payloads. It must not know about WebSocket
 // connections, subscribers or any wire format (Pusher, token broker,
