@@ -95,6 +95,13 @@ func TestBatchesAndStateTogether(t *testing.T) {
 	if ev := resp["events"].([]any); len(ev) != 2 || ev[0] != "state" || ev[1] != "state_batch" {
 		t.Fatalf("events %v", ev)
 	}
+	// The server sends the current data after the response, so a publish
+	// made as soon as the response arrives may also be sent as current
+	// data. A second action's response says the subscribe is complete.
+	c.send(`{"action":"unsubscribe","hash":"` + hash + `","requests":[{"type":"readings_batch","target":{"type":"all"}}]}`)
+	if r := c.nextJSON(); r["type"] != "response" {
+		t.Fatalf("got %v, want the response to the no-op unsubscribe", r)
+	}
 	e.publish("state", stateBody(1, 1))
 	if ev := c.nextJSON(); ev["event"] != "state" {
 		t.Fatalf("got %v", ev)
