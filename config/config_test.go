@@ -144,6 +144,7 @@ func TestBadKeys(t *testing.T) {
 		{`http: { idle_timeout: "-1s" }`, "http.idle_timeout", "positive duration"},
 		{`limits: { handshakes_per_ip: -1 }`, "limits.handshakes_per_ip", "0 for no limit"},
 		{`limits: { api_requests: 1.5 }`, "limits.api_requests", "whole number"},
+		{`limits: { connections_per_ip: -3 }`, "limits.connections_per_ip", "0 for no limit"},
 		{`websocket: { max_payload: 0 }`, "websocket.max_payload", "positive number of bytes"},
 		{`websocket: { max_payload: 1.5 }`, "websocket.max_payload", "whole number"},
 		{`websocket: { send_queue: -1 }`, "websocket.send_queue", "positive number of messages"},

@@ -61,6 +61,9 @@ type Limits struct {
 	// HandshakesPerIP is the WebSocket handshakes per second one client
 	// address may make, on every WebSocket endpoint together (0: no limit).
 	HandshakesPerIP int `json:"handshakes_per_ip"`
+	// ConnectionsPerIP caps the WebSocket connections one client address
+	// holds open, on every WebSocket endpoint together (0: no limit).
+	ConnectionsPerIP int `json:"connections_per_ip"`
 	// APIRequests is the HTTP API requests per second per app (Pusher REST),
 	// per API key sent in a header, or else per client address: the REST,
 	// form and publisher APIs (0: no limit).
@@ -75,6 +78,9 @@ func (l *Limits) validate(ck *checker, path string) {
 		if k.n < 0 {
 			ck.errorf(path+"."+k.key, "%d is negative; use 0 for no limit or a number per second", k.n)
 		}
+	}
+	if l.ConnectionsPerIP < 0 {
+		ck.errorf(path+".connections_per_ip", "%d is negative; use 0 for no limit or a number of connections", l.ConnectionsPerIP)
 	}
 }
 

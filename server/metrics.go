@@ -80,6 +80,8 @@ func newDialectCollector(dialects []dialect.Dialect) *dialectCollector {
 			func(s ws.Stats) float64 { return float64(s.Writes) }),
 		m("slow_consumer_closes_total", "WebSocket connections closed because their send queue was full.", prometheus.CounterValue,
 			func(s ws.Stats) float64 { return float64(s.Overflows) }),
+		m("connections_refused_per_ip_total", "WebSocket handshakes refused with 429 because their client address held limits.connections_per_ip connections.", prometheus.CounterValue,
+			func(s ws.Stats) float64 { return float64(s.RefusedPerAddr) }),
 	}}
 }
 

@@ -18,7 +18,8 @@ import (
 
 // ServeHTTP answers a WebSocket handshake: 101 and a new connection, or an
 // HTTP error (400 bad handshake, 403 origin or Accept refused, 405 not GET,
-// 426 wrong version, 503 over MaxConnections or shutting down).
+// 426 wrong version, 429 over AddrLimit, 503 over MaxConnections or
+// shutting down).
 //
 // The OnConnection callback runs after the handshake is validated and before
 // the 101 response is written, so whatever it sets up (subscriptions, say)
@@ -30,15 +31,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "websocket: origin not allowed", http.StatusForbidden)
 		return
 	}
+	var addr netip.Addr
+	if l := s.opts.AddrLimit; l != nil {
+		a, ok := l.acquire(r)
+		if !ok {
+			s.metrics.refusedPerAddr.Add(1)
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "websocket: too many connections from this address", http.StatusTooManyRequests)
+			return
+		}
+		addr = a
+	}
 	if !s.reserve() {
+		s.opts.AddrLimit.release(addr)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "websocket: too many connections", http.StatusServiceUnavailable)
 		return
 	}
 	up, c, ok := s.prepare(w, r)
 	if !ok {
+		s.opts.AddrLimit.release(addr)
 		s.metrics.conns.Add(-1)
 		return
+	}
+	if addr.IsValid() {
+		// From here the connection's finish releases it.
+		c.mu.Lock()
+		c.extraLocked().limitedAddr = addr
+		c.mu.Unlock()
 	}
 	s.metrics.accepted.Add(1)
 	if s.onConn != nil {

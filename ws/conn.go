@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,7 @@ type connExtra struct {
 	closeTimer  *time.Timer   // drops TCP if the peer never answers our Close
 	ctx         context.Context
 	cancel      context.CancelCauseFunc // with the *CloseError the connection ended with
+	limitedAddr netip.Addr              // counted in Options.AddrLimit until finish
 }
 
 // extraLocked returns c.extra, making it on first use. c.mu must be held.
@@ -341,10 +343,26 @@ func (c *Conn) terminate(code StatusCode, reason string) {
 // Shutdown only once OnClose has returned.
 func (c *Conn) finish() {
 	c.srv.forget(c)
+	c.releaseAddr()
 	if c.onClose != nil {
 		c.onClose(StatusCode(c.closeCode), c.closeReason)
 	}
 	c.srv.metrics.conns.Add(-1)
+}
+
+// releaseAddr counts c out of Options.AddrLimit, once.
+func (c *Conn) releaseAddr() {
+	l := c.srv.opts.AddrLimit
+	if l == nil {
+		return
+	}
+	c.mu.Lock()
+	var a netip.Addr
+	if x := c.extra; x != nil {
+		a, x.limitedAddr = x.limitedAddr, netip.Addr{}
+	}
+	c.mu.Unlock()
+	l.release(a)
 }
 
 // closeErrorLocked returns how the connection ended, once it is closed: the

@@ -18,6 +18,12 @@ type Options struct {
 	// Retry-After: 1. 0 means no cap.
 	MaxConnections int
 
+	// AddrLimit, when set, caps the open connections of one client address
+	// (see NewAddrLimit); share one among Servers to cap them together. A
+	// handshake over it is answered 429 Too Many Requests with
+	// Retry-After: 1 and counted in Stats.RefusedPerAddr. nil means no cap.
+	AddrLimit *AddrLimit
+
 	// ClientTracking keeps the set of open connections readable with
 	// Server.Clients.
 	ClientTracking bool

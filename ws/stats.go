@@ -12,6 +12,7 @@ type Stats struct {
 	BytesSent        uint64
 	Writes           uint64 // socket writes; FramesSent/Writes is the coalescing factor
 	Overflows        uint64 // connections closed for a full send queue
+	RefusedPerAddr   uint64 // handshakes refused by Options.AddrLimit
 }
 
 // Stats returns the server's counters.
@@ -21,7 +22,7 @@ type counters struct {
 	conns                       atomic.Int64
 	accepted, msgsIn, bytesIn   atomic.Uint64
 	framesOut, bytesOut, writes atomic.Uint64
-	overflows                   atomic.Uint64
+	overflows, refusedPerAddr   atomic.Uint64
 }
 
 func (m *counters) received(n int) { m.msgsIn.Add(1); m.bytesIn.Add(uint64(n)) }
@@ -42,5 +43,6 @@ func (m *counters) snapshot() Stats {
 		BytesSent:        m.bytesOut.Load(),
 		Writes:           m.writes.Load(),
 		Overflows:        m.overflows.Load(),
+		RefusedPerAddr:   m.refusedPerAddr.Load(),
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-rt/switchboard/dialect/tokens"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/server"
+	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // legacyConfigFile is read from the working directory when no config file
@@ -91,6 +92,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 // the server package only mounts them.
 func dialects(cfg *config.Config, h *hub.Hub, logger *slog.Logger) ([]dialect.Dialect, error) {
 	deps := dialect.Deps{Hub: h, WebSocket: server.WebSocketOptions(cfg.WebSocket), Logger: logger}
+	// One AddrLimit for every dialect, so the cap holds across endpoints.
+	deps.WebSocket.AddrLimit = ws.NewAddrLimit(cfg.Limits.ConnectionsPerIP)
 	enabled := []struct {
 		on  bool
 		new func() (dialect.Dialect, error)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/switchboard-rt/switchboard/internal/testutil"
 )
 
@@ -179,5 +181,38 @@ func TestLegacyFileWithoutAllowUnregisteredIsClosed(t *testing.T) {
 				t.Fatalf("logs lack %q:\n%s", tc.want, s.logs)
 			}
 		})
+	}
+}
+
+// TestConnectionsPerIPAcrossDialects holds one connection on /echo with
+// limits.connections_per_ip = 1: a handshake on another dialect's endpoint
+// from the same address is refused with 429, and counted in /metrics.
+func TestConnectionsPerIPAcrossDialects(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg := writeFile(t, "limits.hjson", "limits: { connections_per_ip: 1 }\n")
+	s := startServe(t, nil, "--config", cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	held, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.CloseNow()
+
+	_, resp, err := websocket.Dial(ctx, "ws://"+s.addr+"/app/app-key?protocol=7", nil)
+	if err == nil {
+		t.Fatal("a second connection from one address was accepted over limits.connections_per_ip = 1")
+	}
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("response %v, want 429", resp)
+	}
+	metrics, err := http.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	if want := `switchboard_connections_refused_per_ip_total{dialect="pusher"} 1`; !strings.Contains(string(body), want) {
+		t.Fatalf("/metrics lacks %q", want)
 	}
 }
