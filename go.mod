@@ -11,6 +11,7 @@ require (
 	github.com/klauspost/compress v1.20.1 // flate for permessage-deflate: windows of 256 B to 32 KiB (server_max_window_bits) and faster than compress/flate (docs/ARCHITECTURE.md)
 	github.com/lxzan/gws v1.8.9 // measurement only: engine candidate in internal/enginecmp
 	github.com/prometheus/client_golang v1.25.0 // /metrics in the format operators scrape
+	github.com/prometheus/client_model v0.6.3 // the console reads the same registry /metrics serves, as client_golang's own types
 	github.com/redis/go-redis/v9 v9.23.0 // bus/redis: the cluster bus and shared state
 	go.uber.org/goleak v1.3.0 // tests: goroutine leak checks in TestMain
 	golang.org/x/crypto v0.58.0 // bcrypt for Atmosphere user passwords
@@ -23,7 +24,6 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
-	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect

@@ -33,6 +33,9 @@ type Config struct {
 	Pprof Pprof `json:"pprof"`
 	// Admin guards the admin surfaces: the console and the admin API.
 	Admin Admin `json:"admin"`
+	// Console is the operator console in the browser (on, loopback only
+	// unless admin.token is set).
+	Console Console `json:"console"`
 	// Log sets the level and format of the server's logs.
 	Log Log `json:"log"`
 	// Tokens is the token-broker dialect (/ws and its form API).
@@ -69,6 +72,7 @@ func Default() *Config {
 		},
 		Echo:    Echo{Enabled: true, Path: "/echo", MaxMessageSize: 1 << 20},
 		Metrics: Metrics{Enabled: true, Path: "/metrics"},
+		Console: Console{Enabled: true, Path: "/console"},
 		Log:     Log{Level: "info", Format: "text"},
 		Tokens: Tokens{
 			Enabled:                  true,

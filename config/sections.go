@@ -187,6 +187,22 @@ func (a *Admin) validate(ck *checker, path string) {
 	}
 }
 
+// Console is the "console" section: the operator console, a live dashboard
+// and debug console in the browser. The admin section says who may open it.
+type Console struct {
+	// Enabled serves the console (true).
+	Enabled bool `json:"enabled"`
+	// Path is where it is served ("/console"); its API is under Path/api/.
+	Path string `json:"path"`
+}
+
+func (c *Console) validate(ck *checker, path string) {
+	ck.urlPath(path+".path", c.Path, c.Enabled)
+	if c.Enabled && c.Path == "/" {
+		ck.errorf(path+".path", "the console needs a path of its own, such as \"/console\", not \"/\"")
+	}
+}
+
 // Log is the "log" section.
 type Log struct {
 	// Level is the least severe level written: debug, info, warn or error ("info").

@@ -157,6 +157,21 @@ func (s *Server) limitConnections(next http.Handler) http.Handler {
 	})
 }
 
+// Mount serves h at pattern (an http.ServeMux pattern) on the server's
+// port, behind the same checks as every route, for a surface built after
+// New, such as the console, which reads the server's Registry. It fails
+// when the pattern conflicts with a route, and after Serve has started.
+func (s *Server) Mount(pattern string, h http.Handler) error {
+	if s.started.Load() {
+		return fmt.Errorf("server: Mount(%q) after Serve", pattern)
+	}
+	if err := handle(s.mux, pattern, h); err != nil {
+		return err
+	}
+	s.served = append(s.served, servedRoute{pattern, ProtocolHTTP, ""})
+	return nil
+}
+
 // Handler returns the server's handler (its mux behind the checks every
 // request passes), for tests and for embedding under another server.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-rt/switchboard/dialect/pusher"
 	"github.com/switchboard-rt/switchboard/dialect/tokens"
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/internal/adminauth"
 	"github.com/switchboard-rt/switchboard/server"
 	"github.com/switchboard-rt/switchboard/ws"
 )
@@ -79,11 +80,27 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := registerCluster(srv, cluster); err != nil {
 		return err
 	}
+	if err := srv.Registry().Register(h.Collector()); err != nil {
+		return fmt.Errorf("hub metrics: %w", err)
+	}
+	guard, err := adminauth.New(cfg.Admin.Token)
+	if err != nil {
+		return err
+	}
+	cons, err := mountConsole(cfg, srv, guard, h, ds, cluster, logger)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal kills at once
 	r := &reloader{flags: f, getenv: e.getenv, level: level, srv: srv, log: logger, cfg: cfg}
 	defer r.watchHUP()()
+	if cons != nil {
+		// The console's streams never end by themselves: end them as the
+		// shutdown starts, so that the server does not wait for them.
+		context.AfterFunc(ctx, cons.Close)
+	}
 	return srv.Serve(ctx, ln)
 }
 

@@ -35,10 +35,11 @@ type app struct {
 	cacheTTL          time.Duration
 	webhooks          []*hookTarget // each with its own queue and sender
 
-	hubPrefix string       // "pusher/{id}/": the app's space among hub channels
-	connKey   string       // "pusher/{id}": the hub's connection-count key
-	conns     atomic.Int64 // open connections
-	macs      *sync.Pool   // *restMAC with secret, for REST signatures
+	hubPrefix string        // "pusher/{id}/": the app's space among hub channels
+	connKey   string        // "pusher/{id}": the hub's connection-count key
+	conns     atomic.Int64  // open connections
+	published atomic.Uint64 // messages handed to the hub for the app's channels
+	macs      *sync.Pool    // *restMAC with secret, for REST signatures
 
 	pingMsg, pongMsg *ws.PreparedMessage // pusher:ping and pusher:pong, framed once for every connection
 

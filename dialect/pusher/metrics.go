@@ -68,12 +68,26 @@ var webhookDropped = prometheus.NewDesc("switchboard_pusher_webhook_events_dropp
 		"when the URL's retry backlog was full), retries_exhausted (failed for 5 minutes), shutdown (not delivered at shutdown).",
 	[]string{"app_id", "reason"}, nil)
 
+// Per-app series: one for each configured app, so their number is bounded
+// by the config.
+var (
+	appConnections = prometheus.NewDesc("switchboard_pusher_app_connections",
+		"Open Pusher connections of each app on this node.", []string{"app_id"}, nil)
+	appPublished = prometheus.NewDesc("switchboard_pusher_app_published_total",
+		"Messages published to each app's channels (events, presence, client events).", []string{"app_id"}, nil)
+	appWebhookQueue = prometheus.NewDesc("switchboard_pusher_app_webhook_queue_events",
+		"Webhook events of each app waiting to be sent or retried.", []string{"app_id"}, nil)
+)
+
 // Describe implements prometheus.Collector.
 func (d *Dialect) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range metrics {
 		ch <- m.desc
 	}
 	ch <- webhookDropped
+	ch <- appConnections
+	ch <- appPublished
+	ch <- appWebhookQueue
 }
 
 // Collect implements prometheus.Collector.
@@ -85,5 +99,12 @@ func (d *Dialect) Collect(ch chan<- prometheus.Metric) {
 		for r := range numDropReasons {
 			ch <- prometheus.MustNewConstMetric(webhookDropped, prometheus.CounterValue, float64(a.hookDrops[r].Load()), a.id, r.String())
 		}
+		ch <- prometheus.MustNewConstMetric(appConnections, prometheus.GaugeValue, float64(a.conns.Load()), a.id)
+		ch <- prometheus.MustNewConstMetric(appPublished, prometheus.CounterValue, float64(a.published.Load()), a.id)
+		queued := 0
+		for _, t := range a.webhooks {
+			queued += t.waiting()
+		}
+		ch <- prometheus.MustNewConstMetric(appWebhookQueue, prometheus.GaugeValue, float64(queued), a.id)
 	}
 }

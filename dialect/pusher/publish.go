@@ -15,6 +15,7 @@ func (d *Dialect) publish(a *app, channel string, payload []byte, except hub.Sub
 		return err
 	}
 	d.stats.published.Add(1)
+	a.published.Add(1)
 	return nil
 }
 

@@ -206,6 +206,13 @@ type hookTarget struct {
 	dropLog       time.Time // when a full queue was last logged
 }
 
+// waiting returns the events queued or waiting for a retry.
+func (t *hookTarget) waiting() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.queue) + t.backlogEvents
+}
+
 func (t *hookTarget) wants(name string) bool {
 	return t.events == nil || slices.Contains(t.events, name)
 }
