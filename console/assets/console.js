@@ -64,13 +64,14 @@ class Chart {
     this.series = series; // [{key, label, color}]
     this.format = format;
     this.points = [];
-    this.windowMs = 5 * 60 * 1000;
+    this.maxWindowMs = 5 * 60 * 1000; // the last 5 minutes, or less while the page is young
+    this.minWindowMs = 60 * 1000;
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
   set(points) { this.points = points.slice(); this.draw(); }
   push(p) {
     this.points.push(p);
-    const cut = p.t - this.windowMs;
+    const cut = p.t - this.maxWindowMs;
     while (this.points.length && this.points[0].t < cut) this.points.shift();
     this.draw();
   }
@@ -84,7 +85,9 @@ class Chart {
     const W = r.width, H = r.height, top = 18, bottom = H - 16, left = 2, right = W - 2;
     g.clearRect(0, 0, W, H);
     const now = this.points.length ? this.points[this.points.length - 1].t : Date.now();
-    const t0 = now - this.windowMs;
+    const span = this.points.length ? now - this.points[0].t : 0;
+    const win = Math.min(this.maxWindowMs, Math.max(this.minWindowMs, Math.ceil(span / 60000) * 60000));
+    const t0 = now - win;
     let max = 0;
     for (const p of this.points) for (const s of this.series) max = Math.max(max, p[s.key] || 0);
     max = niceMax(max);
@@ -97,10 +100,10 @@ class Chart {
     g.textAlign = 'right';
     g.fillText(this.format(max), right, top - 5);
     g.textAlign = 'left';
-    g.fillText('5 min ago', left, H - 3);
+    g.fillText(`${win / 60000} min ago`, left, H - 3);
     g.textAlign = 'right';
     g.fillText('now', right, H - 3);
-    const x = (t) => left + (right - left) * (t - t0) / this.windowMs;
+    const x = (t) => left + (right - left) * (t - t0) / win;
     const y = (v) => bottom - (bottom - top) * (max ? v / max : 0);
     let lx = left + 2;
     for (const s of this.series) {
@@ -251,6 +254,7 @@ const channels = {
       ? `busiest ${res.channels.length} of ${fmtNum(res.total)} channels` : `${fmtNum(res.total)} channel${res.total === 1 ? '' : 's'}`;
     $('ch-note').hidden = !res.note;
     $('ch-note').textContent = res.note || '';
+    if (this.selected) this.selected = res.channels.find((c) => c.name === this.selected.name) ?? { ...this.selected, subscribers: 0 };
     const body = $('ch-table').tBodies[0];
     if (!res.channels.length) {
       body.replaceChildren(el('tr', {}, el('td', { colSpan: 2, class: 'empty', text: $('ch-search').value ? 'No channel matches.' : 'No occupied channels.' })));
@@ -268,7 +272,7 @@ const channels = {
   async detail(quiet) {
     const box = $('ch-detail'), c = this.selected, sp = this.space();
     if (!c) { box.replaceChildren(el('p', { class: 'empty', text: 'Pick a channel to see its members (presence channels) or to watch it.' })); return; }
-    const parts = [el('h2', { text: 'Channel' }), el('p', {}, el('code', { text: c.name })), el('p', {}, el('b', { text: fmtNum(c.subscribers) }), ' subscribers')];
+    const parts = [el('h2', { text: 'Channel' }), el('p', {}, el('code', { text: c.name })), el('p', {}, el('b', { text: fmtNum(c.subscribers) }), c.subscribers === 1 ? ' subscriber' : ' subscribers')];
     if (sp.app) {
       const b = el('button', { class: 'primary', text: 'Watch in the debug console' });
       b.addEventListener('click', () => { debug.open(sp.app, c.name); });
