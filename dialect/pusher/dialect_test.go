@@ -81,12 +81,19 @@ func TestDialectInterface(t *testing.T) {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()
-	if err != nil || len(mfs) != len(metrics)+1 {
-		t.Fatalf("gathered %d metric families (%v), want %d", len(mfs), err, len(metrics)+1)
+	const perApp = 4 // webhook drops, connections, published, webhook queue
+	if err != nil || len(mfs) != len(metrics)+perApp {
+		t.Fatalf("gathered %d metric families (%v), want %d", len(mfs), err, len(metrics)+perApp)
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == "switchboard_pusher_connections" && mf.GetMetric()[0].GetGauge().GetValue() != 1 {
 			t.Errorf("switchboard_pusher_connections = %v", mf.GetMetric()[0])
+		}
+		if mf.GetName() == "switchboard_pusher_app_connections" {
+			m := mf.GetMetric()
+			if len(m) != 1 || m[0].GetLabel()[0].GetValue() != "app1" || m[0].GetGauge().GetValue() != 1 {
+				t.Errorf("switchboard_pusher_app_connections = %v", m)
+			}
 		}
 		if mf.GetName() == "switchboard_pusher_webhook_events_dropped_total" && len(mf.GetMetric()) != int(numDropReasons) {
 			t.Errorf("%d dropped series for one app, want one per reason", len(mf.GetMetric()))

@@ -1,0 +1,59 @@
+package redis
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/redistest"
+)
+
+func TestNodes(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := newCluster(t, srv, 2, nil)
+	a, b := nodes[0], nodes[1]
+	subscribe(t, a, "room")
+	subscribe(t, a, "room")
+	subscribe(t, b, "other")
+	a.hub.AddConnections("pusher/app", 3)
+	b.hub.AddConnections("pusher/app", 1)
+	ctx := context.Background()
+
+	var got []Node
+	waitFor(t, 5*time.Second, "both nodes listed with their counts", func() bool {
+		var err error
+		got, err = a.bus.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got) == 2 && count(got, a.bus.NodeID()).Subscriptions == 2 && count(got, b.bus.NodeID()).Connections["pusher/app"] == 1
+	})
+	na, nb := count(got, a.bus.NodeID()), count(got, b.bus.NodeID())
+	if na.Connections["pusher/app"] != 3 || nb.Subscriptions != 1 {
+		t.Errorf("node counts %+v, %+v", na, nb)
+	}
+	for _, n := range got {
+		// A node beats every 200ms here; PresenceTTL is 800ms.
+		if n.HeartbeatAge < 0 || n.HeartbeatAge > 2*time.Second || time.Since(n.LastHeartbeat) > time.Minute {
+			t.Errorf("node %s: last heartbeat %v ago (%v)", n.ID, n.HeartbeatAge, n.LastHeartbeat)
+		}
+	}
+
+	// A node that leaves is no longer listed.
+	if err := b.hub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the closed node to go", func() bool {
+		got, err := a.bus.Nodes(ctx)
+		return err == nil && len(got) == 1 && got[0].ID == a.bus.NodeID()
+	})
+}
+
+func count(ns []Node, id string) Node {
+	for _, n := range ns {
+		if n.ID == id {
+			return n
+		}
+	}
+	return Node{}
+}
