@@ -160,6 +160,8 @@ func TestBadKeys(t *testing.T) {
 		{`echo: { max_message_size: 0 }`, "echo.max_message_size", "positive number of bytes"},
 		{`metrics: { enabled: [] }`, "metrics.enabled", "got a list"},
 		{`metrics: { path: "/me trics" }`, "metrics.path", "not a URL path"},
+		{`console: { path: "/" }`, "console.path", "a path of its own"},
+		{`console: { path: "/metrics" }`, "console.path", "already used by metrics.path"},
 		{`pprof: { enabled: true }, metrics: { path: "/debug/pprof" }`, "pprof.enabled", "already used by metrics.path"},
 		{`log: { level: "verbose" }`, "log.level", "not one of debug, info, warn, error"},
 		{`log: { format: "xml" }`, "log.format", "not one of text, json"},

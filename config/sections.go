@@ -197,10 +197,11 @@ type Console struct {
 }
 
 func (c *Console) validate(ck *checker, path string) {
-	ck.urlPath(path+".path", c.Path, c.Enabled)
 	if c.Enabled && c.Path == "/" {
 		ck.errorf(path+".path", "the console needs a path of its own, such as \"/console\", not \"/\"")
+		return
 	}
+	ck.urlPath(path+".path", c.Path, c.Enabled)
 }
 
 // Log is the "log" section.
