@@ -86,9 +86,18 @@ test('the overview shows a pusher-js client within 2 s of connecting', async (t)
     const c = await client({ user: `u${i}` });
     await subscribed(c, i % 2 ? 'orders' : 'presence-lobby');
   }
-  for (let i = 0; i < 8; i++) await api.trigger('orders', 'tick', { i });
-  await page.waitForFunction(() => document.getElementById('msgs-out').textContent !== '–', null, { timeout: 3000 });
-  await page.waitForTimeout(2500); // let the charts draw a few points for the screenshot
+  let publishing = true;
+  const publisher = (async () => {
+    for (let i = 0; publishing; i++) {
+      await api.trigger('orders', 'tick', { i });
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  })();
+  t.after(async () => { publishing = false; await publisher; });
+  // The rates show the traffic within a few readings.
+  await page.waitForFunction(() => !['–', '0'].includes(document.getElementById('msgs-out').textContent)
+    && !['–', '0'].includes(document.getElementById('msgs-in').textContent), null, { timeout: 5000 });
+  await page.waitForFunction(() => Number(document.getElementById('msgs-out').textContent) >= 20, null, { timeout: 5000 });
   await page.screenshot({ path: path.join(OUTPUT, 'console-overview.png') });
 });
 
