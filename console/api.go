@@ -86,7 +86,7 @@ type channelEntry struct {
 	Presence    bool   `json:"presence,omitempty"`
 }
 
-// channels serves GET api/channels?space=ID&q=TEXT&node=all|local: the
+// channels serves GET api/channels?space=ID&q=TEXT&node=all|local|NODE: the
 // space's occupied channels whose names contain q, busiest first, at most
 // maxChannels, with the total that matched.
 func (c *Console) channels(w http.ResponseWriter, r *http.Request) {
@@ -100,20 +100,7 @@ func (c *Console) channels(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"channels": []channelEntry{}, "total": 0})
 		return
 	}
-	scope, note := q.Get("node"), ""
-	var list []hub.ChannelInfo
-	if scope == "local" || c.opts.Cluster == nil {
-		list, scope = c.opts.Hub.Channels(sp.Prefix), "local"
-	} else {
-		ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
-		var err error
-		list, err = c.opts.Hub.ClusterChannels(ctx, sp.Prefix)
-		cancel()
-		scope = "all"
-		if err != nil {
-			list, scope, note = c.opts.Hub.Channels(sp.Prefix), "local", "the cluster's counts are unavailable ("+err.Error()+"); showing this node's"
-		}
-	}
+	list, scope, note := c.channelList(r.Context(), sp.Prefix, q.Get("node"))
 	search := strings.ToLower(q.Get("q"))
 	out := []channelEntry{}
 	for _, ch := range list {
@@ -132,6 +119,30 @@ func (c *Console) channels(w http.ResponseWriter, r *http.Request) {
 	total := len(out)
 	out = out[:min(total, maxChannels)]
 	writeJSON(w, http.StatusOK, map[string]any{"channels": out, "total": total, "scope": scope, "note": note})
+}
+
+// channelList returns the channels starting with prefix on node: "all"
+// (or "") for the cluster's counts, "local" or this node's id for this
+// node's, another node's id for that node's. It falls back to this node's
+// list, and says so in note, when the cluster's cannot be read.
+func (c *Console) channelList(ctx context.Context, prefix, node string) (list []hub.ChannelInfo, scope, note string) {
+	if c.opts.Cluster == nil || node == "local" || node == c.opts.NodeID {
+		return c.opts.Hub.Channels(prefix), "local", ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	var err error
+	if node == "" || node == "all" {
+		scope = "all"
+		list, err = c.opts.Hub.ClusterChannels(ctx, prefix)
+	} else {
+		scope = node
+		list, err = c.opts.Cluster.NodeChannels(ctx, node, prefix)
+	}
+	if err != nil {
+		return c.opts.Hub.Channels(prefix), "local", "the cluster's counts are unavailable (" + err.Error() + "); showing this node's"
+	}
+	return list, scope, ""
 }
 
 // members serves GET api/members?space=ID&channel=NAME: a presence

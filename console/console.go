@@ -72,9 +72,13 @@ type BadEventError struct{ Err error }
 func (e *BadEventError) Error() string { return e.Err.Error() }
 func (e *BadEventError) Unwrap() error { return e.Err }
 
-// Cluster lists the nodes sharing Redis.
+// Cluster lists the nodes sharing Redis, and what each holds.
 type Cluster interface {
+	// Nodes returns the live nodes.
 	Nodes(ctx context.Context) ([]Node, error)
+	// NodeChannels returns node's own channels starting with prefix, with
+	// its subscriber counts.
+	NodeChannels(ctx context.Context, node, prefix string) ([]hub.ChannelInfo, error)
 }
 
 // Node is one node of a cluster.

@@ -73,3 +73,40 @@ func (b *Bus) Nodes(ctx context.Context) ([]Node, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
+
+// NodeCounts returns node's own counts in space (such as
+// hub.SpaceSubscriptions: its subscriptions per channel) for the keys that
+// start with prefix, sorted by key: one node's share of what Counts.List
+// sums over the cluster.
+func (b *Bus) NodeCounts(ctx context.Context, node, space, prefix string) ([]hub.KeyCount, error) {
+	key := b.p + "n:" + node + ":c:" + space
+	var out []hub.KeyCount
+	iter := b.client.HScan(ctx, key, 0, globEscape(prefix)+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		field := iter.Val()
+		if !iter.Next(ctx) {
+			break
+		}
+		if c, err := strconv.Atoi(iter.Val()); err == nil && c > 0 {
+			out = append(out, hub.KeyCount{Key: field, Count: c})
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("redis: counts of node %s: %w", node, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// globEscape escapes the characters Redis's MATCH patterns treat specially.
+func globEscape(s string) string {
+	var out []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\', '^', '-':
+			out = append(out, '\\')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}

@@ -121,3 +121,12 @@ func (c consoleCluster) Nodes(ctx context.Context) ([]console.Node, error) {
 	}
 	return out, err
 }
+
+func (c consoleCluster) NodeChannels(ctx context.Context, node, prefix string) ([]hub.ChannelInfo, error) {
+	kcs, err := c.b.NodeCounts(ctx, node, hub.SpaceSubscriptions, prefix)
+	out := make([]hub.ChannelInfo, len(kcs))
+	for i, kc := range kcs {
+		out[i] = hub.ChannelInfo{Name: kc.Key, Subscribers: kc.Count}
+	}
+	return out, err
+}

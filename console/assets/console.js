@@ -159,6 +159,7 @@ const overview = {
     setText('node', s.node || '–');
     setText('version', s.version || '–');
     setText('uptime', fmtDuration(s.uptime_seconds));
+    setText('conn-title', s.cluster ? 'Connections on this node' : 'Connections');
     setText('conn-total', fmtNum(s.connections));
     const by = $('conn-by-dialect');
     by.replaceChildren(...(s.dialects || []).map((d, i) => el('span', {}, i ? ' · ' : '', d.name + ' ', el('b', { text: fmtNum(d.connections) }))));
@@ -199,6 +200,7 @@ const overview = {
     }));
   },
   showCluster(c) {
+    if (c) channels.nodes(c.nodes || []);
     $('cluster-none').hidden = !!c;
     $('cluster').hidden = !c;
     if (!c) return;
@@ -244,6 +246,17 @@ const channels = {
     setInterval(() => { if (!$('view-channels').hidden) this.refresh(); }, 3000);
   },
   space() { return spaces.find((s) => s.id === $('ch-space').value); },
+  // nodes keeps the node picker in step with the cluster's live nodes.
+  nodes(list) {
+    const sel = $('ch-node'), self = $('node').textContent;
+    const want = ['all', ...list.map((n) => n.id)];
+    const have = [...sel.options].map((o) => o.value);
+    if (want.join() === have.join()) return;
+    const cur = sel.value;
+    sel.replaceChildren(el('option', { value: 'all', text: 'all nodes' }),
+      ...list.map((n) => el('option', { value: n.id, text: n.id === self ? `${n.id} (this node)` : n.id })));
+    sel.value = want.includes(cur) ? cur : 'all';
+  },
   async refresh() {
     const sp = this.space();
     if (!sp) { $('ch-count').textContent = 'No channel groups: every dialect is off.'; return; }
