@@ -144,7 +144,10 @@ type Console struct {
 	sampler *sampler
 	ctx     context.Context // cancelled by Close: streams end
 	cancel  context.CancelFunc
-	streams sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool           // set by Close: no stream starts after it
+	streams sync.WaitGroup // open streams; Add only under mu while !closed
 }
 
 // New returns a Console for opts.
@@ -198,10 +201,27 @@ func (c *Console) Handler() http.Handler { return c.handler }
 func (c *Console) Path() string { return c.opts.Path }
 
 // Close ends every open stream, stops the sampler and waits for both.
+// Streams asked for afterwards are answered 503.
 func (c *Console) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	c.cancel()
 	c.streams.Wait()
 	c.sampler.wait()
+}
+
+// enterStream counts a stream in, or answers 503 and returns false once
+// Close has started.
+func (c *Console) enterStream(w http.ResponseWriter) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
+		return false
+	}
+	c.streams.Add(1)
+	return true
 }
 
 // index serves the page, with the paths it needs filled in.

@@ -249,6 +249,14 @@ func TestOverviewStream(t *testing.T) {
 	c.Close() // ends the stream; goleak checks the sampler stopped
 	for range events {
 	}
+	after, err := http.Get(base + "/console/api/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after.Body.Close()
+	if after.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a stream after Close: %d, want 503", after.StatusCode)
+	}
 }
 
 type sseEvent struct{ name, data string }

@@ -24,6 +24,9 @@ func startSSE(w http.ResponseWriter) (*sse, error) {
 	setPageHeaders(w)
 	w.WriteHeader(http.StatusOK)
 	s := &sse{w: w, rc: http.NewResponseController(w)}
+	// A stream lasts as long as the page: the server's read timeout, if
+	// any, must not end it (the request has no body left to read).
+	_ = s.rc.SetReadDeadline(time.Time{})
 	return s, s.flush()
 }
 
@@ -68,7 +71,9 @@ type hello struct {
 // until the page goes away or the server shuts down. Readings are taken
 // only while at least one such stream is open.
 func (c *Console) overviewStream(w http.ResponseWriter, r *http.Request) {
-	c.streams.Add(1)
+	if !c.enterStream(w) {
+		return
+	}
 	defer c.streams.Done()
 	v, history, last := c.sampler.join()
 	defer c.sampler.leave(v)
@@ -101,7 +106,9 @@ func (c *Console) watch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "the Pusher dialect is off: there is nothing to watch")
 		return
 	}
-	c.streams.Add(1)
+	if !c.enterStream(w) {
+		return
+	}
 	defer c.streams.Done()
 	q := r.URL.Query()
 	events := make(chan Event, watchBuffer)

@@ -87,6 +87,9 @@ func (d *Dialect) Trigger(appID, channel, event, data string) error {
 	if a == nil {
 		return ErrUnknownApp
 	}
+	if !a.enabled {
+		return &TriggerError{Msg: "App is disabled"}
+	}
 	raw, _ := json.Marshal(data) // a string always marshals
 	t, e := (&triggerRequest{Name: event, Channel: channel, Data: raw}).validate(a)
 	if e == nil {
