@@ -8,7 +8,7 @@ source scripts/ensure-deps.sh
 
 # What the e2e tests need. Add redis or chromium here when a test starts
 # using them (lib helpers get REDIS_SERVER and CHROMIUM_PATH from the env).
-E2E_NEEDS=(npm redis chromium openssl) # redis: cluster*.test.js; chromium: atmosphere-browser.test.js; openssl: tls.test.js
+E2E_NEEDS=(npm redis chromium openssl) # redis: cluster*.test.js, console-cluster.test.js; chromium: atmosphere-browser.test.js, console*.test.js; openssl: tls.test.js
 ALL_DEPS=(npm redis chromium openssl)
 
 for d in "${ALL_DEPS[@]}"; do
