@@ -362,7 +362,11 @@ const debug = {
     src.addEventListener('error', async () => {
       if (src.readyState !== EventSource.CLOSED) { $('dbg-state').textContent = 'Reconnecting…'; return; }
       // A refused watch (bad channel name, unknown app) closes the stream: ask why.
-      const why = await fetch('api/watch?' + new URLSearchParams({ app, channel })).then((r) => r.ok ? '' : r.json().then((b) => b.error)).catch(() => '');
+      // If it would have worked now, abort at once: an open watch is a subscriber.
+      const ctl = new AbortController();
+      const why = await fetch('api/watch?' + new URLSearchParams({ app, channel }), { signal: ctl.signal })
+        .then((r) => { if (r.ok) { ctl.abort(); return ''; } return r.json().then((b) => b.error); })
+        .catch(() => '');
       this.stop(why ? 'Cannot watch: ' + why : 'The stream closed.');
     });
   },
