@@ -61,7 +61,11 @@ func (c *Console) spaceList() []Space {
 			out = append(out, Space{ID: "pusher:" + a.ID, Label: label, Prefix: a.ChannelPrefix, App: a.ID, Presence: "presence-"})
 		}
 	}
-	return append(out, c.opts.Spaces...)
+	out = append(out, c.opts.Spaces...)
+	if c.opts.Sessions != nil {
+		out = append(out, Space{ID: SessionsSpace, Label: "Atmosphere: sessions and API keys (this node)", Kind: "sessions"})
+	}
+	return out
 }
 
 func (c *Console) space(id string) (Space, bool) {
@@ -94,6 +98,10 @@ func (c *Console) channels(w http.ResponseWriter, r *http.Request) {
 	sp, ok := c.space(q.Get("space"))
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no channel space %q: GET api/spaces lists them", q.Get("space")))
+		return
+	}
+	if sp.Kind == "sessions" {
+		writeError(w, http.StatusBadRequest, "space "+sp.ID+" lists sessions, not channels: GET api/sessions")
 		return
 	}
 	if c.opts.Hub == nil {
@@ -174,6 +182,25 @@ func (c *Console) members(w http.ResponseWriter, r *http.Request) {
 		out[i] = member{m.UserID, m.Info}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+}
+
+// sessions serves GET api/sessions?q=TEXT: the Atmosphere sessions and
+// API keys this node knows whose user contains q, most recently used
+// first, at most maxChannels, with the total that matched.
+func (c *Console) sessions(w http.ResponseWriter, r *http.Request) {
+	if c.opts.Sessions == nil {
+		writeError(w, http.StatusNotFound, "the Atmosphere endpoint is off: there are no sessions")
+		return
+	}
+	search := strings.ToLower(r.URL.Query().Get("q"))
+	out := []Session{}
+	for _, s := range c.opts.Sessions.Sessions() {
+		if search == "" || strings.Contains(strings.ToLower(s.User), search) {
+			out = append(out, s)
+		}
+	}
+	total := len(out)
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out[:min(total, maxChannels)], "total": total})
 }
 
 // publishRequest is the body of POST api/publish.

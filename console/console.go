@@ -90,6 +90,21 @@ type Node struct {
 	LastHeartbeatUnixSec float64        `json:"last_heartbeat"`
 }
 
+// Sessions lists the Atmosphere endpoint's sessions and API keys.
+type Sessions interface {
+	Sessions() []Session
+}
+
+// Session is one Atmosphere session or API key, without its hash or key.
+type Session struct {
+	Tag         string    `json:"tag"` // a short, non-secret prefix of the hash
+	User        string    `json:"user"`
+	APIKey      bool      `json:"api_key,omitempty"`
+	LastUsed    time.Time `json:"last_used,omitzero"`
+	Connections int       `json:"connections"` // on this node
+	Trackers    int       `json:"trackers"`
+}
+
 // Space is a group of hub channels the Channels view lists together: one
 // Pusher app's, the token broker's tokens or groups, one kind of
 // Atmosphere tracker channel.
@@ -103,7 +118,13 @@ type Space struct {
 	// Presence reports that channels starting with this (after Prefix)
 	// have members, such as "presence-".
 	Presence string `json:"presence,omitempty"`
+	// Kind is "sessions" for the list of Atmosphere sessions (from
+	// Options.Sessions) instead of channels; "" for channels.
+	Kind string `json:"kind,omitempty"`
 }
+
+// SessionsSpace is the Space that lists Options.Sessions.
+const SessionsSpace = "atmosphere-sessions"
 
 // Options configure a Console. Guard and Gatherer are required.
 type Options struct {
@@ -121,6 +142,8 @@ type Options struct {
 	// Spaces lists the channel groups besides the Pusher apps' (which
 	// come from Apps).
 	Spaces []Space
+	// Sessions is the Atmosphere endpoint; nil when it is off.
+	Sessions Sessions
 	// Cluster is set when Redis is configured.
 	Cluster Cluster
 	// NodeID and Version are shown in the header.
@@ -184,6 +207,7 @@ func New(opts Options) (*Console, error) {
 	mux.HandleFunc("GET "+p+"/api/spaces", c.spaces)
 	mux.HandleFunc("GET "+p+"/api/channels", c.channels)
 	mux.HandleFunc("GET "+p+"/api/members", c.members)
+	mux.HandleFunc("GET "+p+"/api/sessions", c.sessions)
 	mux.HandleFunc("POST "+p+"/api/publish", c.publish)
 	mux.HandleFunc("GET "+p+"/api/stream", c.overviewStream)
 	mux.HandleFunc("GET "+p+"/api/watch", c.watch)

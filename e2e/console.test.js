@@ -126,6 +126,12 @@ test('the channels view lists the busiest channels and a presence channel\'s mem
   // Search narrows the list.
   await page.fill('#ch-search', 'lobby');
   await page.waitForFunction(() => [...document.querySelectorAll('#ch-table tbody tr')].every((r) => r.textContent.includes('lobby')), null, { timeout: 5000 });
+
+  // The Atmosphere sessions list in place of channels (none here).
+  await page.fill('#ch-search', '');
+  await page.selectOption('#ch-space', 'atmosphere-sessions');
+  await page.locator('#ch-table thead th', { hasText: 'Last used' }).waitFor({ timeout: 5000 });
+  await page.locator('#ch-table tbody td', { hasText: 'No sessions on this node.' }).waitFor({ timeout: 5000 });
 });
 
 test('the debug console shows SDK events, client events and members, and publishes to pusher-js', async (t) => {

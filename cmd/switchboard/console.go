@@ -46,6 +46,7 @@ func mountConsole(cfg *config.Config, srv *server.Server, guard *adminauth.Guard
 			for _, k := range atmosphere.TrackerChannelKinds() {
 				opts.Spaces = append(opts.Spaces, console.Space{ID: "atmosphere-" + k.Name, Label: "Atmosphere: " + k.Name + " subscriptions by tracker", Prefix: k.Prefix})
 			}
+			opts.Sessions = consoleSessions{d}
 		}
 	}
 	if cluster != nil {
@@ -129,4 +130,17 @@ func (c consoleCluster) NodeChannels(ctx context.Context, node, prefix string) (
 		out[i] = hub.ChannelInfo{Name: kc.Key, Subscribers: kc.Count}
 	}
 	return out, err
+}
+
+// consoleSessions is the Atmosphere dialect's sessions as the console
+// lists them.
+type consoleSessions struct{ d *atmosphere.Dialect }
+
+func (c consoleSessions) Sessions() []console.Session {
+	ss := c.d.Sessions()
+	out := make([]console.Session, len(ss))
+	for i, s := range ss {
+		out[i] = console.Session{Tag: s.Tag, User: s.User, APIKey: s.APIKey, LastUsed: s.LastUsed, Connections: s.Connections, Trackers: s.Trackers}
+	}
+	return out
 }

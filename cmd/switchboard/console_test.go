@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/adminauth"
@@ -217,5 +219,54 @@ func TestServeEndsConsoleStreams(t *testing.T) {
 	}
 	if _, err := io.ReadAll(res.Body); err != nil && !strings.Contains(err.Error(), "EOF") {
 		t.Logf("stream ended with %v", err)
+	}
+}
+
+// TestConsoleSessions lists an Atmosphere session made with user/auth,
+// without its hash.
+func TestConsoleSessions(t *testing.T) {
+	cfg := consoleConfig()
+	pw, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Atmosphere.Users = []config.AtmosphereUser{{Login: "viewer", PasswordHash: string(pw), Trackers: []int64{5, 6}}}
+	_, base := consoleServer(t, cfg)
+	res, err := http.Post(base+"/user/auth", "application/json", strings.NewReader(`{"login":"viewer","password":"pw"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct{ Hash string }
+	err = json.NewDecoder(res.Body).Decode(&login)
+	res.Body.Close()
+	if err != nil || login.Hash == "" {
+		t.Fatalf("user/auth: %d %v", res.StatusCode, err)
+	}
+	res, err = http.Get(base + "/console/api/sessions?q=VIEW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var out struct {
+		Sessions []struct {
+			Tag, User string
+			Trackers  int
+		}
+		Total int
+	}
+	if err := json.Unmarshal(body, &out); err != nil || out.Total != 1 || out.Sessions[0].User != "viewer" || out.Sessions[0].Trackers != 2 {
+		t.Fatalf("sessions: %s (%v)", body, err)
+	}
+	if strings.Contains(string(body), login.Hash) {
+		t.Errorf("the sessions list holds a session's hash: %s", body)
+	}
+	res, err = http.Get(base + "/console/api/channels?space=atmosphere-sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("channels of the sessions space: %d, want 400", res.StatusCode)
 	}
 }

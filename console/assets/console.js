@@ -226,6 +226,7 @@ const flatten = (p) => ({ ...p, churn_in: p.connects, churn_out: p.disconnects }
 // ---- channel spaces, shared by the Channels view and the debug console
 
 let spaces = [];
+let cluster = false; // Redis configured: the channel lists can be per node
 async function api(path, opts) {
   const res = await fetch(path, opts);
   const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
@@ -260,6 +261,9 @@ const channels = {
   async refresh() {
     const sp = this.space();
     if (!sp) { $('ch-count').textContent = 'No channel groups: every dialect is off.'; return; }
+    $('ch-node-l').hidden = !cluster || sp.kind === 'sessions';
+    if (sp.kind === 'sessions') { this.refreshSessions(); return; }
+    $('ch-table').tHead.replaceChildren(el('tr', {}, el('th', { text: 'Channel' }), el('th', { class: 'r', text: 'Subscribers' })));
     const q = new URLSearchParams({ space: sp.id, q: $('ch-search').value, node: $('ch-node').value });
     let res;
     try { res = await api('api/channels?' + q); } catch (err) { $('ch-count').textContent = err.message; return; }
@@ -281,6 +285,26 @@ const channels = {
       return tr;
     }));
     if (this.selected) this.detail(true);
+  },
+  // refreshSessions lists the Atmosphere sessions and API keys instead of channels.
+  async refreshSessions() {
+    let res;
+    try { res = await api('api/sessions?' + new URLSearchParams({ q: $('ch-search').value })); } catch (err) { $('ch-count').textContent = err.message; return; }
+    $('ch-count').textContent = `${fmtNum(res.total)} session${res.total === 1 ? '' : 's'} and API keys`;
+    $('ch-note').hidden = true;
+    const r = (text) => el('th', { class: 'r', text });
+    $('ch-table').tHead.replaceChildren(el('tr', {}, el('th', { text: 'Session' }), el('th', { text: 'User' }), r('Connections'), r('Trackers'), r('Last used')));
+    const body = $('ch-table').tBodies[0];
+    if (!res.sessions.length) {
+      body.replaceChildren(el('tr', {}, el('td', { colSpan: 5, class: 'empty', text: 'No sessions on this node.' })));
+      return;
+    }
+    body.replaceChildren(...res.sessions.map((s) => el('tr', {},
+      el('td', {}, el('code', { text: s.tag + '…' }), s.api_key ? el('span', { class: 'badge tag', text: 'API key' }) : ''),
+      el('td', { text: s.user }),
+      el('td', { class: 'r', text: fmtNum(s.connections) }),
+      el('td', { class: 'r', text: fmtNum(s.trackers) }),
+      el('td', { class: 'r', text: s.last_used ? fmtDuration((Date.now() - Date.parse(s.last_used)) / 1000) + ' ago' : '–' }))));
   },
   async detail(quiet) {
     const box = $('ch-detail'), c = this.selected, sp = this.space();
@@ -423,6 +447,7 @@ async function main() {
   try {
     const res = await api('api/spaces');
     spaces = res.spaces;
+    cluster = res.cluster;
     $('ch-node-l').hidden = !res.cluster;
   } catch (err) {
     $('ch-count').textContent = err.message;
