@@ -1,6 +1,7 @@
-// The docs run as written: every command block of README.md and every block
-// of the quick starts of docs/pusher.md and docs/atmosphere.md, in the order
-// shown, against the server the README's own command starts.
+// The docs run as written: every command block of README.md and
+// docs/console.md and every block of the quick starts of docs/pusher.md and
+// docs/atmosphere.md, in the order shown, against the server the README's
+// own command starts.
 //
 // Each of those blocks carries a marker on the line before it:
 //
@@ -34,6 +35,7 @@ const DOCS = [
   { file: 'README.md', section: null },
   { file: 'docs/pusher.md', section: 'Quick start' },
   { file: 'docs/atmosphere.md', section: 'Quick start' },
+  { file: 'docs/console.md', section: null },
 ];
 
 // What each named block must print (each pattern somewhere in its stdout).
@@ -42,6 +44,7 @@ const EXPECT = {
   'pusher-quickstart': [/^my-event: hello$/m],
   'atmosphere-curl': [/"created":true/, /"type":"authenticated","hash":"[0-9a-f]{32}"/, /"success":true,"count":1/],
   'atmosphere-quickstart': [/^state: source 10284, speed 42$/m],
+  'console-stats': [/"connections":\d+/, /"dialects":\[\{"name":"atmosphere"/],
 };
 
 /**
