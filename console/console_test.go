@@ -18,7 +18,6 @@ import (
 	"github.com/switchboard-rt/switchboard/console"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/adminauth"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -169,7 +168,7 @@ func TestPageAndAssets(t *testing.T) {
 }
 
 // drop is a hub subscriber's Deliver that drops what it gets.
-func drop(*ws.PreparedMessage) error { return nil }
+func drop(*hub.Message) error { return nil }
 
 func TestChannelsBusiestFirstAndSearchable(t *testing.T) {
 	c, h := setup(t, "")

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 func TestCollector(t *testing.T) {
@@ -16,7 +14,7 @@ func TestCollector(t *testing.T) {
 	ctx := context.Background()
 	var delivered atomic.Int64
 	for id := SubscriberID(1); id <= 2; id++ {
-		if _, err := h.Subscribe(ctx, "c", id, SubscriberFunc(func(*ws.PreparedMessage) error { delivered.Add(1); return nil })); err != nil {
+		if _, err := h.Subscribe(ctx, "c", id, SubscriberFunc(func(*Message) error { delivered.Add(1); return nil })); err != nil {
 			t.Fatal(err)
 		}
 	}

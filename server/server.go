@@ -168,7 +168,7 @@ func (s *Server) Mount(pattern string, h http.Handler) error {
 	if err := handle(s.mux, pattern, h); err != nil {
 		return err
 	}
-	s.served = append(s.served, servedRoute{pattern, ProtocolHTTP, ""})
+	s.served = append(s.served, servedRoute{pattern, dialect.ProtocolHTTP, ""})
 	return nil
 }
 

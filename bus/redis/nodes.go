@@ -9,7 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 )
 
 // Node is one live node of the cluster as Redis knows it.
@@ -22,7 +22,7 @@ type Node struct {
 	// HeartbeatAge is how long ago that was, by the Redis clock.
 	HeartbeatAge time.Duration
 	// Connections is the node's open connections under each key of
-	// hub.SpaceConnections (such as "pusher/{app_id}"); dialects that do
+	// bus.SpaceConnections (such as "pusher/{app_id}"); dialects that do
 	// not count connections there are not in it.
 	Connections map[string]int
 	// Subscriptions is the node's subscriptions, all channels together.
@@ -47,8 +47,8 @@ func (b *Bus) Nodes(ctx context.Context) ([]Node, error) {
 	subs := make([]*goredis.StringSliceCmd, len(zs))
 	for i, z := range zs {
 		id, _ := z.Member.(string)
-		conns[i] = pipe.HGetAll(ctx, b.p+"n:"+id+":c:"+hub.SpaceConnections)
-		subs[i] = pipe.HVals(ctx, b.p+"n:"+id+":c:"+hub.SpaceSubscriptions)
+		conns[i] = pipe.HGetAll(ctx, b.p+"n:"+id+":c:"+bus.SpaceConnections)
+		subs[i] = pipe.HVals(ctx, b.p+"n:"+id+":c:"+bus.SpaceSubscriptions)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != goredis.Nil {
 		return nil, fmt.Errorf("redis: read the nodes' counts: %w", err)
@@ -75,12 +75,12 @@ func (b *Bus) Nodes(ctx context.Context) ([]Node, error) {
 }
 
 // NodeCounts returns node's own counts in space (such as
-// hub.SpaceSubscriptions: its subscriptions per channel) for the keys that
+// bus.SpaceSubscriptions: its subscriptions per channel) for the keys that
 // start with prefix, sorted by key: one node's share of what Counts.List
 // sums over the cluster.
-func (b *Bus) NodeCounts(ctx context.Context, node, space, prefix string) ([]hub.KeyCount, error) {
+func (b *Bus) NodeCounts(ctx context.Context, node, space, prefix string) ([]bus.KeyCount, error) {
 	key := b.p + "n:" + node + ":c:" + space
-	var out []hub.KeyCount
+	var out []bus.KeyCount
 	iter := b.client.HScan(ctx, key, 0, globEscape(prefix)+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		field := iter.Val()
@@ -88,7 +88,7 @@ func (b *Bus) NodeCounts(ctx context.Context, node, space, prefix string) ([]hub
 			break
 		}
 		if c, err := strconv.Atoi(iter.Val()); err == nil && c > 0 {
-			out = append(out, hub.KeyCount{Key: field, Count: c})
+			out = append(out, bus.KeyCount{Key: field, Count: c})
 		}
 	}
 	if err := iter.Err(); err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
 
@@ -55,15 +55,15 @@ func checkNodes(t *testing.T, a, b *node) {
 	// One node's own counts, by prefix; glob characters match as themselves.
 	subscribe(t, b, "other-*x")
 	waitFor(t, 5*time.Second, "B's counts", func() bool {
-		kcs, err := a.bus.NodeCounts(ctx, b.bus.NodeID(), hub.SpaceSubscriptions, "other")
+		kcs, err := a.bus.NodeCounts(ctx, b.bus.NodeID(), bus.SpaceSubscriptions, "other")
 		return err == nil && len(kcs) == 2
 	})
-	kcs, err := a.bus.NodeCounts(ctx, b.bus.NodeID(), hub.SpaceSubscriptions, "other-*")
-	if err != nil || len(kcs) != 1 || kcs[0] != (hub.KeyCount{Key: "other-*x", Count: 1}) {
+	kcs, err := a.bus.NodeCounts(ctx, b.bus.NodeID(), bus.SpaceSubscriptions, "other-*")
+	if err != nil || len(kcs) != 1 || kcs[0] != (bus.KeyCount{Key: "other-*x", Count: 1}) {
 		t.Errorf("B's counts of other-*: %v, %v", kcs, err)
 	}
-	kcs, err = a.bus.NodeCounts(ctx, a.bus.NodeID(), hub.SpaceSubscriptions, "")
-	if err != nil || len(kcs) != 1 || kcs[0] != (hub.KeyCount{Key: "room", Count: 2}) {
+	kcs, err = a.bus.NodeCounts(ctx, a.bus.NodeID(), bus.SpaceSubscriptions, "")
+	if err != nil || len(kcs) != 1 || kcs[0] != (bus.KeyCount{Key: "room", Count: 2}) {
 		t.Errorf("A's counts: %v, %v", kcs, err)
 	}
 

@@ -7,9 +7,11 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	redisbus "github.com/switchboard-rt/switchboard/bus/redis"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/console"
+	"github.com/switchboard-rt/switchboard/dialect"
 	"github.com/switchboard-rt/switchboard/dialect/atmosphere"
 	"github.com/switchboard-rt/switchboard/dialect/pusher"
 	"github.com/switchboard-rt/switchboard/dialect/tokens"
@@ -21,7 +23,7 @@ import (
 // mountConsole builds the operator console, when enabled, and mounts it on
 // srv behind guard. It returns the console (nil when off) for the caller
 // to Close at shutdown. cluster may be nil (one node).
-func mountConsole(cfg *config.Config, srv *server.Server, guard *adminauth.Guard, h *hub.Hub, ds []server.Dialect, cluster *redisbus.Bus, logger *slog.Logger) (*console.Console, error) {
+func mountConsole(cfg *config.Config, srv *server.Server, guard *adminauth.Guard, h *hub.Hub, ds []dialect.Dialect, cluster *redisbus.Bus, logger *slog.Logger) (*console.Console, error) {
 	if !cfg.Console.Enabled {
 		return nil, nil
 	}
@@ -124,7 +126,7 @@ func (c consoleCluster) Nodes(ctx context.Context) ([]console.Node, error) {
 }
 
 func (c consoleCluster) NodeChannels(ctx context.Context, node, prefix string) ([]hub.ChannelInfo, error) {
-	kcs, err := c.b.NodeCounts(ctx, node, hub.SpaceSubscriptions, prefix)
+	kcs, err := c.b.NodeCounts(ctx, node, bus.SpaceSubscriptions, prefix)
 	out := make([]hub.ChannelInfo, len(kcs))
 	for i, kc := range kcs {
 		out[i] = hub.ChannelInfo{Name: kc.Key, Subscribers: kc.Count}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/switchboard-rt/switchboard/hub"
-	"github.com/switchboard-rt/switchboard/ws"
 )
 
 // This file is what the operator console sees of the dialect: the apps
@@ -59,13 +58,13 @@ func (d *Dialect) Watch(ctx context.Context, appID, channel string, f func(Event
 		return nil, fmt.Errorf("pusher: %s", msg)
 	}
 	name, id := a.hubChannel(channel), d.hub.NewID()
-	sub := hub.SubscriberFunc(func(m *ws.PreparedMessage) error {
+	sub := hub.SubscriberFunc(func(m *hub.Message) error {
 		var e Event
 		if err := json.Unmarshal(m.Payload(), &e); err != nil {
 			return nil // not an event: nothing to show
 		}
 		if !f(e) {
-			return ws.ErrQueueFull
+			return hub.ErrSlowSubscriber
 		}
 		return nil
 	})
