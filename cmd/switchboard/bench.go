@@ -104,22 +104,28 @@ func bench(ctx context.Context, e *env, args []string) error {
 
 // benchTable prints JSON result lines from a file or stdin as a table.
 func benchTable(e *env, args []string) error {
+	results, err := readResultsArg("table", args)
+	if err != nil {
+		return err
+	}
+	return loadgen.WriteTable(e.stdout, results)
+}
+
+// readResultsArg reads the JSON result lines of `bench COMMAND [FILE]`:
+// from FILE, or from stdin when there is none.
+func readResultsArg(command string, args []string) ([]loadgen.Result, error) {
 	var in io.Reader = os.Stdin
 	switch len(args) {
 	case 0:
 	case 1:
 		f, err := os.Open(args[0])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer f.Close()
 		in = f
 	default:
-		return usageError{"bench table takes at most one file"}
+		return nil, usageError{"bench " + command + " takes at most one file"}
 	}
-	results, err := loadgen.ReadResults(in)
-	if err != nil {
-		return err
-	}
-	return loadgen.WriteTable(e.stdout, results)
+	return loadgen.ReadResults(in)
 }

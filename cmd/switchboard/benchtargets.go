@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"strings"
 
 	"github.com/switchboard-rt/switchboard/internal/loadgen"
@@ -75,10 +73,10 @@ func (t benchTarget) differences(r *loadgen.Result) []string {
 		noun = "subscribers"
 	}
 	if r.Connections != t.conns {
-		d = append(d, fmt.Sprintf("%s %s (target's run: %s)", thousands(r.Connections), noun, thousands(t.conns)))
+		d = append(d, fmt.Sprintf("%s %s (target's run: %s)", loadgen.Thousands(float64(r.Connections)), noun, loadgen.Thousands(float64(t.conns))))
 	}
 	if t.channels > 1 && r.Channels != t.channels {
-		d = append(d, fmt.Sprintf("%s channels (%s)", thousands(r.Channels), thousands(t.channels)))
+		d = append(d, fmt.Sprintf("%s channels (%s)", loadgen.Thousands(float64(r.Channels)), loadgen.Thousands(float64(t.channels))))
 	}
 	if t.asFast && (r.Window == nil || *r.Window != t.window) {
 		w := "open loop"
@@ -97,11 +95,11 @@ func (t benchTarget) differences(r *loadgen.Result) []string {
 func (t benchTarget) figures(r *loadgen.Result) string {
 	switch t.scenario {
 	case loadgen.ScenarioHold:
-		return fmt.Sprintf("%s B per connection, %s connects/s", thousands(round(r.ServerRSSPerConn)), thousands(round(r.ConnectRate)))
+		return fmt.Sprintf("%s B per connection, %s connects/s", loadgen.Thousands(r.ServerRSSPerConn), loadgen.Thousands(r.ConnectRate))
 	case loadgen.ScenarioChannels:
-		return fmt.Sprintf("%s publishes/s, p99 %.1f ms", thousands(round(r.PublishRate)), p99(r))
+		return fmt.Sprintf("%s publishes/s, p99 %.1f ms", loadgen.Thousands(r.PublishRate), p99(r))
 	}
-	return fmt.Sprintf("%s deliveries/s, p99 %.1f ms", thousands(round(r.DeliveryRate)), p99(r))
+	return fmt.Sprintf("%s deliveries/s, p99 %.1f ms", loadgen.Thousands(r.DeliveryRate), p99(r))
 }
 
 // writeBesideTargets prints each result that has a target beside it and
@@ -132,42 +130,9 @@ func writeBesideTargets(w io.Writer, results []loadgen.Result) {
 	fmt.Fprintln(w, "\nscripts/bench.sh full 3 runs the targets' configurations; the CPU shares in the table show a run starved by other load.")
 }
 
-func round(f float64) int { return int(math.Round(f)) }
-
-// thousands formats n with commas: 1234567 -> "1,234,567".
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // benchTargetsCommand runs `switchboard bench targets [FILE]`.
 func benchTargetsCommand(e *env, args []string) error {
-	var in io.Reader = os.Stdin
-	switch len(args) {
-	case 0:
-	case 1:
-		f, err := os.Open(args[0])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
-	default:
-		return usageError{"bench targets takes at most one file"}
-	}
-	results, err := loadgen.ReadResults(in)
+	results, err := readResultsArg("targets", args)
 	if err != nil {
 		return err
 	}

@@ -179,8 +179,8 @@ func TestAppendFrameIsMasked(t *testing.T) {
 
 func TestCount(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 751234.4: "751,234", -12345: "-12,345"} {
-		if got := count(in); got != want {
-			t.Errorf("count(%v) = %q, want %q", in, got, want)
+		if got := Thousands(in); got != want {
+			t.Errorf("Thousands(%v) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -133,36 +133,36 @@ func (res *Result) String() string {
 	fmt.Fprintf(&b, "%s %s", res.Scenario, res.Protocol)
 	switch res.Scenario {
 	case ScenarioHold:
-		fmt.Fprintf(&b, " %s conns", count(float64(res.Connections)))
+		fmt.Fprintf(&b, " %s conns", Thousands(float64(res.Connections)))
 	case ScenarioEcho:
-		fmt.Fprintf(&b, " %s conns B=%d", count(float64(res.Connections)), res.Payload)
+		fmt.Fprintf(&b, " %s conns B=%d", Thousands(float64(res.Connections)), res.Payload)
 	case ScenarioChurn:
 		fmt.Fprintf(&b, " R=%s/s for %.0f s: %s churned (%s/s), %d failed, %d missed; %s",
-			rate(res.Rate), res.DurationS, count(float64(res.Churned)), count(res.ConnectRate), res.ChurnFailed, res.ChurnMissed, res.CPU)
+			rate(res.Rate), res.DurationS, Thousands(float64(res.Churned)), Thousands(res.ConnectRate), res.ChurnFailed, res.ChurnMissed, res.CPU)
 		if res.ServerRSS > 0 {
 			fmt.Fprintf(&b, "; server RSS %.1f -> %.1f MiB", float64(res.ServerRSSBefore)/(1<<20), float64(res.ServerRSS)/(1<<20))
 		}
 		return b.String()
 	default:
-		fmt.Fprintf(&b, " S=%s C=%s P=%d R=%s B=%d W=%s", count(float64(res.Connections)), count(float64(res.Channels)),
+		fmt.Fprintf(&b, " S=%s C=%s P=%d R=%s B=%d W=%s", Thousands(float64(res.Connections)), Thousands(float64(res.Channels)),
 			res.Publishers, rate(res.Rate), res.Payload, windowStr(res.Window))
 		if res.PublishTarget != "" && res.PublishTarget != res.Target {
 			fmt.Fprintf(&b, " pub=%s", res.PublishTarget) // another node: a cross-node run
 		}
 	}
-	fmt.Fprintf(&b, ": connected in %.2f s (%s/s; %s)", res.ConnectS, count(res.ConnectRate), res.ConnectCPU)
+	fmt.Fprintf(&b, ": connected in %.2f s (%s/s; %s)", res.ConnectS, Thousands(res.ConnectRate), res.ConnectCPU)
 	switch res.Scenario {
 	case ScenarioHold:
 		if res.ServerRSS > 0 {
-			fmt.Fprintf(&b, "; server RSS %.1f MiB, %s B/conn", float64(res.ServerRSS)/(1<<20), count(res.ServerRSSPerConn))
+			fmt.Fprintf(&b, "; server RSS %.1f MiB, %s B/conn", float64(res.ServerRSS)/(1<<20), Thousands(res.ServerRSSPerConn))
 		}
 		fmt.Fprintf(&b, "; idle %.0f s: %s", res.DurationS, res.CPU)
 	case ScenarioEcho:
-		fmt.Fprintf(&b, "; %s round trips/s, %s (%s)", count(res.RoundTripRate), res.Latency, res.CPU)
+		fmt.Fprintf(&b, "; %s round trips/s, %s (%s)", Thousands(res.RoundTripRate), res.Latency, res.CPU)
 	default:
 		fmt.Fprintf(&b, "; %s deliveries/s, %s publishes/s, %s, lost %s of %s (%s)",
-			count(res.DeliveryRate), count(res.PublishRate), res.Latency,
-			count(float64(res.Lost)), count(float64(res.Expected)), res.CPU)
+			Thousands(res.DeliveryRate), Thousands(res.PublishRate), res.Latency,
+			Thousands(float64(res.Lost)), Thousands(float64(res.Expected)), res.CPU)
 		if res.PublishErrors > 0 {
 			fmt.Fprintf(&b, "; %d publish errors", res.PublishErrors)
 		}
@@ -171,7 +171,7 @@ func (res *Result) String() string {
 		}
 		if res.Disconnects > 0 {
 			fmt.Fprintf(&b, "; SERVER DISCONNECTED %s of %s subscribers (slow consumers?)",
-				count(float64(res.Disconnects)), count(float64(res.Connections)))
+				Thousands(float64(res.Disconnects)), Thousands(float64(res.Connections)))
 		}
 		if res.NoLoss != nil && !*res.NoLoss {
 			b.WriteString("; NOT a no-loss run")
@@ -206,8 +206,9 @@ func (l *Latency) String() string {
 	return fmt.Sprintf("latency p50 %s p95 %s p99 %s max %s ms", msStr(l.P50), msStr(l.P95), msStr(l.P99), msStr(l.Max))
 }
 
-// count formats n with thousands separators.
-func count(n float64) string {
+// Thousands formats n, rounded to a whole number, with thousands
+// separators: 1234567 -> "1,234,567".
+func Thousands(n float64) string {
 	s := fmt.Sprintf("%.0f", n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -228,7 +229,7 @@ func rate(r float64) string {
 	if r == 0 {
 		return "max"
 	}
-	return count(r)
+	return Thousands(r)
 }
 
 func msStr(v float64) string {

@@ -40,32 +40,32 @@ func WriteTable(w io.Writer, results []Result) error {
 		figure, p50, p99, maxL := "-", "-", "-", "-"
 		switch {
 		case r.DeliveryRate > 0:
-			figure = count(r.DeliveryRate) + " deliv/s"
+			figure = Thousands(r.DeliveryRate) + " deliv/s"
 		case r.RoundTripRate > 0:
-			figure = count(r.RoundTripRate) + " rt/s"
+			figure = Thousands(r.RoundTripRate) + " rt/s"
 		case r.Scenario == ScenarioHold:
-			figure = fmt.Sprintf("%s held", count(float64(r.Connections)))
+			figure = fmt.Sprintf("%s held", Thousands(float64(r.Connections)))
 		}
 		if l := r.Latency; l != nil && l.Count > 0 {
 			p50, p99, maxL = msStr(l.P50), msStr(l.P99), msStr(l.Max)
 		}
 		perConn, srv := "-", "-"
 		if r.ServerRSSPerConn != 0 {
-			perConn = count(r.ServerRSSPerConn)
+			perConn = Thousands(r.ServerRSSPerConn)
 		}
 		if r.CPU.Server != nil {
 			srv = pct(*r.CPU.Server)
 		}
 		lost, pubs, win := "-", "-", "-"
 		if r.Scenario == ScenarioFanout || r.Scenario == ScenarioChannels {
-			lost, pubs, win = count(float64(r.Lost)), count(r.PublishRate), windowStr(r.Window)
+			lost, pubs, win = Thousands(float64(r.Lost)), Thousands(r.PublishRate), windowStr(r.Window)
 			if r.NoLoss != nil && !*r.NoLoss {
 				lost += " !" // not a no-loss run
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.Scenario, r.Protocol, count(float64(r.Connections)), dash(r.Channels), rateCol(r), win, count(r.ConnectRate),
-			figure, pubs, p50, p99, maxL, lost, count(float64(r.Disconnects)), perConn, srv, pct(r.CPU.Generator))
+			r.Scenario, r.Protocol, Thousands(float64(r.Connections)), dash(r.Channels), rateCol(r), win, Thousands(r.ConnectRate),
+			figure, pubs, p50, p99, maxL, lost, Thousands(float64(r.Disconnects)), perConn, srv, pct(r.CPU.Generator))
 	}
 	return tw.Flush()
 }
@@ -74,7 +74,7 @@ func dash(n int) string {
 	if n == 0 {
 		return "-"
 	}
-	return count(float64(n))
+	return Thousands(float64(n))
 }
 
 func rateCol(r *Result) string {
