@@ -3,9 +3,6 @@ package atmosphere
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +13,7 @@ import (
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/hub"
 	"github.com/switchboard-rt/switchboard/internal/localreq"
+	"github.com/switchboard-rt/switchboard/internal/secret"
 )
 
 // This file is the publisher API, for the platform's backend: it publishes
@@ -76,15 +74,8 @@ func (d *Dialect) authorizePublisher(r *http.Request) *Error {
 	if got == "" {
 		return apiErr(CodeAccessDenied, "send the publisher API key in the X-Api-Key header or as Authorization: Bearer <key>")
 	}
-	gotSum := sha256.Sum256([]byte(got))
-	var wantSum []byte
-	if hexSum, ok := strings.CutPrefix(want, "sha256:"); ok {
-		wantSum, _ = hex.DecodeString(hexSum)
-	} else {
-		s := sha256.Sum256([]byte(want))
-		wantSum = s[:]
-	}
-	if subtle.ConstantTimeCompare(gotSum[:], wantSum) != 1 {
+	key, err := secret.Parse(want) // validated with the config
+	if err != nil || !key.Match(got) {
 		return apiErr(CodeAccessDenied, "wrong publisher API key")
 	}
 	return nil
