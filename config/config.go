@@ -82,7 +82,7 @@ func Default() *Config {
 			ResponseHeaders:          "*",
 			AllowUnregisteredClients: true,
 		},
-		Pusher:     Pusher{Enabled: true},
+		Pusher:     defaultPusher(),
 		Atmosphere: defaultAtmosphere(),
 		Cluster:    defaultCluster(),
 		admission:  defaultAdmission,

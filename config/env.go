@@ -13,11 +13,13 @@ const (
 	EnvPort   = "SWITCHBOARD_PORT"   // overrides port
 
 	EnvRedisURL = "SWITCHBOARD_REDIS_URL" // overrides cluster.redis
+
+	EnvAppStoreURL = "SWITCHBOARD_APP_STORE_URL" // overrides pusher.app_store.url
 )
 
 // ApplyEnv overrides keys from the environment, read through getenv
 // (usually os.Getenv): EnvHost sets Host, EnvPort sets Port and EnvRedisURL
-// sets Cluster.Redis. An unset or empty variable changes nothing. A bad
+// sets Cluster.Redis and EnvAppStoreURL sets Pusher.AppStore.URL. An unset or empty variable changes nothing. A bad
 // value changes nothing and is an *Error naming the variable; all of them
 // are reported at once.
 func (c *Config) ApplyEnv(getenv func(string) string) error {
@@ -46,6 +48,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		} else {
 			c.Cluster.Redis = u
 		}
+	}
+	if u := getenv(EnvAppStoreURL); u != "" {
+		c.Pusher.AppStore.URL = u
 	}
 	return joinErrors(errs, "")
 }

@@ -18,8 +18,53 @@ type Pusher struct {
 	// Enabled serves the dialect (true).
 	Enabled bool `json:"enabled"`
 	// Apps are the applications served, each with its own credentials and
-	// limits (none: DefaultPusherApp).
+	// limits (none: DefaultPusherApp). With app_store.driver "postgres"
+	// they come from the database instead and this list must be empty.
 	Apps []PusherApp `json:"apps"`
+	// AppStore is where the apps are kept: this file (the default) or a
+	// PostgreSQL table (docs/apps.md).
+	AppStore AppStore `json:"app_store"`
+	// SecretGracePeriod is how long an app's previous secret still
+	// verifies after its secret changed (a reload, or rotate-secret), so
+	// that server SDKs can be redeployed (10m; 0: the old secret stops at
+	// once).
+	SecretGracePeriod Duration `json:"secret_grace_period"`
+}
+
+// App store drivers, the values of pusher.app_store.driver.
+const (
+	AppStoreFile     = "file"     // pusher.apps of the config file
+	AppStorePostgres = "postgres" // a PostgreSQL table
+)
+
+// AppStore is the "pusher.app_store" section.
+type AppStore struct {
+	// Driver is "file" (pusher.apps, changed by editing the file and
+	// reloading) or "postgres" (the switchboard_apps table, changed with
+	// the admin API or SQL) ("file").
+	Driver string `json:"driver"`
+	// URL is the PostgreSQL connection string, e.g.
+	// "postgres://user:pass@localhost:5432/switchboard" (overridden by
+	// SWITCHBOARD_APP_STORE_URL; "": libpq's defaults and PG* variables
+	// such as PGHOST and PGPASSWORD).
+	URL string `json:"url"`
+	// RefreshInterval bounds how stale the served apps can be: the table
+	// is read again this often, besides on each LISTEN/NOTIFY notice (10s).
+	RefreshInterval Duration `json:"refresh_interval"`
+	// Required makes /readyz fail while the store cannot be read (false:
+	// the node keeps serving the apps it knows and only logs the outage).
+	Required bool `json:"required"`
+	// Migrate creates or upgrades the table at start (false: run
+	// "switchboard migrate" once instead).
+	Migrate bool `json:"migrate"`
+}
+
+func defaultPusher() Pusher {
+	return Pusher{
+		Enabled:           true,
+		AppStore:          AppStore{Driver: AppStoreFile, RefreshInterval: Duration(10 * time.Second)},
+		SecretGracePeriod: Duration(10 * time.Minute),
+	}
 }
 
 // PusherApp is one entry of pusher.apps. Keys left out of an entry take
@@ -141,6 +186,14 @@ func (a *PusherApp) setHJSON(d *decoder, path string, v any) {
 }
 
 func (p *Pusher) validate(ck *checker, path string) {
+	p.AppStore.validate(ck, path+".app_store")
+	if p.AppStore.Driver == AppStorePostgres && len(p.Apps) > 0 {
+		ck.errorf(path+".apps", "%d apps listed, but %s is %q: the apps are in the database; remove pusher.apps, or use the file store",
+			len(p.Apps), ck.name(path+".app_store.driver"), AppStorePostgres)
+	}
+	if p.SecretGracePeriod < 0 {
+		ck.errorf(path+".secret_grace_period", "%s is negative; use 0 to drop an old secret at once, or e.g. \"10m\"", p.SecretGracePeriod)
+	}
 	ids, keys := map[string]int{}, map[string]int{}
 	for i := range p.Apps {
 		a := &p.Apps[i]
@@ -154,6 +207,42 @@ func (p *Pusher) validate(ck *checker, path string) {
 		}
 		ids[a.ID], keys[a.Key] = i, i
 	}
+}
+
+func (s *AppStore) validate(ck *checker, path string) {
+	switch s.Driver {
+	case AppStoreFile:
+		if s.URL != "" {
+			ck.errorf(path+".url", "set, but %s is %q; set the driver to %q or remove the url", ck.name(path+".driver"), s.Driver, AppStorePostgres)
+		}
+	case AppStorePostgres:
+		if u, err := url.Parse(s.URL); s.URL != "" && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
+			ck.errorf(path+".url", "not a postgres:// URL; use e.g. \"postgres://switchboard@localhost:5432/switchboard\"")
+		}
+	default:
+		ck.errorf(path+".driver", "%q is not one of %s, %s%s", s.Driver, AppStoreFile, AppStorePostgres, suggest(s.Driver, []string{AppStoreFile, AppStorePostgres}))
+	}
+	ck.positiveDuration(path+".refresh_interval", s.RefreshInterval)
+}
+
+// ValidatePusherApp checks one app as a pusher.apps entry is checked, and
+// returns one *Error per problem, its Key the field's name ("secret",
+// "webhooks[0].url"), joined with errors.Join.
+func ValidatePusherApp(a PusherApp) error {
+	ck := &checker{}
+	a.validate(ck, "")
+	for _, e := range ck.errs {
+		e.Key = strings.TrimPrefix(e.Key, ".")
+	}
+	return joinErrors(ck.errs, "")
+}
+
+// NewPusherApp returns an app with every field at its default, as a
+// pusher.apps entry that names only id, key and secret has.
+func NewPusherApp(id, key, secret string) PusherApp {
+	a := pusherAppDefaults()
+	a.ID, a.Key, a.Secret = id, key, secret
+	return a
 }
 
 // pusherNameChars are the characters allowed in an app id or key: they

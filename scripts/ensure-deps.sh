@@ -2,7 +2,7 @@
 # Installs what the end-to-end tests need, when it is missing, and fails
 # loudly when it cannot.
 #
-#   scripts/ensure-deps.sh npm redis chromium    # run: ensure each one named
+#   scripts/ensure-deps.sh npm redis postgres chromium  # run: ensure each one named
 #   source scripts/ensure-deps.sh; ensure_redis   # or source for the functions
 #
 # What each provides:
@@ -10,6 +10,7 @@
 #   npm       e2e/node_modules matching e2e/package-lock.json (npm ci)
 #   redis     redis-server and redis-cli on PATH; exports REDIS_SERVER and
 #             REDIS_CLI (their paths)
+#   postgres  PostgreSQL's initdb and postgres; exports PG_BINDIR (their directory)
 #   chromium  Debian's chromium; exports CHROMIUM_PATH (its path)
 #   openssl   the openssl command, which tls.test.js makes its test CA with
 #
@@ -81,6 +82,28 @@ ensure_redis() {
 	export REDIS_CLI
 }
 
+# _find_pg_bindir prints the directory of initdb and postgres: initdb's on
+# PATH, else the last of Debian's /usr/lib/postgresql/*/bin.
+_find_pg_bindir() {
+	local p d
+	if p="$(command -v initdb)"; then
+		d="$(dirname "$(readlink -f "$p")")"
+		[[ -x $d/postgres ]] && { echo "$d"; return 0; }
+	fi
+	for d in /usr/lib/postgresql/*/bin; do
+		[[ -x $d/postgres && -x $d/initdb ]] && p="$d"
+	done
+	[[ -n ${p:-} && -x $p/postgres ]] && { echo "$p"; return 0; }
+	return 1
+}
+
+ensure_postgres() {
+	_find_pg_bindir >/dev/null || apt_install postgresql || return 1
+	PG_BINDIR="$(_find_pg_bindir)" || { deps_die "initdb and postgres not found after installing postgresql"; return 1; }
+	export PG_BINDIR
+	deps_log "$("$PG_BINDIR/postgres" --version) at $PG_BINDIR"
+}
+
 _find_chromium() { command -v chromium || command -v chromium-browser; }
 
 ensure_chromium() {
@@ -101,13 +124,13 @@ ensure_openssl() {
 ensure_deps() {
 	local d
 	for d in "$@"; do
-		declare -F "ensure_$d" >/dev/null || { deps_die "unknown dependency $d (want node, npm, redis, chromium or openssl)"; return 1; }
+		declare -F "ensure_$d" >/dev/null || { deps_die "unknown dependency $d (want node, npm, redis, postgres, chromium or openssl)"; return 1; }
 		"ensure_$d" || return 1
 	done
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	set -euo pipefail
-	(($# > 0)) || { echo "usage: $0 node|npm|redis|chromium|openssl..." >&2; exit 2; }
+	(($# > 0)) || { echo "usage: $0 node|npm|redis|postgres|chromium|openssl..." >&2; exit 2; }
 	ensure_deps "$@"
 fi

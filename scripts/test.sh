@@ -47,11 +47,14 @@ go version
 step "gofmt" check_gofmt
 step "go vet" go vet ./...
 step "staticcheck" scripts/lint.sh
-# The Redis integration tests (bus/redis) need a real redis-server; with
-# SWITCHBOARD_TEST_REDIS=1 they fail instead of skipping when it is missing.
+# The Redis integration tests (bus/redis) need a real redis-server, the app
+# store's (appstore/pgstore, cmd/switchboard) a real PostgreSQL; with
+# SWITCHBOARD_TEST_REDIS=1 and SWITCHBOARD_TEST_POSTGRES=1 they fail instead
+# of skipping when one is missing.
 source scripts/ensure-deps.sh
 step "redis-server" ensure_redis
-step "go test" env SWITCHBOARD_TEST_REDIS=1 go test -race -count=1 -timeout=20m ./...
+step "postgresql" ensure_postgres
+step "go test" env SWITCHBOARD_TEST_REDIS=1 SWITCHBOARD_TEST_POSTGRES=1 go test -race -count=1 -timeout=20m ./...
 step "build" go build -o bin/switchboard ./cmd/switchboard
 step "cross-compile and vet" scripts/cross.sh
 step "reproducible release build" scripts/dist-check.sh

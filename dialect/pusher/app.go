@@ -10,13 +10,23 @@ import (
 	"github.com/switchboard-rt/switchboard/ws"
 )
 
-// app is one configured application, ready to serve.
+// app is one configured application, ready to serve. It never changes: a
+// reload that changes an app builds a new app with the same id, and its
+// connections keep the app they were accepted with. What must outlive a
+// version (counts) is in the shared appCounters.
 type app struct {
+	cfg     config.PusherApp // what it was built from, to tell a change on reload
 	id, key string
 	secret  []byte
 	enabled bool
-	ev      eventNames
-	origins dialect.Origins // allowed_origins
+
+	// prevSecret is the secret before the last change, accepted as well
+	// until prevUntil (the grace period); nil when there is none.
+	prevSecret []byte
+	prevUntil  time.Time
+	prevMACs   *sync.Pool
+	ev         eventNames
+	origins    dialect.Origins // allowed_origins
 
 	maxConns          int64
 	maxClientEvents   int
@@ -35,19 +45,44 @@ type app struct {
 	cacheTTL          time.Duration
 	webhooks          []*hookTarget // each with its own queue and sender
 
-	hubPrefix string        // "pusher/{id}/": the app's space among hub channels
-	connKey   string        // "pusher/{id}": the hub's connection-count key
-	conns     atomic.Int64  // open connections
-	published atomic.Uint64 // messages handed to the hub for the app's channels
-	macs      *sync.Pool    // *restMAC with secret, for REST signatures
+	hubPrefix string     // "pusher/{id}/": the app's space among hub channels
+	connKey   string     // "pusher/{id}": the hub's connection-count key
+	macs      *sync.Pool // *restMAC with secret, for REST signatures
 
 	pingMsg, pongMsg *ws.PreparedMessage // pusher:ping and pusher:pong, framed once for every connection
 
-	hookDrops [numDropReasons]atomic.Uint64 // webhook events dropped, by reason
+	*appCounters // shared by every version of the app
 }
 
-func newApp(c config.PusherApp) *app {
+// appCounters are an app's counts, kept across reloads that change it.
+type appCounters struct {
+	conns     atomic.Int64                  // open connections on this node
+	published atomic.Uint64                 // messages handed to the hub for the app's channels
+	hookDrops [numDropReasons]atomic.Uint64 // webhook events dropped, by reason
+
+	// closes is raised each time the app is removed or disabled: the
+	// sweeper closes, with 4003 and closeMsg, every connection accepted
+	// while it was lower.
+	closes   atomic.Uint32
+	closeMsg atomic.Pointer[string]
+}
+
+// closeAll has the sweeper close the connections of every version of the
+// app so far with 4003 and msg.
+func (c *appCounters) closeAll(msg string) {
+	c.closeMsg.Store(&msg)
+	c.closes.Add(1)
+}
+
+// newApp builds the app of c. counters are those of the app's previous
+// version, or nil for a new app.
+func newApp(c config.PusherApp, counters *appCounters) *app {
+	if counters == nil {
+		counters = &appCounters{}
+	}
 	a := &app{
+		cfg:               c,
+		appCounters:       counters,
 		id:                c.ID,
 		key:               c.Key,
 		secret:            []byte(c.Secret),
@@ -101,6 +136,18 @@ func setDefault[T comparable](field *T, def T) {
 	if *field == zero {
 		*field = def
 	}
+}
+
+// withPrevSecret makes prev, the secret of the app's previous version,
+// verify as well until until.
+func (a *app) withPrevSecret(prev []byte, until time.Time) {
+	a.prevSecret, a.prevUntil = prev, until
+	a.prevMACs = newMACPool(prev)
+}
+
+// prevValid reports whether the previous secret still verifies at now.
+func (a *app) prevValid(now time.Time) bool {
+	return a.prevSecret != nil && now.Before(a.prevUntil)
 }
 
 // hubChannel returns the hub's name for the app's channel.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 // sign returns the hex HMAC-SHA256 of msg with secret, as Pusher signs
@@ -22,13 +23,14 @@ func validSignature(secret []byte, msg, got string) bool {
 }
 
 // checkAuth verifies an "auth" value, "{key}:{hex signature of msg}", as the
-// server SDKs produce it for private and presence channels and sign-ins.
+// server SDKs produce it for private and presence channels and sign-ins,
+// with the app's secret or, within the grace period, its previous one.
 func (a *app) checkAuth(auth, msg string) bool {
 	key, sig, ok := strings.Cut(auth, ":")
 	if !ok || key != a.key {
 		return false
 	}
-	return validSignature(a.secret, msg, sig)
+	return validSignature(a.secret, msg, sig) || (a.prevValid(time.Now()) && validSignature(a.prevSecret, msg, sig))
 }
 
 // channelAuthMessage is what a subscription's auth signs: socket id and

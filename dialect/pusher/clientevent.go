@@ -34,7 +34,7 @@ func (c *conn) clientEvent(e Event) {
 		c.evSecond, c.evCount = sec, 0
 	}
 	c.evCount++
-	if c.evCount > a.maxClientEvents {
+	if int(c.evCount) > a.maxClientEvents {
 		c.d.stats.clientEventsRateLimited.Add(1)
 		c.rejectClientEvent(CodeClientEventRejected, "Client event rejected due to rate limit")
 		return

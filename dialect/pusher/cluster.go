@@ -86,7 +86,7 @@ func (d *Dialect) memberChanged(mc hub.MemberChange) {
 		return // another dialect's channel
 	}
 	id, name, _ := strings.Cut(rest, "/")
-	a := d.byID[id]
+	a := d.apps().byID[id]
 	if a == nil {
 		return
 	}

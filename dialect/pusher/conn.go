@@ -28,15 +28,17 @@ type conn struct {
 	openedAt int64
 	signedIn atomic.Bool
 	closing  atomic.Bool // a close was started by this side
+	closes   uint32      // app.closes at accept: the sweeper closes the connection once it moves
+	evCount  int32       // client events in evSecond (here, beside closes: 8 bytes for both)
 
 	channels channelSet  // subscribed channels, with the presence user id on each
 	user     *signedUser // after pusher:signin
 	evSecond int64       // the second client events are being counted in
-	evCount  int         // client events in evSecond
 }
 
-func newConn(d *Dialect, a *app, wc *ws.Conn, id hub.SubscriberID) *conn {
-	c := &conn{d: d, app: a, ws: wc, id: id}
+// newConn starts serving wc for a; closes is a.closes as accept read it.
+func newConn(d *Dialect, a *app, wc *ws.Conn, id hub.SubscriberID, closes uint32) *conn {
+	c := &conn{d: d, app: a, ws: wc, id: id, closes: closes}
 	now := d.ws.Now()
 	c.lastSeen.Store(now)
 	c.openedAt = now

@@ -66,7 +66,7 @@ func TestCloseCodes(t *testing.T) {
 		})
 	}
 	// The refused connections did not count against app3's quota.
-	if n := e.d.byKey["key3"].conns.Load(); n != 1 {
+	if n := e.d.apps().byKey["key3"].conns.Load(); n != 1 {
 		t.Errorf("app3 has %d connections, want 1", n)
 	}
 }
@@ -186,7 +186,7 @@ func TestSlowConsumerGets4100(t *testing.T) {
 	}
 	// Stop reading and publish until the queue overflows.
 	big := encodeEvent("big", "news", strings.Repeat("x", 64<<10), "")
-	a := d.byKey["key1"]
+	a := d.apps().byKey["key1"]
 	for i := 0; d.Stats().Overflows == 0; i++ {
 		if i > 10000 {
 			t.Fatal("the send queue never overflowed")

@@ -28,10 +28,11 @@ type AppSummary struct {
 	ClientEvents bool
 }
 
-// Apps returns the configured apps, in the order of the config.
+// Apps returns the apps served now, in their order.
 func (d *Dialect) Apps() []AppSummary {
-	out := make([]AppSummary, len(d.apps))
-	for i, a := range d.apps {
+	apps := d.apps().list
+	out := make([]AppSummary, len(apps))
+	for i, a := range apps {
 		out[i] = AppSummary{ID: a.id, Key: a.key, Enabled: a.enabled, Connections: a.conns.Load(), ChannelPrefix: a.hubPrefix, ClientEvents: a.clientEvents}
 	}
 	return out
@@ -50,7 +51,7 @@ var ErrUnknownApp = errors.New("pusher: no app has this id")
 // delivery goroutines, one event at a time or concurrently, and must not
 // block; when it returns false, the watch ends as a slow subscriber does.
 func (d *Dialect) Watch(ctx context.Context, appID, channel string, f func(Event) bool) (stop func(), err error) {
-	a := d.byID[appID]
+	a := d.apps().byID[appID]
 	if a == nil {
 		return nil, ErrUnknownApp
 	}
@@ -82,7 +83,7 @@ func (d *Dialect) Watch(ctx context.Context, appID, channel string, f func(Event
 // server has already let in (the console). The error says what was wrong
 // with the event in the REST API's words.
 func (d *Dialect) Trigger(appID, channel, event, data string) error {
-	a := d.byID[appID]
+	a := d.apps().byID[appID]
 	if a == nil {
 		return ErrUnknownApp
 	}

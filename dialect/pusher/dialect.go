@@ -2,11 +2,12 @@ package pusher
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
@@ -27,15 +28,22 @@ type Dialect struct {
 	log   *slog.Logger
 	hub   *hub.Hub
 	ws    *ws.Server
-	apps  []*app // in the order of the config
-	byKey map[string]*app
-	byID  map[string]*app
+	set   atomic.Pointer[appSet] // the apps served; replaced whole by SetApps
+	setMu sync.Mutex             // serialises SetApps
+	grace time.Duration          // pusher.secret_grace_period
 	cache cacheStore
 	hooks *webhooks
 	stats counters
 
 	restPaths *http.ServeMux    // the REST API's paths, any method: tells 405 from 404
 	allow     map[string]string // the Allow header of each REST path pattern
+
+	storeErr atomic.Pointer[error] // why the app store cannot be read, while it cannot
+	unknown  struct {              // unknown keys refused while storeErr is set, logged at most once per every
+		every   time.Duration // a second; tests lengthen it
+		lastLog atomic.Int64  // unix nanoseconds
+		count   atomic.Int64  // refused since the last line
+	}
 
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
@@ -47,8 +55,9 @@ var _ dialect.Dialect = (*Dialect)(nil)
 // options the websocket config section asks for; New sets the Pusher close
 // code for shutdowns and the apps' origin policies. All channels and
 // presence go through deps.Hub, without which New fails
-// (dialect.ErrMissingDependency). With no apps in cfg, New serves
-// config.DefaultPusherApp and logs a warning. New starts no goroutine: the
+// (dialect.ErrMissingDependency). With the file store and no apps in cfg,
+// New serves config.DefaultPusherApp and logs a warning; with another
+// store it serves no app until SetApps is called. New starts no goroutine: the
 // activity rules run on the ws server's sweeper; webhook senders start when
 // there are webhooks to send, and Shutdown stops them.
 func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
@@ -57,44 +66,37 @@ func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 	}
 	h, wsOpts, logger := deps.Hub, deps.WebSocket, deps.Log("pusher")
 	apps := cfg.Apps
-	if len(apps) == 0 {
-		def := config.DefaultPusherApp()
-		apps = []config.PusherApp{def}
-		logger.Warn("pusher: no apps configured; serving a default app with well-known credentials (docs/pusher.md#apps)",
-			"app_id", def.ID, "key", def.Key)
+	if len(apps) == 0 && (cfg.AppStore.Driver == "" || cfg.AppStore.Driver == config.AppStoreFile) {
+		apps = []config.PusherApp{defaultApp(logger)}
 	}
 	d := &Dialect{
 		log:   logger,
 		hub:   h,
-		byKey: make(map[string]*app, len(apps)),
-		byID:  make(map[string]*app, len(apps)),
+		grace: cfg.SecretGracePeriod.Std(),
 		cache: cacheStore{h.Shared()},
 	}
-	tick := time.Second
-	for _, c := range apps {
-		a := newApp(c)
-		if d.byKey[a.key] != nil || d.byID[a.id] != nil {
-			return nil, fmt.Errorf("pusher: two apps share the id %q or the key %q", a.id, a.key)
-		}
-		d.byKey[a.key], d.byID[a.id] = a, a
-		d.apps = append(d.apps, a)
-		for _, t := range []time.Duration{a.activityTimeout / 4, a.pongTimeout / 4, a.userAuthTimeout / 4} {
-			if t > 0 && t < tick {
-				tick = max(t, 10*time.Millisecond)
-			}
-		}
+	set, err := newAppSet(apps, nil, time.Now(), d.grace)
+	if err != nil {
+		return nil, err
 	}
+	d.set.Store(set)
+	d.unknown.every = time.Second
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 
 	wsOpts.ShutdownCode, wsOpts.ShutdownReason = CodeReconnect.StatusCode(), "Server shutting down, reconnect"
 	wsOpts.OverflowCode, wsOpts.OverflowReason = CodeOverCapacity.StatusCode(), "Over capacity"
 	wsOpts.CheckOrigin = d.checkOrigin
 	d.ws = ws.NewServer(wsOpts)
-	d.ws.SetTickInterval(tick) // the activity rules run on the ws sweeper: conn.keepAlive
+	// The activity rules, and the closing of removed apps' connections,
+	// run on the ws sweeper (conn.keepAlive), at the pace the start-up
+	// apps' timeouts ask for; apps added later with shorter ones are
+	// checked at that pace too.
+	d.ws.SetTickInterval(set.sweepInterval())
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("pusher: websocket", "err", err) })
 
-	d.hooks = newWebhooks(d.log, &d.stats, d.apps)
+	d.hooks = newWebhooks(d.log, &d.stats, set.list)
+	d.hooks.current = d.current
 	d.restPaths, d.allow = http.NewServeMux(), map[string]string{}
 	for _, r := range d.restRoutes() {
 		d.restPaths.Handle(r.path, http.NotFoundHandler())
@@ -163,7 +165,7 @@ func (d *Dialect) Shutdown(ctx context.Context) error {
 // checkOrigin applies the app's allowed_origins to a handshake.
 func (d *Dialect) checkOrigin(r *http.Request) bool {
 	key, _ := strings.CutPrefix(r.URL.Path, "/app/")
-	if a := d.byKey[key]; a != nil {
+	if a := d.apps().byKey[key]; a != nil {
 		return a.origins.Check(r)
 	}
 	return true // refused after the handshake, with 4001 or 4005
@@ -181,8 +183,11 @@ func (d *Dialect) accept(wc *ws.Conn) {
 		refuse(wc, ev, closeErr(CodePathNotFound, "Path not found: connect to /app/{key}"))
 		return
 	}
-	a := d.byKey[key]
+	a := d.apps().byKey[key]
 	if a == nil {
+		if err := d.storeErr.Load(); err != nil {
+			d.unknownDuringOutage(key, *err)
+		}
 		refuse(wc, ev, closeErr(CodeAppNotFound, "App key %s does not exist", truncate(key, 40)))
 		return
 	}
@@ -195,11 +200,16 @@ func (d *Dialect) accept(wc *ws.Conn) {
 		refuse(wc, ev, e)
 		return
 	}
+	closes := a.closes.Load()
+	if cur := d.apps().byID[a.id]; cur == nil || !cur.enabled { // removed or disabled since the lookup
+		refuse(wc, ev, closeErr(CodeAppDisabled, "App is disabled"))
+		return
+	}
 	if d.overQuota(a) {
 		refuse(wc, ev, closeErr(CodeOverQuota, "Application is over connection quota"))
 		return
 	}
-	c := newConn(d, a, wc, d.hub.NewID())
+	c := newConn(d, a, wc, d.hub.NewID(), closes)
 	d.stats.connections.Add(1)
 	c.send(encodeEventJSON(a.ev.connectionEstablished, "", struct {
 		SocketID        string `json:"socket_id"`

@@ -27,8 +27,8 @@ func TestDefaultAppWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Shutdown(context.Background())
-	if d.byKey["app-key"] == nil || d.byID["app-id"] == nil || !d.byKey["app-key"].clientEvents {
-		t.Errorf("default app not served: %v", d.byKey)
+	if d.apps().byKey["app-key"] == nil || d.apps().byID["app-id"] == nil || !d.apps().byKey["app-key"].clientEvents {
+		t.Errorf("default app not served: %v", d.apps().byKey)
 	}
 	out := logs.String()
 	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "no apps configured") {

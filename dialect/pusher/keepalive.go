@@ -15,6 +15,10 @@ func (c *conn) keepAlive(now int64) {
 		return
 	}
 	a := c.app
+	if a.closes.Load() != c.closes { // the app was removed or disabled
+		c.fail(closeErr(CodeAppDisabled, "%s", *a.closeMsg.Load()))
+		return
+	}
 	if sent := c.pingSent.Load(); sent != 0 {
 		if time.Duration(now-sent) >= a.pongTimeout {
 			c.d.stats.pongTimeouts.Add(1)

@@ -95,7 +95,7 @@ func (d *Dialect) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range metrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(&d.stats))
 	}
-	for _, a := range d.apps {
+	for _, a := range d.apps().list {
 		for r := range numDropReasons {
 			ch <- prometheus.MustNewConstMetric(webhookDropped, prometheus.CounterValue, float64(a.hookDrops[r].Load()), a.id, r.String())
 		}

@@ -81,7 +81,7 @@ func (d *Dialect) restNotFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dialect) serveREST(r *http.Request, h restHandler) (any, *restError) {
-	a := d.byID[r.PathValue("app_id")]
+	a := d.apps().byID[r.PathValue("app_id")]
 	if a == nil {
 		return nil, &restError{http.StatusNotFound, fmt.Sprintf("Unknown app id %q", truncate(r.PathValue("app_id"), 40))}
 	}
@@ -155,7 +155,23 @@ func (a *app) verifyREST(r *http.Request, body []byte, now time.Time) *restError
 	if p := r.URL.EscapedPath(); p != r.URL.Path && mac.matches(r.Method, p, want[:]) {
 		return nil
 	}
+	if a.prevValid(now) && a.matchesPrev(r, mac.query, want[:]) {
+		return nil
+	}
 	return badSignature(string(mac.query))
+}
+
+// matchesPrev is the signature check of verifyREST with the previous
+// secret, for calls made within the grace period after a rotation.
+func (a *app) matchesPrev(r *http.Request, query []byte, want []byte) bool {
+	mac := a.prevMACs.Get().(*restMAC)
+	defer a.prevMACs.Put(mac)
+	mac.query = append(mac.query[:0], query...)
+	if mac.matches(r.Method, r.URL.Path, want) {
+		return true
+	}
+	p := r.URL.EscapedPath()
+	return p != r.URL.Path && mac.matches(r.Method, p, want)
 }
 
 // restMAC is an app's HMAC-SHA256 with its secret and the buffers one REST

@@ -62,7 +62,7 @@ func (c *conn) signin(e Event) {
 		c.fail(closeErr(CodeUnauthorized, "Invalid pusher:signin data: want {\"auth\": ..., \"user_data\": ...}"))
 		return
 	}
-	if !c.app.checkAuth(sd.Auth, userAuthMessage(socketID(c.id), sd.UserData)) {
+	if !c.d.current(c.app).checkAuth(sd.Auth, userAuthMessage(socketID(c.id), sd.UserData)) {
 		c.d.stats.authFailures.Add(1)
 		c.fail(closeErr(CodeUnauthorized, "Invalid signature for pusher:signin"))
 		return

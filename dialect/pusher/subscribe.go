@@ -67,7 +67,7 @@ func (c *conn) subscribe(e Event) {
 			c.refuseSubscription(name, subError("AuthError", 401, "Subscribing to "+name+" needs an auth signature"))
 			return
 		}
-		if !c.app.checkAuth(sd.Auth, channelAuthMessage(socketID(c.id), name, cd)) {
+		if !c.d.current(c.app).checkAuth(sd.Auth, channelAuthMessage(socketID(c.id), name, cd)) {
 			c.d.stats.authFailures.Add(1)
 			c.refuseSubscription(name, subError("AuthError", 401, "Invalid signature for "+name))
 			return

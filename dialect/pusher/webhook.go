@@ -73,6 +73,7 @@ type delivery struct {
 // drops only its own events. Dropped events are counted per app and
 // reason, and logged. Shutdown stops every sender.
 type webhooks struct {
+	current   func(*app) *app // the served version of an app (Dialect.current)
 	log       *slog.Logger
 	stats     *counters
 	client    *http.Client
@@ -112,20 +113,27 @@ func newWebhooks(log *slog.Logger, stats *counters, apps []*app) *webhooks {
 		senders:         routine.New(context.Background()),
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	n := 0
 	for _, a := range apps {
-		n += len(a.webhooks)
+		w.attach(a, apps)
+	}
+	return w
+}
+
+// attach readies the webhook URLs of a, a new app or a new version of one
+// about to be served among apps, giving each its share of webhookQueue.
+// The URLs of an app's previous version keep sending what they hold.
+func (w *webhooks) attach(a *app, apps []*app) {
+	n := 0
+	for _, x := range apps {
+		n += len(x.webhooks)
 	}
 	share := webhookQueue
 	if n > 0 {
 		share = max(webhookQueue/n, webhookMinQueue)
 	}
-	for _, a := range apps {
-		for _, t := range a.webhooks {
-			t.w, t.limit, t.wake = w, share, make(chan struct{}, 1)
-		}
+	for _, t := range a.webhooks {
+		t.w, t.limit, t.wake = w, share, make(chan struct{}, 1)
 	}
-	return w
 }
 
 func (w *webhooks) channelOccupied(a *app, channel string) {
@@ -153,9 +161,14 @@ func (w *webhooks) subscriptionCount(a *app, channel string, n int) {
 	w.enqueue(webhookEvent{app: a, Name: "subscription_count", Channel: channel, SubscriptionCount: &n})
 }
 
-// enqueue queues e for each of its app's webhook URLs that wants it. It
-// never blocks on the network.
+// enqueue queues e for each webhook URL of its app's current version
+// that wants it: an event of a connection accepted before a reload goes to
+// the URLs, and is signed with the secret, the app has now. It never
+// blocks on the network.
 func (w *webhooks) enqueue(e webhookEvent) {
+	if w.current != nil {
+		e.app = w.current(e.app)
+	}
 	for _, t := range e.app.webhooks {
 		if t.wants(e.Name) {
 			t.push(e)

@@ -212,7 +212,7 @@ func TestWebhookGivesUp(t *testing.T) {
 	if f := e.d.stats.webhookFailures.Load(); f < 2 {
 		t.Errorf("%d attempts before giving up", f)
 	}
-	if got := drops(e.d.byID["app1"]); got != [numDropReasons]uint64{dropGaveUp: 1} {
+	if got := drops(e.d.apps().byID["app1"]); got != [numDropReasons]uint64{dropGaveUp: 1} {
 		t.Errorf("drops by reason %v", got)
 	}
 }
@@ -242,7 +242,7 @@ func drops(a *app) (out [numDropReasons]uint64) {
 func TestWebhookBatching(t *testing.T) {
 	hs := newHeldHookServer(t)
 	e := newEnv(t, hookApp(hs.srv.URL))
-	app := e.d.byKey["key1"]
+	app := e.d.apps().byKey["key1"]
 	e.d.hooks.channelOccupied(app, "first")
 	hs.waitEntered(t) // the first POST is out, and held
 	for i := range 5 {
@@ -275,7 +275,7 @@ func TestWebhookTargetsIndependent(t *testing.T) {
 	a2.ID, a2.Key, a2.Secret = "app2", "key2", "secret2"
 	a2.Webhooks = []config.PusherWebhook{{URL: good2.srv.URL}}
 	e := newEnv(t, a1, a2)
-	app1, app2 := e.d.byID["app1"], e.d.byID["app2"]
+	app1, app2 := e.d.apps().byID["app1"], e.d.apps().byID["app2"]
 	share := webhookQueue / 3 // three URLs share the queue
 	if l := app1.webhooks[0].limit; l != share {
 		t.Fatalf("a URL's queue holds %d events, want %d", l, share)
@@ -366,7 +366,7 @@ func TestWebhookBacklogDropsOldest(t *testing.T) {
 			hs := newHookServer(t, 0)
 			hs.failing.Store(true)
 			e := newEnv(t, hookApp(hs.srv.URL))
-			app := e.d.byID["app1"]
+			app := e.d.apps().byID["app1"]
 			e.d.hooks.firstRetry = time.Hour // no retry before Shutdown's last attempt
 			e.d.hooks.maxBacklog, e.d.hooks.maxBacklogBytes = tt.maxEvents, tt.bytes
 			data := strings.Repeat("x", tt.dataSize)
@@ -411,7 +411,7 @@ func TestWebhookBacklogDropsOldest(t *testing.T) {
 func TestWebhookShutdownStopsSenders(t *testing.T) {
 	hs := newHeldHookServer(t)
 	e := newEnv(t, hookApp(hs.srv.URL))
-	app := e.d.byID["app1"]
+	app := e.d.apps().byID["app1"]
 	e.d.hooks.channelOccupied(app, "held")
 	hs.waitEntered(t)
 	e.d.hooks.channelOccupied(app, "queued")

@@ -24,10 +24,14 @@ func rank(pkg string) (int, bool) {
 	switch {
 	case strings.HasPrefix(pkg, "cmd/"):
 		return binary, true
-	case pkg == "internal/loadgen", pkg == "internal/testutil":
-		return 7, true // the load generator and the tests' helpers, built on everything
+	case pkg == "internal/loadgen", pkg == "internal/testutil", pkg == "internal/adminapi":
+		return 7, true // the load generator, the tests' helpers and the admin API, built on everything
 	case pkg == "config" || strings.HasPrefix(pkg, "internal/"):
 		return 0, true
+	case pkg == "appstore":
+		return 1, true // where apps are kept: config only
+	case pkg == "appstore/pgstore":
+		return 2, true // a store: appstore and config
 	case pkg == "ws":
 		return 1, true
 	case pkg == "bus":
