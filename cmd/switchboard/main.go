@@ -1,6 +1,7 @@
 // Command switchboard runs the Switchboard real-time messaging server.
 //
 //	switchboard [serve] [--config FILE] [--host HOST] [--port PORT]
+//	switchboard migrate [--config FILE]
 //	switchboard version        (or --version)
 //	switchboard help [COMMAND] (or --help)
 //
@@ -51,6 +52,7 @@ func init() {
 		"serve":   {"run the server (the default command)", serve},
 		"version": {"print the version", version},
 		"bench":   {"run a load-generator scenario against a server on this machine", bench},
+		"migrate": {"create or upgrade the PostgreSQL app store's table (pusher.app_store)", migrate},
 	}
 }
 

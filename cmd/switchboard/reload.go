@@ -3,26 +3,34 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
+	"github.com/switchboard-rt/switchboard/appstore"
 	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/server"
 )
 
-// reloader applies, on SIGHUP, what can change without dropping
-// connections: the log level and the TLS certificate and key. It reads
-// the configuration again the way start-up did (file, environment, flags).
+// reloader applies, on SIGHUP and POST /admin/reload, what can change
+// without dropping connections: the log level, the TLS certificate and
+// key, and the Pusher apps. It reads the configuration again the way
+// start-up did (file, environment, flags), once, and validates it whole
+// before applying any of it.
 type reloader struct {
 	flags  serveFlags
 	getenv func(string) string
 	level  *slog.LevelVar // the running logger's level
 	srv    *server.Server
+	apps   *apps
 	log    *slog.Logger
-	cfg    *config.Config // the configuration applied last
 	hup    chan os.Signal
+
+	mu  sync.Mutex     // one reload at a time
+	cfg *config.Config // the configuration applied last
 }
 
 // watchHUP starts reloading on SIGHUP, in a goroutine, until the returned
@@ -40,7 +48,8 @@ func (r *reloader) watchHUP() (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-r.hup:
-				r.reload()
+				r.log.Debug("SIGHUP: reloading the configuration")
+				_, _ = r.reload(ctx) // logged by reload
 			}
 		}
 	}()
@@ -51,14 +60,16 @@ func (r *reloader) watchHUP() (stop func()) {
 	}
 }
 
-// reload reads the configuration and applies what it can. An invalid
-// configuration changes nothing.
-func (r *reloader) reload() {
-	r.log.Debug("SIGHUP: reloading the configuration")
+// reload reads the configuration and applies what it can, and returns
+// what changed among the apps. An invalid configuration changes nothing
+// and is returned with the problems start-up would report.
+func (r *reloader) reload(ctx context.Context) (appstore.Changes, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	cfg, _, err := loadConfig(r.flags, r.getenv)
 	if err != nil {
 		r.log.Error("reload failed; the running configuration stays", "err", err)
-		return
+		return appstore.Changes{}, fmt.Errorf("reload: %w", err)
 	}
 	r.level.Set(cfg.Log.SlogLevel())
 	attrs := []any{"log_level", cfg.Log.SlogLevel().String()}
@@ -72,11 +83,17 @@ func (r *reloader) reload() {
 			attrs = append(attrs, "tls_cert", cfg.TLS.CertFile)
 		}
 	}
+	ch, appsErr := r.apps.apply(ctx, cfg)
 	if needsRestart(r.cfg, cfg) {
-		r.log.Warn("reload: other changed settings take effect at the next restart; only log.level and the TLS files are reloaded")
+		r.log.Warn("reload: other changed settings take effect at the next restart; only log.level, the TLS files and pusher.apps are reloaded")
 	}
 	r.cfg = cfg
-	r.log.Info("reloaded", attrs...)
+	if appsErr != nil {
+		r.log.Error("reload: the apps could not be read; the apps served stay", "err", appsErr)
+		return ch, appsErr
+	}
+	r.log.Info("reloaded", append(attrs, ch.LogAttrs()...)...)
+	return ch, nil
 }
 
 // needsRestart reports whether next differs from prev in more than what a
@@ -85,6 +102,7 @@ func needsRestart(prev, next *config.Config) bool {
 	a, b := *prev, *next
 	b.Log.Level = a.Log.Level
 	b.TLS = a.TLS
+	b.Pusher.Apps = a.Pusher.Apps
 	ja, errA := json.Marshal(&a)
 	jb, errB := json.Marshal(&b)
 	return errA != nil || errB != nil || string(ja) != string(jb)

@@ -73,6 +73,15 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	guard, err := adminauth.New(cfg.Admin.Token)
+	if err != nil {
+		return err
+	}
+	ap, err := startApps(ctx, cfg, pusherOf(ds), logger)
+	if err != nil {
+		return err
+	}
+	defer ap.close()
 	srv, err := server.New(cfg, logger, ds...)
 	if err != nil {
 		return err
@@ -83,18 +92,17 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := srv.Registry().Register(h.Collector()); err != nil {
 		return fmt.Errorf("hub metrics: %w", err)
 	}
-	guard, err := adminauth.New(cfg.Admin.Token)
-	if err != nil {
-		return err
-	}
 	cons, err := mountConsole(cfg, srv, guard, h, ds, cluster, logger)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
+	r := &reloader{flags: f, getenv: e.getenv, level: level, srv: srv, apps: ap, log: logger, cfg: cfg}
+	if err := ap.mount(srv, guard, r.reload); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal kills at once
-	r := &reloader{flags: f, getenv: e.getenv, level: level, srv: srv, log: logger, cfg: cfg}
 	defer r.watchHUP()()
 	if cons != nil {
 		// The console's streams never end by themselves: end them as the

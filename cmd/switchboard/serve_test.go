@@ -31,12 +31,18 @@ type serving struct {
 // HTTPS. The test's cleanup stops it if the test did not.
 func startServe(t *testing.T, tlsConf *tls.Config, args ...string) *serving {
 	t.Helper()
+	return startServeEnv(t, tlsConf, nil, args...)
+}
+
+// startServeEnv is startServe with the environment variables vars.
+func startServeEnv(t *testing.T, tlsConf *tls.Config, vars map[string]string, args ...string) *serving {
+	t.Helper()
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{addr: fmt.Sprintf("127.0.0.1:%d", port), cancel: cancel, done: make(chan int, 1), logs: &testutil.LogBuffer{}}
 	args = append([]string{"serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port)}, args...)
 	go func() {
-		s.done <- run(ctx, args, func(string) string { return "" }, io.Discard, s.logs)
+		s.done <- run(ctx, args, func(k string) string { return vars[k] }, io.Discard, s.logs)
 	}()
 	t.Cleanup(func() { s.stop(t) })
 
