@@ -1,7 +1,7 @@
 // The docs run as written: every command block of README.md and
-// docs/console.md and every block of the quick starts of docs/pusher.md and
-// docs/atmosphere.md, in the order shown, against the server the README's
-// own command starts.
+// docs/console.md, every block of the quick starts of docs/pusher.md and
+// docs/atmosphere.md and of the admin API section of docs/apps.md, in the
+// order shown, against the server the README's own command starts.
 //
 // Each of those blocks carries a marker on the line before it:
 //
@@ -36,6 +36,7 @@ const DOCS = [
   { file: 'docs/pusher.md', section: 'Quick start' },
   { file: 'docs/atmosphere.md', section: 'Quick start' },
   { file: 'docs/console.md', section: null },
+  { file: 'docs/apps.md', section: 'Admin API' },
 ];
 
 // What each named block must print (each pattern somewhere in its stdout).
@@ -45,6 +46,7 @@ const EXPECT = {
   'atmosphere-curl': [/"created":true/, /"type":"authenticated","hash":"[0-9a-f]{32}"/, /"success":true,"count":1/],
   'atmosphere-quickstart': [/^state: source 10284, speed 42$/m],
   'console-stats': [/"connections":\d+/, /"dialects":\[\{"name":"atmosphere"/],
+  'admin-api': [/"path": "\/admin\/apps"/, /"store": "file"/, /"connections": 0/, /"reloaded": true/, /"field": "pusher.app_store.driver"/],
 };
 
 /**
