@@ -65,11 +65,10 @@ func (l *AddrLimit) release(a netip.Addr) {
 func (l *AddrLimit) Open(a netip.Addr) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.open[a.Unmap()]
+	return l.open[canonical(a)]
 }
 
-// remoteAddr is r's TCP peer address, IPv4-mapped IPv6 unmapped, or the
-// zero Addr.
+// remoteAddr is r's TCP peer address in canonical form, or the zero Addr.
 func remoteAddr(r *http.Request) netip.Addr {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -79,5 +78,9 @@ func remoteAddr(r *http.Request) netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	return a.Unmap().WithZone("")
+	return canonical(a)
 }
+
+// canonical is the key an address is counted under: IPv4-mapped IPv6
+// unmapped, no zone, so that one client is one key however it is written.
+func canonical(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }

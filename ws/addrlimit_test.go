@@ -25,6 +25,9 @@ func TestAddrLimit(t *testing.T) {
 	if n := limit.Open(loopback); n != 2 {
 		t.Fatalf("Open = %d after two connections, want 2", n)
 	}
+	if n := limit.Open(netip.MustParseAddr("::ffff:127.0.0.1")); n != 2 {
+		t.Fatalf("Open of the IPv4-mapped form = %d, want 2: one client is one key", n)
+	}
 
 	for _, ts := range []*testServer{a, b} {
 		_, resp, err := websocket.Dial(context.Background(), ts.url, nil)
