@@ -22,6 +22,9 @@ type Backend struct {
 	Counts Counts
 	// Shared is the key/value store dialects share across nodes.
 	Shared SharedStore
+	// Edges decides once for the cluster when a held key (an occupied
+	// channel, an online user) changes its reported state.
+	Edges EdgeStore
 	// NodeID names this node in bus messages (Message.Origin); "" means 16
 	// random hex digits.
 	NodeID string
@@ -41,6 +44,9 @@ func (b Backend) WithDefaults() Backend {
 	}
 	if b.Shared == nil {
 		b.Shared = NewMemoryShared()
+	}
+	if b.Edges == nil {
+		b.Edges = NewMemoryEdges(nil)
 	}
 	if b.NodeID == "" {
 		var rnd [8]byte

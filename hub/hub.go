@@ -120,11 +120,13 @@ type Hub struct {
 	presence bus.PresenceStore
 	counts   bus.Counts
 	shared   bus.SharedStore
+	edges    bus.EdgeStore
 	// localCounts is set when the Backend has no Counts of its own (one
 	// node): the hub's channel records then answer for subscriptions, and
 	// counts holds only the connection counts.
 	localCounts bool
 	members     memberHooks
+	edgeHooks   edgeHooks
 	log         *slog.Logger
 	seed        maphash.Seed
 	shards      [numShards]shard
@@ -188,9 +190,12 @@ func New(opts *Options) (*Hub, error) {
 	}
 	be := &o.Backend
 	h.bus, h.presence, h.log = be.Bus, be.Presence, o.Logger
-	h.counts, h.shared = be.Counts, be.Shared
+	h.counts, h.shared, h.edges = be.Counts, be.Shared, be.Edges
 	if w, ok := be.Presence.(bus.PresenceWatcher); ok {
 		w.Watch(h.memberChanged)
+	}
+	if w, ok := be.Edges.(bus.EdgeWatcher); ok {
+		w.Watch(h.edgeChanged)
 	}
 	h.idPrefix = (binary.LittleEndian.Uint64(rnd[:])>>40 | 1) << 40
 	for i := range h.shards {
@@ -210,6 +215,10 @@ func (h *Hub) NodeID() string { return h.opts.Backend.NodeID }
 // Shared returns the key/value store dialects share across nodes: the
 // Backend's, or an in-memory one.
 func (h *Hub) Shared() bus.SharedStore { return h.shared }
+
+// Edges returns the store that decides, once for the cluster, when a held
+// key changes its reported state: the Backend's, or an in-memory one.
+func (h *Hub) Edges() bus.EdgeStore { return h.edges }
 
 // NewID returns a SubscriberID never returned before by this hub and never
 // NoID. Its top 24 bits are drawn at random when the hub is created and the

@@ -80,3 +80,38 @@ func (h *Hub) memberChanged(changes []MemberChange) {
 		}
 	}
 }
+
+// EdgeChange is a flip an edge store found itself; see bus.EdgeChange and
+// OnEdgeChange.
+type EdgeChange = bus.EdgeChange
+
+// edgeHooks holds the functions registered with OnEdgeChange.
+type edgeHooks struct {
+	mu    sync.Mutex
+	hooks []func(EdgeChange)
+}
+
+// OnEdgeChange registers f to be called with every flip the edge store
+// (Hub.Edges) finds without a call of this node: keys whose grace ended
+// while no node settled them, and keys that a dead node held. Each flip is
+// reported on one node of the cluster. f is called from a background
+// goroutine, one flip at a time, and sees every dialect's spaces; it may
+// call hub methods and should not block for long. With MemoryEdges, f is
+// never called.
+func (h *Hub) OnEdgeChange(f func(EdgeChange)) {
+	h.edgeHooks.mu.Lock()
+	h.edgeHooks.hooks = append(h.edgeHooks.hooks, f)
+	h.edgeHooks.mu.Unlock()
+}
+
+// edgeChanged passes changes to every registered hook.
+func (h *Hub) edgeChanged(changes []EdgeChange) {
+	h.edgeHooks.mu.Lock()
+	hooks := h.edgeHooks.hooks
+	h.edgeHooks.mu.Unlock()
+	for _, c := range changes {
+		for _, f := range hooks {
+			f(c)
+		}
+	}
+}

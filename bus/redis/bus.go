@@ -83,6 +83,7 @@ type Bus struct {
 	presence *Presence
 	counts   *Counts
 	shared   *Shared
+	edges    *Edges
 
 	stats counters
 }
@@ -127,6 +128,7 @@ func New(opts *Options) (*Bus, error) {
 	b.presence = newPresence(b)
 	b.counts = newCounts(b)
 	b.shared = &Shared{b: b}
+	b.edges = newEdges(b)
 	return b, nil
 }
 
@@ -146,7 +148,7 @@ func (b *Bus) Shared() *Shared { return b.shared }
 // bus itself and its stores, with its node id: what a hub is built with
 // (hub.Options.Backend).
 func (b *Bus) Backend() bus.Backend {
-	return bus.Backend{Bus: b, Presence: b.presence, Counts: b.counts, Shared: b.shared, NodeID: b.id}
+	return bus.Backend{Bus: b, Presence: b.presence, Counts: b.counts, Shared: b.shared, Edges: b.edges, NodeID: b.id}
 }
 
 // Start registers h and starts the goroutines: the pub/sub link (connect,

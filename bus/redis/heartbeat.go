@@ -95,6 +95,9 @@ func (b *Bus) beat() {
 	// PresenceTTL after a reconnection (see up).
 	if err == nil && time.Since(b.startedAt) >= b.opts.HeartbeatInterval && time.Now().UnixNano() >= b.reapAt.Load() {
 		err = b.reap(ctx)
+		if err == nil {
+			err = b.edges.sweep(ctx)
+		}
 	}
 	if err != nil && b.cluster != nil {
 		b.cluster.ReloadState(b.ctx) // perhaps a primary failed over: learn the new slot map
@@ -120,7 +123,7 @@ func (b *Bus) renew(ctx context.Context) error {
 		return fmt.Errorf("heartbeat: unexpected reply %v", res)
 	}
 	fresh := res[0] == 1
-	if !fresh && b.synced.Load() && !b.presence.dirty.Load() && !b.counts.dirty.Load() {
+	if !fresh && b.synced.Load() && !b.presence.dirty.Load() && !b.counts.dirty.Load() && !b.edges.dirty.Load() {
 		return nil
 	}
 	changes, err := b.presence.resync(ctx)
@@ -130,8 +133,13 @@ func (b *Bus) renew(ctx context.Context) error {
 	if err := b.counts.resync(ctx); err != nil {
 		return fmt.Errorf("write counts back: %w", err)
 	}
+	flips, err := b.edges.resync(ctx)
+	if err != nil {
+		return fmt.Errorf("write edge holdings back: %w", err)
+	}
 	b.stats.resyncs.Add(1)
 	b.presence.report(changes)
+	b.edges.report(flips)
 	return nil
 }
 

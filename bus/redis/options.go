@@ -89,6 +89,11 @@ type Options struct {
 	// reaping, flushing). Default DefaultOpTimeout.
 	OpTimeout time.Duration
 
+	// Clock, when set, is the clock of the edge store's grace periods
+	// (Edges), for tests that move time themselves. Default nil: Redis's
+	// own clock, which every node shares.
+	Clock func() time.Time
+
 	// Logger receives one line per change of the Redis state and a few
 	// errors. nil means slog.Default().
 	Logger *slog.Logger

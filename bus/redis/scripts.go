@@ -17,6 +17,11 @@ import goredis "github.com/redis/go-redis/v9"
 //	P cz:<space>             zset  (score 0) keys with a count on some node
 //	P kv:<space>             hash  key -> value (Shared)
 //	P kvx:<space>            zset  key -> expiry (ms) of values with a TTL
+//	P eh:<sk>                hash  node -> 1: the nodes holding edge key sk ("<space>\0<key>")
+//	P es:<sk>                hash  r (reported held), g (grace ms), d (not live since, ms)
+//	P ep                     zset  sk -> when its grace ends (ms): keys waiting to go down
+//	P er:<space>             zset  (score 0) keys of space reported held
+//	P n:<node>:e             set   sk of the edge keys the node holds
 //
 // Every script takes P as ARGV[1] and builds key names itself: the layout
 // spans many keys per operation, which a single Redis (or a primary with
@@ -70,6 +75,69 @@ local function cset(node, space, key, v)
     redis.call('ZADD', P..'cz:'..space, 0, key)
     redis.call('SADD', P..'n:'..node..':cs', space)
   end
+end
+-- clock returns the time of an edge call: the caller's (tests inject one)
+-- when given, else Redis's.
+local function clock(arg)
+  local t = tonumber(arg)
+  if t and t > 0 then return t end
+  return now()
+end
+-- esettle compares edge key's live state (some node holds it) with its
+-- reported one and flips the reported one: up at once, down once the key
+-- has not been live for its grace. grace (ms) is stored when given, else
+-- the stored one is used. Returns {edge (1 up, -1 down, 0 none), ms left of
+-- the grace (0: none)}.
+local function esettle(space, key, grace, t)
+  local sk = space..'\0'..key
+  local s = P..'es:'..sk
+  local rep = redis.call('HGET', s, 'r')
+  if redis.call('EXISTS', P..'eh:'..sk) == 1 then
+    redis.call('ZREM', P..'ep', sk)
+    if rep then
+      redis.call('HDEL', s, 'd')
+      if grace then redis.call('HSET', s, 'g', grace) end
+      return {0, 0}
+    end
+    redis.call('HSET', s, 'r', '1', 'g', grace or tonumber(redis.call('HGET', s, 'g')) or 0)
+    redis.call('HDEL', s, 'd')
+    redis.call('ZADD', P..'er:'..space, 0, key)
+    return {1, 0}
+  end
+  if not rep then
+    redis.call('DEL', s)
+    redis.call('ZREM', P..'ep', sk)
+    return {0, 0}
+  end
+  if grace then redis.call('HSET', s, 'g', grace) else grace = tonumber(redis.call('HGET', s, 'g')) or 0 end
+  local d = tonumber(redis.call('HGET', s, 'd'))
+  if not d then
+    d = t
+    redis.call('HSET', s, 'd', t)
+  end
+  if t >= d + grace then
+    redis.call('DEL', s)
+    redis.call('ZREM', P..'ep', sk)
+    redis.call('ZREM', P..'er:'..space, key)
+    return {-1, 0}
+  end
+  redis.call('ZADD', P..'ep', d + grace, sk)
+  return {0, d + grace - t}
+end
+-- ehold records whether node holds edge key sk.
+local function ehold(node, sk, held)
+  if held then
+    redis.call('HSET', P..'eh:'..sk, node, '1')
+    redis.call('SADD', P..'n:'..node..':e', sk)
+  else
+    redis.call('HDEL', P..'eh:'..sk, node)
+    redis.call('SREM', P..'n:'..node..':e', sk)
+  end
+end
+-- esplit splits an edge key sk into its space and key.
+local function esplit(sk)
+  local i = string.find(sk, '\0', 1, true)
+  return string.sub(sk, 1, i - 1), string.sub(sk, i + 1)
 end
 -- cclear forgets every count of node.
 local function cclear(node)
@@ -167,7 +235,9 @@ return redis.call('ZRANGEBYSCORE', P..'nodes', '-inf', now(), 'LIMIT', 0, 16)`)
 // scriptReap removes a dead node and everything it held, once: ARGV P,
 // node. Only the caller that finds the deadline passed and removes the node
 // gets "1" and then the users who left, flat: (channel, user)*; a live
-// node, or one already reaped, gives just "0".
+// node, or one already reaped, gives just "0". The edge keys that only the
+// dead node held are queued to be settled at once (score 0 in ep): the
+// next sweep starts their grace.
 var scriptReap = goredis.NewScript(prelude + `
 local node = ARGV[2]
 local s = redis.call('ZSCORE', P..'nodes', node)
@@ -182,6 +252,12 @@ for _, m in ipairs(redis.call('SMEMBERS', set)) do
 end
 redis.call('DEL', set)
 cclear(node)
+local eset = P..'n:'..node..':e'
+for _, sk in ipairs(redis.call('SMEMBERS', eset)) do
+  redis.call('HDEL', P..'eh:'..sk, node)
+  if redis.call('EXISTS', P..'eh:'..sk) == 0 then redis.call('ZADD', P..'ep', 0, sk) end
+end
+redis.call('DEL', eset)
 return out`)
 
 // scriptKVGet: ARGV P, space, key. Returns the value, or nil when missing
@@ -220,3 +296,60 @@ local gone = redis.call('ZRANGEBYSCORE', P..'kvx:'..ARGV[2], '-inf', t)
 for _, k in ipairs(gone) do redis.call('HDEL', P..'kv:'..ARGV[2], k) end
 redis.call('ZREMRANGEBYSCORE', P..'kvx:'..ARGV[2], '-inf', t)
 return redis.call('HGETALL', P..'kv:'..ARGV[2])`)
+
+// scriptEdgeHold records node's holding of an edge key and settles it:
+// ARGV P, node, space, key, held ("1" or "0"), grace (ms), clock (ms, 0:
+// Redis's). Returns {edge, ms left of the grace}.
+var scriptEdgeHold = goredis.NewScript(prelude + `
+local space, key = ARGV[3], ARGV[4]
+ehold(ARGV[2], space..'\0'..key, ARGV[5] == '1')
+return esettle(space, key, tonumber(ARGV[6]), clock(ARGV[7]))`)
+
+// scriptEdgeSettle settles an edge key: ARGV P, space, key, clock.
+// Returns {edge, ms left of the grace}.
+var scriptEdgeSettle = goredis.NewScript(prelude + `
+return esettle(ARGV[2], ARGV[3], nil, clock(ARGV[4]))`)
+
+// scriptEdgeSweep settles up to ARGV[3] edge keys whose grace ended:
+// ARGV P, clock, limit. Returns the flips, flat: (space, key, edge)*.
+var scriptEdgeSweep = goredis.NewScript(prelude + `
+local t = clock(ARGV[2])
+local out = {}
+for _, sk in ipairs(redis.call('ZRANGEBYSCORE', P..'ep', '-inf', t, 'LIMIT', 0, tonumber(ARGV[3]))) do
+  local space, key = esplit(sk)
+  local r = esettle(space, key, nil, t)
+  if r[1] ~= 0 then
+    table.insert(out, space); table.insert(out, key); table.insert(out, tostring(r[1]))
+  end
+end
+return out`)
+
+// scriptEdgeSync makes node's edge holdings exactly the given ones and
+// settles every key that changed: ARGV P, node, clock, n, then n times
+// (space, key, grace ms). Returns the flips, flat: (space, key, edge)*.
+var scriptEdgeSync = goredis.NewScript(prelude + `
+local node, t, n = ARGV[2], clock(ARGV[3]), tonumber(ARGV[4])
+local want = {}
+for i = 0, n - 1 do
+  local b = 5 + i * 3
+  want[ARGV[b]..'\0'..ARGV[b + 1]] = i
+end
+local out = {}
+local function flip(space, key, r)
+  if r[1] ~= 0 then
+    table.insert(out, space); table.insert(out, key); table.insert(out, tostring(r[1]))
+  end
+end
+for _, sk in ipairs(redis.call('SMEMBERS', P..'n:'..node..':e')) do
+  if not want[sk] then
+    ehold(node, sk, false)
+    local space, key = esplit(sk)
+    flip(space, key, esettle(space, key, nil, t))
+  end
+end
+for i = 0, n - 1 do
+  local b = 5 + i * 3
+  ehold(node, ARGV[b]..'\0'..ARGV[b + 1], true)
+  flip(ARGV[b], ARGV[b + 1], esettle(ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), t))
+end
+return out`)
