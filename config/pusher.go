@@ -128,6 +128,16 @@ type PusherApp struct {
 	CacheTTL Duration `json:"cache_ttl"`
 	// Webhooks are the URLs told about channel and member events (none).
 	Webhooks []PusherWebhook `json:"webhooks"`
+	// WebhookGracePeriod is how long a member, channel or user must stay
+	// gone before member_removed, channel_vacated or user_offline is sent:
+	// a reload within it sends no webhook at all (3s, Pusher's; 0 sends
+	// them at once).
+	WebhookGracePeriod Duration `json:"webhook_grace_period"`
+	// EnableUserOnlineEvents tracks which users are online in the whole
+	// cluster (a connection signed in or on a presence channel as the
+	// user), sends the user_online and user_offline webhooks (a Switchboard
+	// extension) and answers GET /apps/{id}/users (false).
+	EnableUserOnlineEvents bool `json:"enable_user_online_events"`
 }
 
 // PusherWebhook is one entry of an app's webhooks.
@@ -142,7 +152,12 @@ type PusherWebhook struct {
 var PusherWebhookEvents = []string{
 	"channel_occupied", "channel_vacated", "member_added", "member_removed",
 	"client_event", "cache_miss", "subscription_count",
+	"user_online", "user_offline",
 }
+
+// MaxWebhookGracePeriod bounds webhook_grace_period: a longer one would
+// keep a departed user reported online for that long.
+const MaxWebhookGracePeriod = 10 * time.Minute
 
 // DefaultPusherApp returns the app served when pusher.apps is empty, with
 // the well-known credentials app-id, app-key and app-secret, client events
@@ -170,6 +185,7 @@ func pusherAppDefaults() PusherApp {
 		ActivityTimeout:          Duration(120 * time.Second),
 		PongTimeout:              Duration(30 * time.Second),
 		CacheTTL:                 Duration(30 * time.Minute),
+		WebhookGracePeriod:       Duration(3 * time.Second),
 	}
 }
 
@@ -288,6 +304,9 @@ func (a *PusherApp) validate(ck *checker, path string) {
 	}
 	ck.positiveDuration(path+".pong_timeout", a.PongTimeout)
 	ck.positiveDuration(path+".cache_ttl", a.CacheTTL)
+	if a.WebhookGracePeriod < 0 || a.WebhookGracePeriod > Duration(MaxWebhookGracePeriod) {
+		ck.errorf(path+".webhook_grace_period", "%s is out of range; use 0 (send at once) up to %s, e.g. \"3s\" (Pusher's)", a.WebhookGracePeriod, Duration(MaxWebhookGracePeriod))
+	}
 	for i, w := range a.Webhooks {
 		wp := fmt.Sprintf("%s.webhooks[%d]", path, i)
 		u, err := url.Parse(w.URL)

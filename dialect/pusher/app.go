@@ -45,6 +45,12 @@ type app struct {
 	cacheTTL          time.Duration
 	webhooks          []*hookTarget // each with its own queue and sender
 
+	// What the edge store (edges.go) tracks for the app's webhooks.
+	hookChannels bool          // a webhook wants channel_occupied or channel_vacated
+	hookMembers  bool          // a webhook wants member_added or member_removed
+	userEvents   bool          // enable_user_online_events
+	hookGrace    time.Duration // webhook_grace_period
+
 	hubPrefix string     // "pusher/{id}/": the app's space among hub channels
 	connKey   string     // "pusher/{id}": the hub's connection-count key
 	macs      *sync.Pool // *restMAC with secret, for REST signatures
@@ -111,6 +117,10 @@ func newApp(c config.PusherApp, counters *appCounters) *app {
 	for _, w := range c.Webhooks {
 		a.webhooks = append(a.webhooks, &hookTarget{app: a, url: w.URL, events: w.EventTypes})
 	}
+	a.hookChannels = a.wantsHook("channel_occupied") || a.wantsHook("channel_vacated")
+	a.hookMembers = a.wantsHook("member_added") || a.wantsHook("member_removed")
+	a.userEvents = c.EnableUserOnlineEvents
+	a.hookGrace = max(c.WebhookGracePeriod.Std(), 0)
 	// Zero limits (a Config built in code and not validated) mean Pusher's.
 	def := config.DefaultPusherApp()
 	setDefault(&a.maxClientEvents, def.MaxClientEventsPerSecond)
@@ -136,6 +146,16 @@ func setDefault[T comparable](field *T, def T) {
 	if *field == zero {
 		*field = def
 	}
+}
+
+// wantsHook reports whether a webhook of the app sends event type name.
+func (a *app) wantsHook(name string) bool {
+	for _, t := range a.webhooks {
+		if t.wants(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // withPrevSecret makes prev, the secret of the app's previous version,

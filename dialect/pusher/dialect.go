@@ -33,6 +33,7 @@ type Dialect struct {
 	grace time.Duration          // pusher.secret_grace_period
 	cache cacheStore
 	hooks *webhooks
+	edges *edges
 	stats counters
 
 	restPaths *http.ServeMux    // the REST API's paths, any method: tells 405 from 404
@@ -105,7 +106,9 @@ func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 			d.allow[r.path] += ", " + http.MethodHead
 		}
 	}
+	d.edges = newEdges(d, h.Edges())
 	h.OnMemberChange(d.memberChanged)
+	h.OnEdgeChange(d.edges.changed)
 	return d, nil
 }
 
@@ -142,6 +145,7 @@ func (d *Dialect) restRoutes() []restRoute {
 		{http.MethodGet, "/apps/{app_id}/channels", d.getChannels},
 		{http.MethodGet, "/apps/{app_id}/channels/{channel_name}", d.getChannel},
 		{http.MethodGet, "/apps/{app_id}/channels/{channel_name}/users", d.getUsers},
+		{http.MethodGet, "/apps/{app_id}/users", d.getOnlineUsers},
 		{http.MethodPost, "/apps/{app_id}/users/{user_id}/terminate_connections", d.terminateConnections},
 	}
 }
@@ -151,13 +155,15 @@ func (d *Dialect) Stats() ws.Stats { return d.ws.Stats() }
 
 // Shutdown closes every connection with 4200 (reconnect at once), waits for
 // them to end or for ctx (the ws server's sweeper, which runs the activity
-// rules, stops with them), then stops the webhook senders, which get what
+// rules, stops with them), stops the settles scheduled for webhooks in
+// their grace period, then stops the webhook senders, which get what
 // is left of ctx to deliver what they hold; when ctx ends, their POSTs are
 // cancelled. Every goroutine of the dialect has exited when Shutdown
 // returns.
 func (d *Dialect) Shutdown(ctx context.Context) error {
 	err := d.ws.Shutdown(ctx)
 	d.cancel()
+	d.edges.close()
 	d.hooks.shutdown(ctx)
 	return err
 }

@@ -64,7 +64,7 @@ func TestDialectInterface(t *testing.T) {
 		patterns = append(patterns, r.Pattern)
 	}
 	want := "GET /app/{key}|GET /app/|POST /apps/{app_id}/events|POST /apps/{app_id}/batch_events|GET /apps/{app_id}/channels|" +
-		"GET /apps/{app_id}/channels/{channel_name}|GET /apps/{app_id}/channels/{channel_name}/users|POST /apps/{app_id}/users/{user_id}/terminate_connections|" +
+		"GET /apps/{app_id}/channels/{channel_name}|GET /apps/{app_id}/channels/{channel_name}/users|GET /apps/{app_id}/users|POST /apps/{app_id}/users/{user_id}/terminate_connections|" +
 		"/apps/"
 	if got := strings.Join(patterns, "|"); got != want {
 		t.Errorf("routes %s", got)

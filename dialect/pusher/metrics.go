@@ -24,6 +24,7 @@ type counters struct {
 	webhooksSent            atomic.Uint64 // POSTs answered 2xx
 	webhookFailures         atomic.Uint64 // attempts that failed (each retry counts)
 	webhookEventsDropped    atomic.Uint64 // events dropped, all apps and reasons (per app: app.hookDrops)
+	edgeErrors              atomic.Uint64 // failed calls of the edge store (webhook state)
 }
 
 // metric is one series read from the counters.
@@ -58,6 +59,8 @@ var metrics = func() []metric {
 		m("rest_auth_failures_total", "REST API requests refused for their signature or timestamp.", c, u(func(s *counters) *atomic.Uint64 { return &s.restAuthFailures })),
 		m("webhooks_sent_total", "Webhook POSTs delivered (2xx).", c, u(func(s *counters) *atomic.Uint64 { return &s.webhooksSent })),
 		m("webhook_failures_total", "Webhook POST attempts that failed; each retry counts.", c, u(func(s *counters) *atomic.Uint64 { return &s.webhookFailures })),
+		m("webhook_state_errors_total", "Calls of the cluster's webhook state store (occupied channels, members, online users) that failed; "+
+			"their changes are reported once the store is back.", c, u(func(s *counters) *atomic.Uint64 { return &s.edgeErrors })),
 	}
 }()
 

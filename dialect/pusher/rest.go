@@ -334,3 +334,47 @@ func (d *Dialect) terminateConnections(r *http.Request, a *app, _ []byte) (any, 
 	}
 	return struct{}{}, nil
 }
+
+// Pages of GET /apps/{id}/users.
+const (
+	onlineUsersPage    = 100  // users per page without limit
+	maxOnlineUsersPage = 1000 // the largest limit
+)
+
+// getOnlineUsers serves GET /apps/{id}/users, Switchboard's extension: the
+// users online in the whole cluster, as user_online and user_offline last
+// reported them, sorted by id, a page at a time. A full page carries
+// next_cursor, which the next call passes as cursor.
+func (d *Dialect) getOnlineUsers(r *http.Request, a *app, _ []byte) (any, *restError) {
+	if !d.current(a).userEvents {
+		return nil, badRequest("Online users are not tracked for this app: set enable_user_online_events")
+	}
+	q := r.URL.Query()
+	limit := onlineUsersPage
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxOnlineUsersPage {
+			return nil, badRequest("limit %q is not a number from 1 to %d", truncate(s, 20), maxOnlineUsersPage)
+		}
+		limit = n
+	}
+	ids, err := d.edges.onlineUsers(r.Context(), a, q.Get("cursor"), limit)
+	if err != nil {
+		d.log.Error("pusher: reading the online users failed", "app_id", a.id, "err", err)
+		return nil, &restError{http.StatusInternalServerError, "Reading the online users failed on the server; try again"}
+	}
+	type user struct {
+		ID string `json:"id"`
+	}
+	out := struct {
+		Users      []user `json:"users"`
+		NextCursor string `json:"next_cursor,omitempty"`
+	}{Users: make([]user, len(ids))}
+	for i, id := range ids {
+		out.Users[i] = user{id}
+	}
+	if len(ids) == limit {
+		out.NextCursor = ids[len(ids)-1]
+	}
+	return out, nil
+}

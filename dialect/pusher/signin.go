@@ -95,6 +95,7 @@ func (c *conn) signin(e Event) {
 	}
 	c.user = &signedUser{id: id, info: info, watchlist: ud.Watchlist}
 	c.signedIn.Store(true)
+	c.d.edges.add(c.app, edgeUser, id)
 	online := c.watchOnline()
 	c.send(encodeEventJSON(c.app.ev.signinSuccess, "", struct {
 		UserData string `json:"user_data"`
@@ -121,6 +122,7 @@ func (c *conn) signout() {
 		return
 	}
 	c.unwatchOnline()
+	c.d.edges.remove(c.app, edgeUser, c.user.id)
 	c.d.hub.Unsubscribe(c.app.hubChannel(prefixUser+c.user.id), c.id)
 	c.user = nil
 	c.signedIn.Store(false)

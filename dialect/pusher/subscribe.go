@@ -99,10 +99,10 @@ func (c *conn) subscribe(e Event) {
 	// too: one copy of the name per idle connection, not two.
 	c.channels.put(hubName[len(hubName)-len(name):], userID)
 	c.d.stats.subscriptions.Add(1)
-	n := c.countIfNeeded(hubName, first)
-	if first && n == 1 {
-		c.d.hooks.channelOccupied(c.app, name) // the first subscriber of the cluster
+	if first {
+		c.d.edges.channel(c.app, name, hubName) // this node's first subscriber
 	}
+	n := c.countIfNeeded(hubName)
 	if typ.kind == kindPresence {
 		c.join(name, hubName, userID, userInfo)
 	}
@@ -161,8 +161,11 @@ func (c *conn) checkMemberLimit(hubName, userID string) *subscriptionErrorData {
 }
 
 // join makes the connection's user present; the user's first connection
-// announces it to the channel (but not to itself) and to webhooks.
+// announces it to the channel (but not to itself). The member and the user
+// count one more holder on this node for the webhooks (edges.go).
 func (c *conn) join(name, hubName, userID string, info json.RawMessage) {
+	c.d.edges.add(c.app, edgeMember, memberKey(name, userID))
+	c.d.edges.add(c.app, edgeUser, userID)
 	ctx, cancel := c.d.hubCtx()
 	added, err := c.d.hub.AddMember(ctx, hubName, userID, info, c.id)
 	cancel()
@@ -176,16 +179,16 @@ func (c *conn) join(name, hubName, userID string, info json.RawMessage) {
 }
 
 // announceMember publishes member_added (with info) or member_removed on a
-// presence channel, to every subscriber but except, and sends its webhook.
+// presence channel, to every subscriber but except, at once. Its webhook
+// comes from the edge store, after the grace period for member_removed.
 func (d *Dialect) announceMember(a *app, name, userID string, info json.RawMessage, added bool, except hub.SubscriberID) {
-	ev, hook := a.ev.memberRemoved, "member_removed"
+	ev := a.ev.memberRemoved
 	if added {
-		ev, hook = a.ev.memberAdded, "member_added"
+		ev = a.ev.memberAdded
 	} else {
 		info = nil
 	}
 	_ = d.publish(a, name, encodeEventJSON(ev, name, memberData{UserID: userID, UserInfo: info}), except)
-	d.hooks.member(a, hook, name, userID)
 }
 
 // succeed sends subscription_succeeded: for presence channels with the
@@ -252,8 +255,8 @@ func (c *conn) unsubscribe(e Event) {
 }
 
 // leave unsubscribes from a channel: the user's last connection on a
-// presence channel announces its departure; the channel's last subscriber
-// vacates it.
+// presence channel announces its departure at once; the webhooks of the
+// member, the user and the channel come from the edge store.
 func (c *conn) leave(name string) {
 	userID, _ := c.channels.remove(name)
 	hubName := c.app.hubChannel(name)
@@ -267,21 +270,19 @@ func (c *conn) leave(name string) {
 		if removed {
 			c.d.announceMember(c.app, name, userID, nil, false, c.id)
 		}
+		c.d.edges.remove(c.app, edgeMember, memberKey(name, userID))
+		c.d.edges.remove(c.app, edgeUser, userID)
 	}
-	last := c.d.hub.Unsubscribe(hubName, c.id)
-	n := c.countIfNeeded(hubName, last)
-	if last && n == 0 {
-		c.d.hooks.channelVacated(c.app, name) // the last subscriber of the cluster
+	if c.d.hub.Unsubscribe(hubName, c.id) {
+		c.d.edges.channel(c.app, name, hubName) // this node's last subscriber
 	}
-	c.publishSubscriptionCount(name, n)
+	c.publishSubscriptionCount(name, c.countIfNeeded(hubName))
 }
 
-// countIfNeeded reads the cluster's subscriptions to a channel once, for
-// both its uses: when this node's were the first or the last (edge), for
-// channel_occupied or channel_vacated, and when the app asks for
-// subscription counts. It returns 0 when neither needs it.
-func (c *conn) countIfNeeded(hubName string, edge bool) int {
-	if !edge && !c.app.subscriptionCount {
+// countIfNeeded reads the cluster's subscriptions to a channel when the
+// app asks for subscription counts; otherwise it returns 0.
+func (c *conn) countIfNeeded(hubName string) int {
+	if !c.app.subscriptionCount {
 		return 0
 	}
 	return c.d.subscriberCount(c.d.ctx, hubName)

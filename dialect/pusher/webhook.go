@@ -49,7 +49,7 @@ type webhookEvent struct {
 	app *app
 
 	Name              string  `json:"name"`
-	Channel           string  `json:"channel"`
+	Channel           string  `json:"channel,omitempty"`
 	UserID            string  `json:"user_id,omitempty"`
 	Event             string  `json:"event,omitempty"`
 	Data              *string `json:"data,omitempty"`
@@ -147,6 +147,13 @@ func (w *webhooks) channelVacated(a *app, channel string) {
 // member enqueues member_added or member_removed.
 func (w *webhooks) member(a *app, name, channel, userID string) {
 	w.enqueue(webhookEvent{app: a, Name: name, Channel: channel, UserID: userID})
+}
+
+// user enqueues user_online or user_offline, Switchboard's extension: the
+// user's first connection in the cluster came, or its last one has been
+// gone for the grace period.
+func (w *webhooks) user(a *app, name, userID string) {
+	w.enqueue(webhookEvent{app: a, Name: name, UserID: userID})
 }
 
 func (w *webhooks) clientEvent(a *app, channel, event, data, socketID, userID string) {

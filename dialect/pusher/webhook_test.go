@@ -122,9 +122,12 @@ func (h *hookServer) events(t *testing.T, n int) []map[string]any {
 	return out
 }
 
+// hookApp is testApp with one webhook URL, sent the event types (none:
+// all), without a grace period (its tests: edges_test.go).
 func hookApp(url string, types ...string) config.PusherApp {
 	a := testApp()
 	a.Webhooks = []config.PusherWebhook{{URL: url, EventTypes: types}}
+	a.WebhookGracePeriod = 0
 	return a
 }
 
