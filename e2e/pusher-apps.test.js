@@ -39,7 +39,8 @@ before(async () => {
     config: {
       pusher: {
         apps: [
-          { ...main, max_connections: 3, webhooks: [{ url: `http://127.0.0.1:${hooks.address().port}/hook` }] },
+          // A short grace period: member_removed and channel_vacated wait for it.
+          { ...main, max_connections: 3, webhook_grace_period: '300ms', webhooks: [{ url: `http://127.0.0.1:${hooks.address().port}/hook` }] },
           { ...off, enabled: false },
           { ...lim, max_channels_per_connection: 2 },
         ],
