@@ -2,6 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -139,5 +142,54 @@ func TestEdgesNodeLoss(t *testing.T) {
 	keys, err := b.bus.edges.Reported(ctx, "loss", "", 10)
 	if err != nil || len(keys) != 1 || keys[0] != "still-held" {
 		t.Fatalf("Reported = %q, %v; want [still-held]", keys, err)
+	}
+}
+
+// While Redis is down, Hold fails and the node keeps its holdings; when
+// Redis is back (here empty: a restart without persistence), the heartbeat
+// writes them back and reports the flips that makes through Watch. What
+// the restart lost cannot be known: a key held throughout is reported up
+// again, and one released during the outage gets no down (docs/pusher.md
+// states both).
+func TestEdgesWriteBack(t *testing.T) {
+	srv := redistest.Start(t)
+	n := newCluster(t, srv, 1, nil)[0]
+	var mu sync.Mutex
+	var got []bus.EdgeChange
+	n.hub.OnEdgeChange(func(e bus.EdgeChange) {
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+	})
+	ctx := context.Background()
+	for _, k := range []string{"kept", "released"} {
+		if s, err := n.bus.edges.Hold(ctx, "wb", k, true, time.Second); err != nil || s.Edge != bus.EdgeUp {
+			t.Fatalf("hold %s: %+v %v", k, s, err)
+		}
+	}
+	srv.Stop()
+	waitFor(t, 10*time.Second, "the node to see Redis down", func() bool { return n.bus.Ready(ctx) != nil })
+	if _, err := n.bus.edges.Hold(ctx, "wb", "released", false, time.Second); !errors.Is(err, bus.ErrSharedUnavailable) {
+		t.Fatalf("release during the outage: %v, want ErrSharedUnavailable", err)
+	}
+	if _, err := n.bus.edges.Hold(ctx, "wb", "new", true, time.Second); err == nil {
+		t.Fatal("hold during the outage succeeded")
+	}
+	srv.Restart(t)
+	waitFor(t, 10*time.Second, "the flips of the write-back", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(got, func(a, b bus.EdgeChange) int { return strings.Compare(a.Key, b.Key) })
+	want := []bus.EdgeChange{{Space: "wb", Key: "kept", Edge: bus.EdgeUp}, {Space: "wb", Key: "new", Edge: bus.EdgeUp}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("write-back flips %+v, want %+v", got, want)
+	}
+	keys, err := n.bus.edges.Reported(ctx, "wb", "", 10)
+	if err != nil || !slices.Equal(keys, []string{"kept", "new"}) {
+		t.Fatalf("Reported = %q, %v", keys, err)
 	}
 }
