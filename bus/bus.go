@@ -1,10 +1,11 @@
 // Package bus is what a Switchboard node shares with the other nodes of its
 // cluster: the bus that carries publishes between their hubs, and the
 // stores that answer for the cluster as a whole (presence members, counts,
-// a small key/value store for dialects), gathered in one [Backend] that a
-// hub is built with. The shape is that of database/sql/driver: this package
-// defines the interfaces and the in-memory versions that serve one node
-// ([Local], [MemoryPresence], [MemoryCounts], [MemoryShared]); bus/redis
+// a small key/value store for dialects, the reported state of held keys),
+// gathered in one [Backend] that a hub is built with. The shape is that of
+// database/sql/driver: this package defines the interfaces and the
+// in-memory versions that serve one node ([Local], [MemoryPresence],
+// [MemoryCounts], [MemoryShared], [MemoryEdges]); bus/redis
 // implements them all for many nodes; the hub uses them and cannot tell
 // which it has.
 //

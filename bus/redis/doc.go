@@ -13,7 +13,11 @@
 //   - [Counts] (bus.Counts) keeps subscription and connection counts per
 //     node and sums them over the live nodes;
 //   - [Shared] (bus.SharedStore) is a small key/value store for dialect
-//     state that must agree across nodes.
+//     state that must agree across nodes;
+//   - [Edges] (bus.EdgeStore) decides once for the cluster when a key that
+//     nodes hold (an occupied channel, an online user) goes up or, after a
+//     grace period, down, and settles on each heartbeat the keys whose
+//     grace ended with no node left to settle them (bus.EdgeWatcher).
 //
 // Wire it as
 //
