@@ -28,9 +28,8 @@ type fakeTimers struct {
 }
 
 type fakeTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
+	at time.Time
+	f  func()
 }
 
 func (ft *fakeTimers) after(d time.Duration, f func()) func() bool {
