@@ -1,6 +1,7 @@
 package pusher
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,10 +149,11 @@ func setDefault[T comparable](field *T, def T) {
 	}
 }
 
-// wantsHook reports whether a webhook of the app sends event type name.
+// wantsHook reports whether a webhook of the app sends event type name
+// (for some channel, if it filters channels).
 func (a *app) wantsHook(name string) bool {
 	for _, t := range a.webhooks {
-		if t.wants(name) {
+		if t.events == nil || slices.Contains(t.events, name) {
 			return true
 		}
 	}
