@@ -24,7 +24,7 @@ func rank(pkg string) (int, bool) {
 	switch {
 	case strings.HasPrefix(pkg, "cmd/"):
 		return binary, true
-	case pkg == "internal/loadgen", pkg == "internal/testutil", pkg == "internal/adminapi":
+	case pkg == "internal/loadgen", pkg == "internal/testutil", pkg == "internal/edgetest", pkg == "internal/adminapi":
 		return 7, true // the load generator, the tests' helpers and the admin API, built on everything
 	case pkg == "config" || strings.HasPrefix(pkg, "internal/"):
 		return 0, true
