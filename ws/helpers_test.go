@@ -3,10 +3,12 @@ package ws
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,22 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestMain runs the package's tests on the send path WS_TEST_SEND_PATH
+// names (syscall, uring or auto) wherever a test leaves Options.SendPath
+// zero: scripts/test.sh runs them once on each path.
 func TestMain(m *testing.M) {
+	if v := os.Getenv("WS_TEST_SEND_PATH"); v != "" {
+		p, err := ParseSendPath(v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "WS_TEST_SEND_PATH:", err)
+			os.Exit(2)
+		}
+		if got, err := ProbeSendPath(p); err != nil || got != p && p != SendPathAuto {
+			fmt.Fprintf(os.Stderr, "WS_TEST_SEND_PATH=%s: cannot be used here: %v\n", v, err)
+			os.Exit(2)
+		}
+		defaultSendPath = p
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -94,6 +94,13 @@ type Options struct {
 	// Shutdown. Default 1001 "server shutting down".
 	ShutdownCode   StatusCode
 	ShutdownReason string
+
+	// SendPath is how queued frames are written to raw-mode sockets: one
+	// system call per connection (SendPathSyscall), or each writer's ready
+	// connections in one io_uring submission (SendPathUring, SendPathAuto),
+	// falling back to system calls where io_uring is unavailable.
+	// SendPathDefault means DefaultSendPath.
+	SendPath SendPath
 }
 
 // Defaults for Options fields left zero.
@@ -124,6 +131,7 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.OverflowReason, "send queue full")
 	setDefault(&o.ShutdownCode, StatusGoingAway)
 	setDefault(&o.ShutdownReason, "server shutting down")
+	setDefault(&o.SendPath, defaultSendPath)
 	return o
 }
 

@@ -34,6 +34,9 @@ type Server struct {
 
 	nextPollID atomic.Uint32
 
+	ringEntries uint32    // each writer's io_uring size (ringEntries; tests make setup fail with it)
+	ringFailed  sync.Once // the io_uring setup failure is reported once
+
 	startOnce sync.Once
 	stopOnce  sync.Once
 	stop      chan struct{} // closed by Shutdown once no connection is left: ends the sweeper and the writers
@@ -47,9 +50,10 @@ type Server struct {
 // NewServer returns a Server with opts, zero fields set to their defaults.
 func NewServer(opts Options) *Server {
 	s := &Server{
-		opts:  opts.withDefaults(),
-		stop:  make(chan struct{}),
-		conns: make(map[*Conn]struct{}),
+		opts:        opts.withDefaults(),
+		stop:        make(chan struct{}),
+		conns:       make(map[*Conn]struct{}),
+		ringEntries: ringEntries,
 	}
 	s.clock.Store(time.Now().UnixNano())
 	return s

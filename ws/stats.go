@@ -23,6 +23,7 @@ type counters struct {
 	accepted, msgsIn, bytesIn   atomic.Uint64
 	framesOut, bytesOut, writes atomic.Uint64
 	overflows, refusedPerAddr   atomic.Uint64
+	ringRounds                  atomic.Uint64 // io_uring submissions (tests check the path ran)
 }
 
 func (m *counters) received(n int) { m.msgsIn.Add(1); m.bytesIn.Add(uint64(n)) }

@@ -88,73 +88,96 @@ func (c *Conn) pushLocked(frame []byte) {
 }
 
 // writeLoop writes everything queued until the queue is empty, one system
-// call per batch (see writeFD). It is the only goroutine that writes to the socket. In raw
-// mode, when the socket's buffer is full, it parks what is left in c.unsent,
-// asks the write poller to call it again once the socket drains, and
-// returns: a slow reader holds no goroutine.
+// call per batch (see writeFD). It is the only goroutine that writes to the
+// socket. In raw mode, when the socket's buffer is full, it parks what is
+// left in c.unsent, asks the write poller to call it again once the socket
+// drains, and returns: a slow reader holds no goroutine. (A writer with an
+// io_uring runs the same steps for many connections at once: see
+// ringWriter.)
 func (c *Conn) writeLoop() {
 	for {
-		c.mu.Lock()
-		if c.closed {
-			c.writing = false
-			c.mu.Unlock()
+		batch, ok := c.nextBatch()
+		if !ok {
 			return
 		}
-		batch := c.unsent
-		if len(batch) == 0 {
-			if len(c.queue) == 0 {
-				// Idle again: keep no array, so idle connections stay small.
-				c.srv.recycleQueue(c.queue)
-				c.writing, c.queue = false, nil
-				drop := c.dropAfter
-				c.linger = drop && c.raw
-				c.mu.Unlock()
-				if drop {
-					c.terminate(StatusAbnormalClosure, "")
-				}
-				return
-			}
-			batch = c.queue
-			c.queue, c.pongIdx, c.pongs = nil, 0, 0
-		}
-		c.unsent = nil
-		c.writeActive = true
-		c.mu.Unlock()
-
 		rest, err := c.writeBatch(batch)
-
-		c.mu.Lock()
-		c.writeActive = false
-		if c.closed {
-			c.closeSocketLocked() // terminate left the descriptor to us
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		if err == nil && len(rest) > 0 {
-			c.unsent = rest
-			c.writeStalled.CompareAndSwap(0, c.srv.clock.Load())
-			err = c.srv.wpoller.arm(c)
-			c.mu.Unlock()
-			if err != nil {
-				c.srv.reportError(err)
-				c.terminate(StatusAbnormalClosure, "")
-			}
-			return
-		}
-		c.writeStalled.Store(0)
-		if c.queue == nil && cap(batch) <= maxSpareBatch {
-			clear(batch[:cap(batch)])
-			c.queue = batch[:0] // reused while the burst lasts
-		} else {
-			c.srv.recycleQueue(batch)
-		}
-		c.mu.Unlock()
-		if err != nil {
-			c.terminate(StatusAbnormalClosure, "")
+		if !c.wrote(batch, rest, err) {
 			return
 		}
 	}
+}
+
+// nextBatch takes what is to be written next: the rest the socket refused
+// last time, else the queue. It returns false when there is nothing (the
+// writer is done with c: c.writing is cleared, or c is closed); otherwise
+// c.writeActive is set, so the descriptor stays open until wrote.
+func (c *Conn) nextBatch() ([][]byte, bool) {
+	c.mu.Lock()
+	if c.closed {
+		c.writing = false
+		c.mu.Unlock()
+		return nil, false
+	}
+	batch := c.unsent
+	if len(batch) == 0 {
+		if len(c.queue) == 0 {
+			// Idle again: keep no array, so idle connections stay small.
+			c.srv.recycleQueue(c.queue)
+			c.writing, c.queue = false, nil
+			drop := c.dropAfter
+			c.linger = drop && c.raw
+			c.mu.Unlock()
+			if drop {
+				c.terminate(StatusAbnormalClosure, "")
+			}
+			return nil, false
+		}
+		batch = c.queue
+		c.queue, c.pongIdx, c.pongs = nil, 0, 0
+	}
+	c.unsent = nil
+	c.writeActive = true
+	c.mu.Unlock()
+	return batch, true
+}
+
+// wrote finishes a write of batch from nextBatch: rest is what the socket
+// refused without blocking, err what failed. It parks rest on the write
+// poller, or closes the connection on err, and returns whether the writer
+// should go on with nextBatch.
+func (c *Conn) wrote(batch, rest [][]byte, err error) bool {
+	c.mu.Lock()
+	c.writeActive = false
+	if c.closed {
+		c.closeSocketLocked() // terminate left the descriptor to us
+		c.writing = false
+		c.mu.Unlock()
+		return false
+	}
+	if err == nil && len(rest) > 0 {
+		c.unsent = rest
+		c.writeStalled.CompareAndSwap(0, c.srv.clock.Load())
+		err = c.srv.wpoller.arm(c)
+		c.mu.Unlock()
+		if err != nil {
+			c.srv.reportError(err)
+			c.terminate(StatusAbnormalClosure, "")
+		}
+		return false
+	}
+	c.writeStalled.Store(0)
+	if c.queue == nil && cap(batch) <= maxSpareBatch {
+		clear(batch[:cap(batch)])
+		c.queue = batch[:0] // reused while the burst lasts
+	} else {
+		c.srv.recycleQueue(batch)
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.terminate(StatusAbnormalClosure, "")
+		return false
+	}
+	return true
 }
 
 // writeBatch writes batch to the socket. In raw mode it returns what the

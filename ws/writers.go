@@ -25,10 +25,16 @@ func (s *Server) startWriters() {
 }
 
 func (s *Server) writer() {
+	ring := s.writerRing() // nil: one system call per connection
+	defer func() { ring.close() }()
 	for {
 		select {
 		case c := <-s.ready:
-			c.writeLoop()
+			if ring == nil {
+				c.writeLoop()
+			} else {
+				ring = ring.serve(c) // nil if the ring failed
+			}
 		case <-s.stop:
 			return
 		}
