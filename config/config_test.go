@@ -155,6 +155,8 @@ func TestBadKeys(t *testing.T) {
 		{`websocket: { read_timeout: 0 }`, "websocket.read_timeout", "positive duration"},
 		{`websocket: { compression: "maybe" }`, "websocket.compression", "want true or false"},
 		{`websocket: { max_pending_pongs: 0 }`, "websocket.max_pending_pongs", "use 1 to 16384"},
+		{`websocket: { send_path: "io_uring" }`, "websocket.send_path", `use "syscall", "uring" or "auto"`},
+		{`websocket: { send_path: "URING" }`, "websocket.send_path", "not a send path"},
 		{`echo: { enabled: 1 }`, "echo.enabled", "want true or false"},
 		{`echo: { path: "echo" }`, "echo.path", `start it with "/"`},
 		{`echo: { max_message_size: 0 }`, "echo.max_message_size", "positive number of bytes"},

@@ -15,11 +15,14 @@ const (
 	EnvRedisURL = "SWITCHBOARD_REDIS_URL" // overrides cluster.redis
 
 	EnvAppStoreURL = "SWITCHBOARD_APP_STORE_URL" // overrides pusher.app_store.url
+
+	EnvSendPath = "SWITCHBOARD_SEND_PATH" // overrides websocket.send_path
 )
 
 // ApplyEnv overrides keys from the environment, read through getenv
 // (usually os.Getenv): EnvHost sets Host, EnvPort sets Port and EnvRedisURL
-// sets Cluster.Redis and EnvAppStoreURL sets Pusher.AppStore.URL. An unset or empty variable changes nothing. A bad
+// sets Cluster.Redis, EnvAppStoreURL sets Pusher.AppStore.URL and
+// EnvSendPath sets WebSocket.SendPath. An unset or empty variable changes nothing. A bad
 // value changes nothing and is an *Error naming the variable; all of them
 // are reported at once.
 func (c *Config) ApplyEnv(getenv func(string) string) error {
@@ -51,6 +54,13 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	}
 	if u := getenv(EnvAppStoreURL); u != "" {
 		c.Pusher.AppStore.URL = u
+	}
+	if p := getenv(EnvSendPath); p != "" {
+		if msg := sendPathProblem(p); msg != "" {
+			errs = append(errs, &Error{Key: EnvSendPath, Msg: msg})
+		} else {
+			c.WebSocket.SendPath = p
+		}
 	}
 	return joinErrors(errs, "")
 }

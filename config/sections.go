@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -107,6 +108,12 @@ type WebSocket struct {
 	// MaxPendingPongs is how many pongs, one per ping, may wait to be
 	// written to one connection (16); past that the newest is replaced.
 	MaxPendingPongs int `json:"max_pending_pongs"`
+	// SendPath is how queued frames reach the sockets: "syscall" (one
+	// send or writev per connection), "uring" (each writer's ready
+	// connections in one io_uring submission; where io_uring cannot be set
+	// up, a warning and "syscall"), "auto" (io_uring where it can be set
+	// up, else "syscall"). Unset: the ws package's default, "syscall".
+	SendPath string `json:"send_path"`
 }
 
 func (w *WebSocket) validate(ck *checker, path string) {
@@ -124,6 +131,18 @@ func (w *WebSocket) validate(ck *checker, path string) {
 	if w.MaxPendingPongs < 1 || w.MaxPendingPongs > 16384 {
 		ck.errorf(path+".max_pending_pongs", "%d is out of range; use 1 to 16384, e.g. 16", w.MaxPendingPongs)
 	}
+	if msg := sendPathProblem(w.SendPath); msg != "" {
+		ck.errorf(path+".send_path", "%s", msg)
+	}
+}
+
+// sendPathProblem says what is wrong with a websocket.send_path value, or "".
+func sendPathProblem(p string) string {
+	switch p {
+	case "", "syscall", "uring", "auto":
+		return ""
+	}
+	return fmt.Sprintf("%q is not a send path; use \"syscall\", \"uring\" or \"auto\"", p)
 }
 
 // Echo is the "echo" section: a WebSocket endpoint that sends every message

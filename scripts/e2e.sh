@@ -29,3 +29,9 @@ tests=(*.test.js)
 ((${#tests[@]} > 0)) || { echo "e2e: no e2e/*.test.js found" >&2; exit 1; }
 echo "e2e: node --test ${tests[*]}"
 node --test --test-timeout=120000 "${tests[@]}"
+
+# The WebSocket dialects again with io_uring writing the sockets
+# (websocket.send_path, ws.SendPathUring); the run above used the default.
+uring_tests=(echo.test.js pusher.test.js tokens.test.js atmosphere.test.js deflate.test.js)
+echo "e2e: E2E_SEND_PATH=uring node --test ${uring_tests[*]}"
+E2E_SEND_PATH=uring node --test --test-timeout=120000 "${uring_tests[@]}"

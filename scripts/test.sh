@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ran=()
+skipped=()
 start=$SECONDS
 
 summary() {
@@ -17,6 +18,7 @@ summary() {
 	for r in "${ran[@]}"; do echo "    ran:     $r"; done
 	echo "    skipped: fuzzing (make fuzz: minutes per target; not part of make test)"
 	echo "    skipped: benchmarks (make bench: timing, not correctness)"
+	for r in "${skipped[@]}"; do echo "    skipped: $r"; done
 	echo "    (e2e dependencies set up or skipped are listed in the e2e step's output)"
 }
 
@@ -55,6 +57,14 @@ source scripts/ensure-deps.sh
 step "redis-server" ensure_redis
 step "postgresql" ensure_postgres
 step "go test" env SWITCHBOARD_TEST_REDIS=1 SWITCHBOARD_TEST_POSTGRES=1 go test -race -count=1 -timeout=20m ./...
+# ws again with every server on io_uring (ws.SendPathUring). It fails where
+# io_uring cannot be set up (a seccomp profile, kernel.io_uring_disabled)
+# unless SWITCHBOARD_TEST_URING=skip says to skip it.
+if [[ ${SWITCHBOARD_TEST_URING:-} == skip ]]; then
+	skipped+=("go test ws (io_uring): SWITCHBOARD_TEST_URING=skip")
+else
+	step "go test ws (io_uring)" env WS_TEST_SEND_PATH=uring go test -race -count=1 ./ws/...
+fi
 step "build" go build -o bin/switchboard ./cmd/switchboard
 step "cross-compile and vet" scripts/cross.sh
 step "reproducible release build" scripts/dist-check.sh

@@ -26,5 +26,15 @@ func WebSocketOptions(c config.WebSocket) ws.Options {
 		Compression:    c.Compression,
 
 		MaxPendingPongs: c.MaxPendingPongs,
+		SendPath:        sendPath(c.SendPath),
 	}
+}
+
+// sendPath reads websocket.send_path, which config has validated.
+func sendPath(s string) ws.SendPath {
+	p, err := ws.ParseSendPath(s)
+	if err != nil {
+		return ws.SendPathDefault
+	}
+	return p
 }

@@ -117,6 +117,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 // the server package only mounts them.
 func dialects(cfg *config.Config, h *hub.Hub, logger *slog.Logger) ([]dialect.Dialect, error) {
 	deps := dialect.Deps{Hub: h, WebSocket: server.WebSocketOptions(cfg.WebSocket), Logger: logger}
+	deps.WebSocket.SendPath = probeSendPath(deps.WebSocket.SendPath, logger)
 	// One AddrLimit for every dialect, so the cap holds across endpoints.
 	deps.WebSocket.AddrLimit = ws.NewAddrLimit(cfg.Limits.ConnectionsPerIP)
 	enabled := []struct {
@@ -249,4 +250,21 @@ func logConfig(logger *slog.Logger, cfg *config.Config, src configSource) {
 	for _, w := range cfg.Warnings() {
 		logger.Warn("config", "key", w.Key, "problem", w.Msg)
 	}
+}
+
+// probeSendPath decides once, at start, how every dialect's WebSocket
+// server writes to its sockets, and says so in one line when io_uring is
+// asked for: used, or unavailable and replaced by send(2). The servers are
+// given the outcome, so none of them tries io_uring again.
+func probeSendPath(p ws.SendPath, logger *slog.Logger) ws.SendPath {
+	got, err := ws.ProbeSendPath(p)
+	switch {
+	case err != nil && p == ws.SendPathUring:
+		logger.Warn("websocket.send_path is uring, but io_uring is unavailable: writing with send(2)", "err", err)
+	case err != nil:
+		logger.Info("io_uring unavailable: writing with send(2)", "send_path", p.String(), "err", err)
+	case got == ws.SendPathUring:
+		logger.Info("writing to WebSocket sockets with io_uring", "send_path", p.String())
+	}
+	return got
 }

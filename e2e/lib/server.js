@@ -112,6 +112,9 @@ export class Server {
     argv.push(...args);
 
     const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')));
+    // E2E_SEND_PATH runs every server on that websocket.send_path
+    // (scripts/e2e.sh runs the WebSocket tests again with "uring").
+    if (process.env.E2E_SEND_PATH) childEnv.SWITCHBOARD_SEND_PATH = process.env.E2E_SEND_PATH;
     this.child = spawn(BINARY, argv, { cwd: this.dir, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(this.child);
     this.exited = new Promise((resolve) => {

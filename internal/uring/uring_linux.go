@@ -21,7 +21,7 @@ const (
 	setupCoopTaskrun = 1 << 8 // IORING_SETUP_COOP_TASKRUN: no interrupt to run completion work (5.19)
 
 	featSingleMmap = 1 << 0 // IORING_FEAT_SINGLE_MMAP: one mapping for both rings (5.4)
-	featNoDrop     = 1 << 1 // IORING_FEAT_NODROP: completions are never dropped (5.5)
+	featFastPoll   = 1 << 5 // IORING_FEAT_FAST_POLL (5.7): marks a kernel with IORING_OP_SEND and no dropped completions
 
 	enterGetEvents = 1 << 0 // IORING_ENTER_GETEVENTS
 
@@ -131,7 +131,8 @@ type iovec struct {
 // flight; the completion queue is twice entries. It fails with
 // the system call's error where io_uring is missing (ENOSYS), refused by a
 // seccomp filter (EPERM or ENOSYS) or disabled by the kernel.io_uring_disabled
-// sysctl (EPERM), and with EINVAL for an entries count the kernel refuses.
+// sysctl (EPERM), with ENOSYS as well on a kernel before 5.7, and with
+// EINVAL for an entries count the kernel refuses.
 func New(entries, iovecs uint32) (*Ring, error) {
 	var p params
 	p.flags = setupSubmitAll | setupCoopTaskrun
@@ -144,9 +145,9 @@ func New(entries, iovecs uint32) (*Ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("uring: io_uring_setup(%d): %w", entries, err)
 	}
-	if p.features&featNoDrop == 0 {
+	if p.features&featFastPoll == 0 {
 		unix.Close(fd)
-		return nil, fmt.Errorf("uring: kernel too old (no IORING_FEAT_NODROP, Linux 5.5)")
+		return nil, fmt.Errorf("uring: kernel too old for IORING_OP_SEND (want Linux 5.7 or later): %w", unix.ENOSYS)
 	}
 	r := &Ring{fd: fd, entries: p.sqEntries}
 	if err := r.mapRings(&p); err != nil {
