@@ -102,8 +102,9 @@ type Ring struct {
 	iovs     []iovec
 	iovsUsed int
 
-	pinner   runtime.Pinner // the buffers of the requests in flight
-	inFlight int            // prepared and not yet reaped
+	pinner     runtime.Pinner // the buffers of the requests in flight
+	lastPinned *byte          // the array pinned last: a fan-out sends one frame to many sockets
+	inFlight   int            // prepared and not yet reaped
 }
 
 // msghdr is struct msghdr, and iovec struct iovec, with addresses as
@@ -248,6 +249,7 @@ func (r *Ring) Close() error {
 	r.sqeMem, r.cqMem, r.ringMem, r.argMem = nil, nil, nil, nil
 	r.msgs, r.iovs, r.sqes, r.cqes, r.sqArray = nil, nil, nil, nil, nil
 	r.pinner.Unpin()
+	r.lastPinned = nil
 	return err
 }
 
@@ -278,7 +280,10 @@ func (r *Ring) next() (*sqe, uint32) {
 // address.
 func (r *Ring) pin(b []byte) uintptr {
 	p := unsafe.SliceData(b)
-	r.pinner.Pin(p)
+	if p != r.lastPinned { // pinning an object twice only costs a counter
+		r.pinner.Pin(p)
+		r.lastPinned = p
+	}
 	return uintptr(unsafe.Pointer(p))
 }
 
@@ -376,6 +381,7 @@ func (r *Ring) Completions(f func(Completion)) int {
 		r.inFlight = 0
 		r.iovsUsed = 0
 		r.pinner.Unpin()
+		r.lastPinned = nil
 	}
 	return n
 }
