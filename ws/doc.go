@@ -21,7 +21,9 @@
 //     reader goroutine each.
 //   - A bounded send queue per connection. Everything queued is written with
 //     one system call (writev, or send for a lone frame), so a burst of
-//     frames costs one system call.
+//     frames costs one system call. With [Options.SendPath] set to
+//     [SendPathUring], a writer submits the writes of all the connections
+//     it has ready with one io_uring_enter instead.
 //   - OnConnection runs before the 101 response is written, so that what it
 //     sets up is in place before the client can act on the connection.
 //   - [PreparedMessage]: a message framed once and shared by every connection
