@@ -9,10 +9,10 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/gobwas/ws"
-	"golang.org/x/sys/unix"
 )
 
 func TestParseSendPath(t *testing.T) {
@@ -47,7 +47,7 @@ func requireUring(t *testing.T) {
 		t.Skip("io_uring exists on Linux only")
 	}
 	if _, err := ProbeSendPath(SendPathUring); err != nil {
-		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EPERM) {
 			t.Skipf("io_uring refused on this machine: %v", err)
 		}
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestUringSetupFailureFallsBack(t *testing.T) {
 				t.Fatalf("%d errors reported, want %d: %v", len(reported), tc.reports, reported)
 			}
 			for _, err := range reported {
-				if !errors.Is(err, unix.EINVAL) {
+				if !errors.Is(err, syscall.EINVAL) {
 					t.Errorf("reported %v, want the setup's EINVAL", err)
 				}
 			}

@@ -156,7 +156,7 @@ func (w *ringWriter) round(conns []*Conn) ([]*Conn, error) {
 		}
 	}
 	w.sends = sends[:0]
-	clear(conns[len(more):len(conns)])
+	clear(conns[len(more):])
 	return more, err
 }
 
