@@ -16,7 +16,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0 // bus/redis: the cluster bus and shared state
 	go.uber.org/goleak v1.3.0 // tests: goroutine leak checks in TestMain
 	golang.org/x/crypto v0.58.0 // bcrypt for Atmosphere user passwords
-	golang.org/x/sys v0.49.0 // epoll and raw socket calls for the ws poller
+	golang.org/x/sys v0.49.0 // epoll, io_uring (internal/uring: no Go binding is served by the module proxy here) and raw socket calls for ws
 	golang.org/x/time v0.16.0 // rate: the token buckets of the per-client limits (server/limits.go)
 )
 
