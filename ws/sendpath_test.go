@@ -197,3 +197,39 @@ func TestUringSetupFailureFallsBack(t *testing.T) {
 		})
 	}
 }
+
+// A queue longer than one request carries (maxIOV frames, and the round's
+// iovec pool) goes out whole and in order: the request takes what fits and
+// the rest is written with writev after its completion.
+func TestLongQueueOnBothPaths(t *testing.T) {
+	for _, path := range []SendPath{SendPathSyscall, SendPathUring} {
+		t.Run(path.String(), func(t *testing.T) {
+			if path == SendPathUring {
+				requireUring(t)
+			}
+			const n = 3000 // queued before the writer starts: one batch
+			srv := NewServer(Options{SendPath: path, SendQueue: n})
+			srv.OnConnection(func(c *Conn) {
+				for i := range n {
+					if err := c.SendText(fmt.Sprintf("frame %d", i)); err != nil {
+						t.Errorf("send %d: %v", i, err)
+						return
+					}
+				}
+			})
+			hs := serveOn(t, srv, httptest.NewServer(srv))
+			c := dialRaw(t, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+			for i := range n {
+				if f := c.read(); string(f.Payload) != fmt.Sprintf("frame %d", i) {
+					t.Fatalf("frame %d: got %q", i, f.Payload)
+				}
+			}
+			if st := srv.Stats(); st.FramesSent != n {
+				t.Errorf("Stats.FramesSent = %d, want %d", st.FramesSent, n)
+			}
+			if rounds := srv.metrics.ringRounds.Load(); (path == SendPathUring) != (rounds > 0) {
+				t.Errorf("%d io_uring submissions on path %v", rounds, path)
+			}
+		})
+	}
+}
