@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -146,6 +148,58 @@ type PusherWebhook struct {
 	URL string `json:"url"`
 	// EventTypes are the events sent, of PusherWebhookEvents (none: all).
 	EventTypes []string `json:"event_types"`
+	// Filter narrows the events sent to those of some channels (none: all
+	// channels). Events without a channel pass it.
+	Filter PusherWebhookFilter `json:"filter"`
+	// Headers are sent with every POST, e.g. {Authorization: "Bearer ..."}
+	// for the receiver (none). Headers that the webhook protocol sets
+	// itself (Content-Type, X-Pusher-*, Host, ...) are refused.
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// PusherWebhookFilter is the "filter" of a webhook entry, in Soketi's shape
+// plus a glob: a channel passes when it matches every condition given.
+type PusherWebhookFilter struct {
+	// ChannelNameStartsWith is a prefix the channel name must have ("").
+	ChannelNameStartsWith string `json:"channel_name_starts_with"`
+	// ChannelNameEndsWith is a suffix the channel name must have ("").
+	ChannelNameEndsWith string `json:"channel_name_ends_with"`
+	// ChannelNamePattern is a glob the whole channel name must match, in
+	// the syntax of Go's path.Match: * any run of characters, ? one,
+	// [a-z] one of a class, \\ escapes ("").
+	ChannelNamePattern string `json:"channel_name_pattern"`
+}
+
+// Matches reports whether channel passes f. Events without a channel
+// ("") pass any filter. A malformed pattern (refused by validation)
+// matches nothing.
+func (f PusherWebhookFilter) Matches(channel string) bool {
+	if channel == "" {
+		return true
+	}
+	if !strings.HasPrefix(channel, f.ChannelNameStartsWith) || !strings.HasSuffix(channel, f.ChannelNameEndsWith) {
+		return false
+	}
+	if f.ChannelNamePattern == "" {
+		return true
+	}
+	ok, err := path.Match(f.ChannelNamePattern, channel)
+	return ok && err == nil
+}
+
+// validPattern reports whether ChannelNamePattern is a well-formed glob.
+func (f PusherWebhookFilter) validPattern() bool {
+	_, err := path.Match(f.ChannelNamePattern, "")
+	return err == nil
+}
+
+// reservedWebhookHeaders are the request headers a webhook entry may not
+// set: the webhook protocol's own, and those net/http manages. Canonical
+// form.
+var reservedWebhookHeaders = []string{
+	"Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "Host", "Connection",
+	"Te", "Trailer", "Upgrade", "Keep-Alive", "Proxy-Connection", "Expect",
+	"X-Pusher-Key", "X-Pusher-Signature", "X-Switchboard-Webhook-Id",
 }
 
 // PusherWebhookEvents are the webhook event types an app can ask for.
@@ -317,6 +371,34 @@ func (a *PusherApp) validate(ck *checker, path string) {
 			if !slices.Contains(PusherWebhookEvents, e) {
 				ck.errorf(wp+".event_types", "%q is not one of %s%s", e, strings.Join(PusherWebhookEvents, ", "), suggest(e, PusherWebhookEvents))
 			}
+		}
+		if !w.Filter.validPattern() {
+			ck.errorf(wp+".filter.channel_name_pattern", "%q is not a valid glob; use * ? and [...], e.g. \"orders-*\"", w.Filter.ChannelNamePattern)
+		}
+		w.validateHeaders(ck, wp+".headers")
+	}
+}
+
+// headerNameChars are the characters of an HTTP header name (RFC 9110 token).
+const headerNameChars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// validateHeaders refuses header names that are not HTTP tokens, values
+// that could split a request, and the headers the protocol sets itself.
+func (w *PusherWebhook) validateHeaders(ck *checker, at string) {
+	names := make([]string, 0, len(w.Headers))
+	for k := range w.Headers {
+		names = append(names, k)
+	}
+	slices.Sort(names) // one error order for one config
+	for _, k := range names {
+		v := w.Headers[k]
+		switch canon := http.CanonicalHeaderKey(k); {
+		case k == "" || strings.Trim(k, headerNameChars) != "":
+			ck.errorf(joinKey(at, k), "%q is not a valid header name; use letters, digits and - only, e.g. \"Authorization\"", k)
+		case slices.Contains(reservedWebhookHeaders, canon):
+			ck.errorf(joinKey(at, k), "%s is set by the webhook protocol itself and cannot be overridden; remove it", canon)
+		case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }):
+			ck.errorf(joinKey(at, k), "the value has control characters (such as a line break); give a single-line value")
 		}
 	}
 }

@@ -40,7 +40,9 @@ func TestPusherAppsOverlay(t *testing.T) {
 					max_connections: 500, enable_client_messages: true, activity_timeout: 30
 					max_channels_per_connection: 20
 					allowed_origins: ["https://example.com"]
-					webhooks: [ { url: "https://example.com/hook", event_types: ["channel_occupied", "member_added"] } ]
+					webhooks: [ { url: "https://example.com/hook", event_types: ["channel_occupied", "member_added"],
+					              filter: { channel_name_starts_with: "private-", channel_name_pattern: "*-eu" },
+					              headers: { Authorization: "Bearer t0ken" } } ]
 				}
 			]
 		}
@@ -55,7 +57,9 @@ func TestPusherAppsOverlay(t *testing.T) {
 	want2.MaxConnections, want2.EnableClientMessages, want2.ActivityTimeout = 500, true, Duration(30*time.Second)
 	want2.MaxChannelsPerConnection = 20
 	want2.AllowedOrigins = []string{"https://example.com"}
-	want2.Webhooks = []PusherWebhook{{URL: "https://example.com/hook", EventTypes: []string{"channel_occupied", "member_added"}}}
+	want2.Webhooks = []PusherWebhook{{URL: "https://example.com/hook", EventTypes: []string{"channel_occupied", "member_added"},
+		Filter:  PusherWebhookFilter{ChannelNameStartsWith: "private-", ChannelNamePattern: "*-eu"},
+		Headers: map[string]string{"Authorization": "Bearer t0ken"}}}
 	if !reflect.DeepEqual(c.Pusher.Apps, []PusherApp{want1, want2}) {
 		t.Errorf("apps\n got %+v\nwant %+v", c.Pusher.Apps, []PusherApp{want1, want2})
 	}
@@ -112,6 +116,14 @@ func TestPusherBadKeys(t *testing.T) {
 		{app(`webhooks: [ { url: "https://x", event_types: ["user_onlin"] } ]`), "pusher.apps[0].webhooks[0].event_types", "did you mean user_online"},
 		{app(`webhooks: [ { url: "ftp://x" } ]`), "pusher.apps[0].webhooks[0].url", "http or https"},
 		{app(`webhooks: [ { url: "https://x", event_types: ["member_add"] } ]`), "pusher.apps[0].webhooks[0].event_types", "did you mean member_added"},
+		{app(`webhooks: [ { url: "https://x", filter: { channel_name_pattern: "orders-[" } } ]`), "pusher.apps[0].webhooks[0].filter.channel_name_pattern", "not a valid glob"},
+		{app(`webhooks: [ { url: "https://x", filter: { channel_prefix: "a" } } ]`), "pusher.apps[0].webhooks[0].filter.channel_prefix", "unknown key"},
+		{app(`webhooks: [ { url: "https://x", headers: { "content-type": "text/plain" } } ]`), "pusher.apps[0].webhooks[0].headers.content-type", "Content-Type is set by the webhook protocol"},
+		{app(`webhooks: [ { url: "https://x", headers: { "X-Pusher-Signature": "x" } } ]`), "pusher.apps[0].webhooks[0].headers.X-Pusher-Signature", "cannot be overridden"},
+		{app(`webhooks: [ { url: "https://x", headers: { host: "x" } } ]`), "pusher.apps[0].webhooks[0].headers.host", "cannot be overridden"},
+		{app(`webhooks: [ { url: "https://x", headers: { "Bad Name": "x" } } ]`), "pusher.apps[0].webhooks[0].headers.\"Bad Name\"", "not a valid header name"},
+		{app(`webhooks: [ { url: "https://x", headers: { "X-A": "a\r\nX-B: b" } } ]`), "pusher.apps[0].webhooks[0].headers.X-A", "control characters"},
+		{app(`webhooks: [ { url: "https://x", headers: "Authorization: x" } ]`), "pusher.apps[0].webhooks[0].headers", "want an object"},
 		{app(`enabled: "maybe"`), "pusher.apps[0].enabled", "want true or false"},
 		{app(`secrte: "x"`), "pusher.apps[0].secrte", "did you mean secret"},
 		{`pusher: { apps: [ { id: "a", key: "k1", secret: "s" }, { id: "a", key: "k2", secret: "s" } ] }`, "pusher.apps[1].id", "also the id of pusher.apps[0]"},
@@ -131,6 +143,34 @@ func TestPusherBadKeys(t *testing.T) {
 				t.Errorf("Parse(%s) = %q; want key %q, message containing %q", tt.text, ps[0], tt.key, tt.msg)
 			}
 		})
+	}
+}
+
+// A webhook filter passes a channel that meets every condition given, and
+// events without a channel.
+func TestPusherWebhookFilterMatches(t *testing.T) {
+	for _, tt := range []struct {
+		f       PusherWebhookFilter
+		channel string
+		want    bool
+	}{
+		{PusherWebhookFilter{}, "anything", true},
+		{PusherWebhookFilter{ChannelNameStartsWith: "private-"}, "private-a", true},
+		{PusherWebhookFilter{ChannelNameStartsWith: "private-"}, "presence-a", false},
+		{PusherWebhookFilter{ChannelNameEndsWith: "-admin"}, "private-x-admin", true},
+		{PusherWebhookFilter{ChannelNameEndsWith: "-admin"}, "private-admin-x", false},
+		{PusherWebhookFilter{ChannelNamePattern: "orders-*"}, "orders-42", true},
+		{PusherWebhookFilter{ChannelNamePattern: "orders-*"}, "private-orders-42", false},
+		{PusherWebhookFilter{ChannelNamePattern: "room-?"}, "room-12", false},
+		{PusherWebhookFilter{ChannelNamePattern: "room-[0-9]"}, "room-7", true},
+		{PusherWebhookFilter{ChannelNameStartsWith: "private-", ChannelNamePattern: "*-eu"}, "private-x-eu", true},
+		{PusherWebhookFilter{ChannelNameStartsWith: "private-", ChannelNamePattern: "*-eu"}, "public-x-eu", false},
+		{PusherWebhookFilter{ChannelNameStartsWith: "private-"}, "", true},
+		{PusherWebhookFilter{ChannelNamePattern: "["}, "[", false},
+	} {
+		if got := tt.f.Matches(tt.channel); got != tt.want {
+			t.Errorf("%+v.Matches(%q) = %v, want %v", tt.f, tt.channel, got, tt.want)
+		}
 	}
 }
 
