@@ -25,6 +25,9 @@ type Backend struct {
 	// Edges decides once for the cluster when a held key (an occupied
 	// channel, an online user) changes its reported state.
 	Edges EdgeStore
+	// Queues holds work queues such as pending webhooks; nil means a new
+	// MemoryQueues.
+	Queues QueueStore
 	// NodeID names this node in bus messages (Message.Origin); "" means 16
 	// random hex digits.
 	NodeID string
@@ -47,6 +50,9 @@ func (b Backend) WithDefaults() Backend {
 	}
 	if b.Edges == nil {
 		b.Edges = NewMemoryEdges(nil)
+	}
+	if b.Queues == nil {
+		b.Queues = NewMemoryQueues()
 	}
 	if b.NodeID == "" {
 		var rnd [8]byte

@@ -22,6 +22,9 @@ func TestBackendWithDefaults(t *testing.T) {
 	if _, ok := b.Counts.(*MemoryCounts); !ok {
 		t.Errorf("Counts = %T, want *MemoryCounts", b.Counts)
 	}
+	if _, ok := b.Queues.(*MemoryQueues); !ok {
+		t.Errorf("Queues = %T, want *MemoryQueues", b.Queues)
+	}
 	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(b.NodeID) {
 		t.Errorf("NodeID = %q, want 16 hex digits", b.NodeID)
 	}

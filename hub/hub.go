@@ -121,6 +121,7 @@ type Hub struct {
 	counts   bus.Counts
 	shared   bus.SharedStore
 	edges    bus.EdgeStore
+	queues   bus.QueueStore
 	// localCounts is set when the Backend has no Counts of its own (one
 	// node): the hub's channel records then answer for subscriptions, and
 	// counts holds only the connection counts.
@@ -191,6 +192,7 @@ func New(opts *Options) (*Hub, error) {
 	be := &o.Backend
 	h.bus, h.presence, h.log = be.Bus, be.Presence, o.Logger
 	h.counts, h.shared, h.edges = be.Counts, be.Shared, be.Edges
+	h.queues = be.Queues
 	if w, ok := be.Presence.(bus.PresenceWatcher); ok {
 		w.Watch(h.memberChanged)
 	}
@@ -219,6 +221,10 @@ func (h *Hub) Shared() bus.SharedStore { return h.shared }
 // Edges returns the store that decides, once for the cluster, when a held
 // key changes its reported state: the Backend's, or an in-memory one.
 func (h *Hub) Edges() bus.EdgeStore { return h.edges }
+
+// Queues returns the work queues dialects share across nodes (pending
+// webhooks): the Backend's, or in-memory ones.
+func (h *Hub) Queues() bus.QueueStore { return h.queues }
 
 // NewID returns a SubscriberID never returned before by this hub and never
 // NoID. Its top 24 bits are drawn at random when the hub is created and the

@@ -84,6 +84,7 @@ type Bus struct {
 	counts   *Counts
 	shared   *Shared
 	edges    *Edges
+	queues   *Queues
 
 	stats counters
 }
@@ -129,6 +130,7 @@ func New(opts *Options) (*Bus, error) {
 	b.counts = newCounts(b)
 	b.shared = &Shared{b: b}
 	b.edges = newEdges(b)
+	b.queues = newQueues(b)
 	return b, nil
 }
 
@@ -144,11 +146,16 @@ func (b *Bus) Counts() *Counts { return b.counts }
 // Shared returns the node's shared key/value store.
 func (b *Bus) Shared() *Shared { return b.shared }
 
+// Queues returns the node's shared work queues.
+func (b *Bus) Queues() *Queues { return b.queues }
+
 // Backend returns every part of the cluster backend this Bus provides, the
 // bus itself and its stores, with its node id: what a hub is built with
 // (hub.Options.Backend).
 func (b *Bus) Backend() bus.Backend {
-	return bus.Backend{Bus: b, Presence: b.presence, Counts: b.counts, Shared: b.shared, Edges: b.edges, NodeID: b.id}
+	return bus.Backend{Bus: b, Presence: b.presence, Counts: b.counts, Shared: b.shared, Edges: b.edges, NodeID: b.id,
+		Queues: b.queues,
+	}
 }
 
 // Start registers h and starts the goroutines: the pub/sub link (connect,
@@ -174,6 +181,7 @@ func (b *Bus) Start(h bus.Handler) error {
 	}
 	b.writerWG.Go(b.runWriter)
 	b.writerWG.Go(b.runHeartbeat)
+	b.writerWG.Go(b.queues.runFlusher)
 	b.wg.Go(b.runLink)
 	b.wg.Go(b.counts.runFlusher)
 	return nil

@@ -22,6 +22,8 @@ import goredis "github.com/redis/go-redis/v9"
 //	P ep                     zset  sk -> when its grace ends (ms): keys waiting to go down
 //	P er:<space>             zset  (score 0) keys of space reported held
 //	P n:<node>:e             set   sk of the edge keys the node holds
+//	P q:<name>               stream of a work queue (Queues), entries {d: data}
+//	P ql:<name>              string the holder of the queue's consumer lease, with a TTL
 //
 // Every script takes P as ARGV[1] and builds key names itself: the layout
 // spans many keys per operation, which a single Redis (or a primary with
@@ -353,3 +355,41 @@ for i = 0, n - 1 do
   flip(ARGV[b], ARGV[b + 1], esettle(ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), t))
 end
 return out`)
+
+// scriptQueueAppend: ARGV P, stream key, max length, key TTL (ms, 0: none),
+// entries... Appends the entries while the stream is under its max length
+// and returns how many it refused.
+var scriptQueueAppend = goredis.NewScript(`
+local k, maxlen, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local n = redis.call('XLEN', k)
+local refused = 0
+for i = 5, #ARGV do
+  if n >= maxlen then
+    refused = refused + 1
+  else
+    redis.call('XADD', k, '*', 'd', ARGV[i])
+    n = n + 1
+  end
+end
+if ttl > 0 and n > 0 then redis.call('PEXPIRE', k, ttl) end
+return refused`)
+
+// scriptQueueLease: ARGV P, lease key, holder, TTL (ms). Takes the lease
+// when no one holds it, renews it when holder does; 1 when holder has it.
+var scriptQueueLease = goredis.NewScript(`
+local v = redis.call('GET', ARGV[2])
+if not v then
+  redis.call('SET', ARGV[2], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+if v == ARGV[3] then
+  redis.call('PEXPIRE', ARGV[2], ARGV[4])
+  return 1
+end
+return 0`)
+
+// scriptQueueRelease: ARGV P, lease key, holder. Deletes the lease if
+// holder has it.
+var scriptQueueRelease = goredis.NewScript(`
+if redis.call('GET', ARGV[2]) == ARGV[3] then redis.call('DEL', ARGV[2]) end
+return 1`)

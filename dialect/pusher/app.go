@@ -44,7 +44,7 @@ type app struct {
 	activityTimeout   time.Duration
 	pongTimeout       time.Duration
 	cacheTTL          time.Duration
-	webhooks          []*hookTarget // each with its own queue and sender
+	webhooks          []*hookTarget // each with its queue and sender
 
 	// What the edge store (edges.go) tracks for the app's webhooks.
 	hookChannels bool          // a webhook wants channel_occupied or channel_vacated
@@ -115,8 +115,8 @@ func newApp(c config.PusherApp, counters *appCounters) *app {
 		macs:              newMACPool([]byte(c.Secret)),
 	}
 	a.origins = dialect.NewOrigins(c.AllowedOrigins)
-	for _, w := range c.Webhooks {
-		a.webhooks = append(a.webhooks, &hookTarget{app: a, url: w.URL, events: w.EventTypes})
+	for i, w := range c.Webhooks {
+		a.webhooks = append(a.webhooks, newHookTarget(a, i, w))
 	}
 	a.hookChannels = a.wantsHook("channel_occupied") || a.wantsHook("channel_vacated")
 	a.hookMembers = a.wantsHook("member_added") || a.wantsHook("member_removed")

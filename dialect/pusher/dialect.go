@@ -96,7 +96,7 @@ func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("pusher: websocket", "err", err) })
 
-	d.hooks = newWebhooks(d.log, &d.stats, set.list)
+	d.hooks = newWebhooks(d.log, &d.stats, h.Queues(), h.NodeID(), set.list)
 	d.hooks.current = d.current
 	d.restPaths, d.allow = http.NewServeMux(), map[string]string{}
 	for _, r := range d.restRoutes() {

@@ -1,7 +1,11 @@
 package pusher
 
 import (
+	"context"
+	"slices"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -67,8 +71,8 @@ var metrics = func() []metric {
 // webhookDropped is the webhook events dropped, per app and reason: one
 // series for each configured app and each dropReason.
 var webhookDropped = prometheus.NewDesc("switchboard_pusher_webhook_events_dropped_total",
-	"Webhook events dropped, by app and reason: queue_full (the URL's queue was full), backlog_full (the oldest failed POSTs, "+
-		"when the URL's retry backlog was full), retries_exhausted (failed for 5 minutes), shutdown (not delivered at shutdown).",
+	"Webhook events dropped by this node, by app and reason: queue_full (the URL's queue was full), "+
+		"retries_exhausted (not delivered within 5 minutes), shutdown (not delivered at shutdown, without Redis).",
 	[]string{"app_id", "reason"}, nil)
 
 // Per-app series: one for each configured app, so their number is bounded
@@ -82,6 +86,20 @@ var (
 		"Webhook events of each app waiting to be sent or retried.", []string{"app_id"}, nil)
 )
 
+// Per webhook URL series, labelled by app id, the URL's index in the
+// app's webhooks and its host (never the whole URL, which may hold
+// credentials). With Redis, the queue's depth and age are the cluster's;
+// the counters are this node's.
+var (
+	hookLabels       = []string{"app_id", "target", "host"}
+	hookQueueEvents  = prometheus.NewDesc("switchboard_pusher_webhook_queue_events", "Events waiting in the webhook URL's queue.", hookLabels, nil)
+	hookQueueOldest  = prometheus.NewDesc("switchboard_pusher_webhook_queue_oldest_seconds", "Age of the oldest event in the webhook URL's queue (0: empty).", hookLabels, nil)
+	hookSent         = prometheus.NewDesc("switchboard_pusher_webhook_target_events_sent_total", "Webhook events delivered (2xx) to the URL by this node.", hookLabels, nil)
+	hookRetried      = prometheus.NewDesc("switchboard_pusher_webhook_target_retries_total", "Webhook POSTs to the URL that failed and are retried.", hookLabels, nil)
+	hookDropped      = prometheus.NewDesc("switchboard_pusher_webhook_target_events_dropped_total", "Webhook events for the URL dropped by this node, by reason (as switchboard_pusher_webhook_events_dropped_total).", append(slices.Clone(hookLabels), "reason"), nil)
+	hookStatsTimeout = time.Second // bounds a scrape's reads of the queues (Redis)
+)
+
 // Describe implements prometheus.Collector.
 func (d *Dialect) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range metrics {
@@ -91,6 +109,9 @@ func (d *Dialect) Describe(ch chan<- *prometheus.Desc) {
 	ch <- appConnections
 	ch <- appPublished
 	ch <- appWebhookQueue
+	for _, d := range []*prometheus.Desc{hookQueueEvents, hookQueueOldest, hookSent, hookRetried, hookDropped} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -98,6 +119,9 @@ func (d *Dialect) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range metrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(&d.stats))
 	}
+	ctx, cancel := context.WithTimeout(d.ctx, hookStatsTimeout)
+	defer cancel()
+	now := time.Now()
 	for _, a := range d.apps().list {
 		for r := range numDropReasons {
 			ch <- prometheus.MustNewConstMetric(webhookDropped, prometheus.CounterValue, float64(a.hookDrops[r].Load()), a.id, r.String())
@@ -106,8 +130,32 @@ func (d *Dialect) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(appPublished, prometheus.CounterValue, float64(a.published.Load()), a.id)
 		queued := 0
 		for _, t := range a.webhooks {
-			queued += t.waiting()
+			queued += collectHook(ch, ctx, t, now)
 		}
 		ch <- prometheus.MustNewConstMetric(appWebhookQueue, prometheus.GaugeValue, float64(queued), a.id)
 	}
+}
+
+// collectHook sends the series of one webhook URL and returns its queue's
+// depth. A queue that cannot be read (Redis down) has no depth or age
+// series.
+func collectHook(ch chan<- prometheus.Metric, ctx context.Context, t *hookTarget, now time.Time) int {
+	l := []string{t.app.id, strconv.Itoa(t.index), t.host}
+	hq := t.q
+	ch <- prometheus.MustNewConstMetric(hookSent, prometheus.CounterValue, float64(hq.sent.Load()), l...)
+	ch <- prometheus.MustNewConstMetric(hookRetried, prometheus.CounterValue, float64(hq.retried.Load()), l...)
+	for r := range numDropReasons {
+		ch <- prometheus.MustNewConstMetric(hookDropped, prometheus.CounterValue, float64(hq.drops[r].Load()), append(l, r.String())...)
+	}
+	st, err := hq.q.Stats(ctx)
+	if err != nil {
+		return 0
+	}
+	age := 0.0
+	if st.Len > 0 {
+		age = max(0, now.Sub(st.Oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(hookQueueEvents, prometheus.GaugeValue, float64(st.Len), l...)
+	ch <- prometheus.MustNewConstMetric(hookQueueOldest, prometheus.GaugeValue, age, l...)
+	return st.Len
 }

@@ -3,29 +3,39 @@ package pusher
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/bus"
+	"github.com/switchboard-rt/switchboard/config"
 	"github.com/switchboard-rt/switchboard/internal/routine"
 )
 
 // Webhook delivery settings.
 const (
-	webhookQueue        = 10000            // events waiting for their first POST, shared out among all webhook URLs
+	webhookQueue        = 10000            // events held in memory (no Redis), shared out among all webhook URLs
 	webhookMinQueue     = webhookBatch     // the smallest share of one URL
+	webhookDurableQueue = 10000            // events held per webhook URL in Redis
+	webhookQueueBytes   = 8 << 20          // bytes of events held per URL in memory (client events carry data)
 	webhookBatch        = 100              // most events in one POST
 	webhookTimeout      = 10 * time.Second // one POST
-	webhookRetryFor     = 5 * time.Minute  // a failing batch is retried this long
+	webhookRetryFor     = 5 * time.Minute  // an event not delivered this long after it was queued is dropped
 	webhookFirstRetry   = time.Second      // then 2 s, 4 s, ... up to webhookMaxRetry
-	webhookMaxRetry     = time.Minute
-	webhookBacklog      = 1000    // events of failed POSTs kept for retries, per URL
-	webhookBacklogBytes = 4 << 20 // bytes of failed POSTs' bodies kept for retries, per URL
+	webhookMaxRetry     = 10 * time.Second
+	webhookLease        = 10 * time.Second // a node's hold on a URL's Redis queue; another takes over this long after it dies
+	webhookPoll         = time.Second      // how often the holder looks for events other nodes queued in Redis
 	webhookDropLogEvery = 10 * time.Second
 )
 
@@ -33,14 +43,13 @@ const (
 type dropReason int
 
 const (
-	dropQueueFull   dropReason = iota // the URL's queue was full
-	dropBacklogFull                   // the URL's retry backlog was full: the oldest failed POST went
-	dropGaveUp                        // failed for webhookRetryFor
-	dropShutdown                      // not delivered when Shutdown ended
+	dropQueueFull dropReason = iota // the URL's queue was full
+	dropGaveUp                      // not delivered within webhookRetryFor
+	dropShutdown                    // not delivered when Shutdown ended (no Redis)
 	numDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{"queue_full", "backlog_full", "retries_exhausted", "shutdown"}
+var dropReasonNames = [numDropReasons]string{"queue_full", "retries_exhausted", "shutdown"}
 
 func (r dropReason) String() string { return dropReasonNames[r] }
 
@@ -49,6 +58,7 @@ type webhookEvent struct {
 	app *app
 
 	Name              string  `json:"name"`
+	ID                string  `json:"id"` // the idempotency id, the same on every delivery of the event
 	Channel           string  `json:"channel,omitempty"`
 	UserID            string  `json:"user_id,omitempty"`
 	Event             string  `json:"event,omitempty"`
@@ -57,83 +67,120 @@ type webhookEvent struct {
 	SubscriptionCount *int    `json:"subscription_count,omitempty"`
 }
 
-// delivery is one POST to one URL, with its retry state.
-type delivery struct {
-	body     []byte
-	events   int
-	first    time.Time // first attempt
-	attempts int
-	next     time.Time // next attempt
-}
-
 // webhooks sends the apps' webhooks, so that an event never waits for the
-// network. Every webhook URL of every app is a hookTarget with its own
-// bounded queue, its own bounded backlog of failed POSTs and, while it has
-// either, its own sender goroutine: a URL that fails or hangs delays and
-// drops only its own events. Dropped events are counted per app and
-// reason, and logged. Shutdown stops every sender.
+// network. Every webhook URL of every app has a bounded queue of its own
+// (a hookQueue, in memory or, with Redis, in a Redis stream that outlives
+// the node) and, while the queue holds events, one sender on one node: a
+// URL that fails or hangs delays and drops only its own events. Each event
+// has an id that stays the same however often it is sent, so a receiver
+// can drop repeats. Dropped events are counted per app, URL and reason,
+// and logged. Shutdown stops every sender.
 type webhooks struct {
 	current   func(*app) *app // the served version of an app (Dialect.current)
 	log       *slog.Logger
 	stats     *counters
 	client    *http.Client
 	transport *http.Transport
+	store     bus.QueueStore
+	durable   bool   // store.Durable()
+	holder    string // this node's name on a queue's lease
+	idPrefix  string // random, so that event ids are unique across nodes and restarts
+	nextID    atomic.Uint64
 
 	firstRetry, maxRetry, retryFor time.Duration // webhookFirstRetry etc.; tests shorten them
-	maxBacklog, maxBacklogBytes    int           // webhookBacklog and webhookBacklogBytes; tests shorten them
+	lease, poll                    time.Duration // webhookLease, webhookPoll; tests shorten them
+
+	mu     sync.Mutex
+	queues map[string]*hookQueue // by queue name (app id and URL); kept across reloads
 
 	// ctx is for the senders' POSTs; it is cancelled when Shutdown's
 	// context ends, so that none outlives it.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// senders owns the sender goroutines; their context is done when
-	// Shutdown begins, and from then on no sender starts. stopCtx is
-	// Shutdown's context, for the last attempts; it is set before senders
-	// is stopped.
+	// senders owns the sender goroutines and the scanner; their context
+	// is done when Shutdown begins, and from then on no sender starts.
+	// stopCtx is Shutdown's context, for the last attempts; it is set
+	// before senders is stopped.
 	senders  *routine.Group
+	stopping atomic.Bool
 	stopCtx  context.Context
 	stopOnce sync.Once
 }
 
-// newWebhooks returns the webhook sender of apps, and gives each of their
-// webhook URLs its share of webhookQueue.
-func newWebhooks(log *slog.Logger, stats *counters, apps []*app) *webhooks {
+// newWebhooks returns the webhook sender of apps, queueing in store under
+// the name holder. With a durable store it starts the scanner, which
+// takes over the queues of nodes that died.
+func newWebhooks(log *slog.Logger, stats *counters, store bus.QueueStore, holder string, apps []*app) *webhooks {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails
 	w := &webhooks{
-		log:             log,
-		stats:           stats,
-		client:          &http.Client{Timeout: webhookTimeout, Transport: tr},
-		transport:       tr,
-		firstRetry:      webhookFirstRetry,
-		maxRetry:        webhookMaxRetry,
-		retryFor:        webhookRetryFor,
-		maxBacklog:      webhookBacklog,
-		maxBacklogBytes: webhookBacklogBytes,
-		senders:         routine.New(context.Background()),
+		log:        log,
+		stats:      stats,
+		client:     &http.Client{Timeout: webhookTimeout, Transport: tr},
+		transport:  tr,
+		store:      store,
+		durable:    store.Durable(),
+		holder:     holder,
+		idPrefix:   hex.EncodeToString(rnd[:]) + "-",
+		firstRetry: webhookFirstRetry,
+		maxRetry:   webhookMaxRetry,
+		retryFor:   webhookRetryFor,
+		lease:      webhookLease,
+		poll:       webhookPoll,
+		queues:     make(map[string]*hookQueue),
+		senders:    routine.New(context.Background()),
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	for _, a := range apps {
 		w.attach(a, apps)
 	}
+	if w.durable {
+		w.senders.Go(w.scan)
+	}
 	return w
 }
 
 // attach readies the webhook URLs of a, a new app or a new version of one
-// about to be served among apps, giving each its share of webhookQueue.
-// The URLs of an app's previous version keep sending what they hold.
+// about to be served among apps: each gets its URL's queue, made on first
+// use with (in memory) its share of webhookQueue. A URL's queue, and what
+// it holds, outlives reloads; the new version's filters and headers apply
+// from the next POST.
 func (w *webhooks) attach(a *app, apps []*app) {
 	n := 0
 	for _, x := range apps {
 		n += len(x.webhooks)
 	}
-	share := webhookQueue
-	if n > 0 {
-		share = max(webhookQueue/n, webhookMinQueue)
+	limits := bus.QueueLimits{MaxLen: webhookDurableQueue, MaxBytes: webhookQueueBytes, MaxAge: w.retryFor}
+	if !w.durable {
+		limits.MaxLen = webhookQueue
+		if n > 0 {
+			limits.MaxLen = max(webhookQueue/n, webhookMinQueue)
+		}
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, t := range a.webhooks {
-		t.w, t.limit, t.wake = w, share, make(chan struct{}, 1)
+		name := hookQueueName(a.id, t.url)
+		hq := w.queues[name]
+		if hq == nil {
+			hq = &hookQueue{w: w, name: name, wake: make(chan struct{}, 1)}
+			l := limits
+			l.OnDrop = func(n int) { hq.dropped(dropQueueFull, n, "the URL's Redis queue was full or unreachable") }
+			hq.q = w.store.Queue(name, l)
+			w.queues[name] = hq
+		}
+		hq.target.Store(t)
+		t.q = hq
 	}
+}
+
+// hookQueueName names the queue of one webhook URL of an app: the URL is
+// hashed, as it may hold credentials.
+func hookQueueName(appID, rawURL string) string {
+	sum := sha256.Sum256([]byte(rawURL))
+	return "pusher/webhooks/" + appID + "/" + hex.EncodeToString(sum[:8])
 }
 
 func (w *webhooks) channelOccupied(a *app, channel string) {
@@ -176,26 +223,29 @@ func (w *webhooks) enqueue(e webhookEvent) {
 	if w.current != nil {
 		e.app = w.current(e.app)
 	}
+	var data []byte
 	for _, t := range e.app.webhooks {
-		if t.wants(e.Name) {
-			t.push(e)
+		if !t.wants(e.Name, e.Channel) {
+			continue
 		}
+		if data == nil {
+			e.ID = w.idPrefix + strconv.FormatUint(w.nextID.Add(1), 36)
+			data, _ = json.Marshal(e) // cannot fail: strings and ints only
+		}
+		t.q.push(data)
 	}
 }
 
-// dropped counts n events of a dropped for reason.
-func (w *webhooks) dropped(a *app, reason dropReason, n int) {
-	w.stats.webhookEventsDropped.Add(uint64(n))
-	a.hookDrops[reason].Add(uint64(n))
-}
-
-// shutdown stops the senders: each makes one last attempt at what it holds
-// within ctx, and drops (and counts) what it cannot deliver. When ctx ends,
-// POSTs still running are cancelled; shutdown returns once every sender has
-// exited.
+// shutdown stops the senders. Without Redis each makes one last attempt at
+// what its queue holds within ctx, and drops (and counts) what it cannot
+// deliver; with Redis each gives up its lease and leaves its queue to the
+// next node (the Redis bus writes what it still buffers when it closes).
+// When ctx ends, POSTs still running are cancelled; shutdown returns once
+// every sender has exited.
 func (w *webhooks) shutdown(ctx context.Context) {
 	w.stopOnce.Do(func() {
 		w.stopCtx = ctx // read by the senders once they see the stop
+		w.stopping.Store(true)
 		w.senders.Stop()
 	})
 	stopWatch := context.AfterFunc(ctx, w.cancel)
@@ -205,241 +255,357 @@ func (w *webhooks) shutdown(ctx context.Context) {
 	w.transport.CloseIdleConnections()
 }
 
-// hookTarget is one webhook URL of one app: its queue of events waiting for
-// their first POST, its backlog of failed POSTs waiting for a retry, and
-// whether a sender goroutine serves it. A sender runs while the target has
-// work and exits when it has none, so an idle target costs no goroutine.
+// scan runs with a durable store: every half lease it starts a sender for
+// each queue that holds events and has none on this node, which takes the
+// queue's lease if no node holds it: so the events of a node that died or
+// was restarted are sent by another within about webhookLease.
+func (w *webhooks) scan(stop context.Context) {
+	tick := time.NewTicker(w.lease / 2)
+	defer tick.Stop()
+	for {
+		w.mu.Lock()
+		qs := make([]*hookQueue, 0, len(w.queues))
+		for _, hq := range w.queues {
+			qs = append(qs, hq)
+		}
+		w.mu.Unlock()
+		for _, hq := range qs {
+			ctx, cancel := context.WithTimeout(stop, w.lease/2)
+			st, err := hq.q.Stats(ctx)
+			cancel()
+			if err == nil && st.Len > 0 {
+				hq.start()
+			}
+		}
+		select {
+		case <-stop.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// hookTarget is one webhook URL of one version of an app: what is sent
+// there and how. Its queue (q) is shared by every version.
 type hookTarget struct {
-	app    *app
-	url    string
-	events []string // event types sent; nil for all
+	app     *app
+	index   int    // in the app's webhooks: the metrics' target label
+	url     string // may hold credentials: never logged
+	host    string // url's host, for logs and metrics
+	events  []string
+	filter  config.PusherWebhookFilter
+	headers http.Header
+	q       *hookQueue
+}
+
+func newHookTarget(a *app, i int, c config.PusherWebhook) *hookTarget {
+	t := &hookTarget{app: a, index: i, url: c.URL, events: c.EventTypes, filter: c.Filter}
+	if u, err := url.Parse(c.URL); err == nil {
+		t.host = u.Host
+	}
+	if len(c.Headers) > 0 {
+		t.headers = make(http.Header, len(c.Headers))
+		for k, v := range c.Headers {
+			t.headers.Set(k, v)
+		}
+	}
+	return t
+}
+
+// wants reports whether an event goes to the URL: its type is one of
+// event_types and its channel passes the filter.
+func (t *hookTarget) wants(name, channel string) bool {
+	return (t.events == nil || slices.Contains(t.events, name)) && t.filter.Matches(channel)
+}
+
+// hookQueue is the delivery of one webhook URL of an app, across its
+// versions: the queue and, while it holds events, the sender that empties
+// it in order, batch by batch, retrying a failed batch with back-off
+// until it is delivered or its events are too old.
+type hookQueue struct {
 	w      *webhooks
-	limit  int           // most events in queue
-	wake   chan struct{} // tells a waiting sender of new events
+	name   string
+	q      bus.Queue
+	target atomic.Pointer[hookTarget] // of the app's latest version
+	wake   chan struct{}              // tells a waiting sender of new events
 
-	mu            sync.Mutex
-	queue         []webhookEvent // oldest first
-	backlog       []*delivery    // sorted by next attempt
-	backlogEvents int
-	backlogBytes  int
-	running       bool      // a sender serves the target
-	dropLog       time.Time // when a full queue was last logged
+	mu        sync.Mutex
+	running   bool      // a sender of this node serves the queue
+	elsewhere time.Time // with Redis: another node held the lease then; no sender starts for a poll
+	dropLog   time.Time // when a drop was last logged
+
+	sent, retried atomic.Uint64
+	drops         [numDropReasons]atomic.Uint64
 }
 
-// waiting returns the events queued or waiting for a retry.
-func (t *hookTarget) waiting() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.queue) + t.backlogEvents
-}
-
-func (t *hookTarget) wants(name string) bool {
-	return t.events == nil || slices.Contains(t.events, name)
-}
-
-// push queues e, starting a sender if none runs. A full queue, or a
-// shutdown under way, drops e.
-func (t *hookTarget) push(e webhookEvent) {
-	t.mu.Lock()
-	if len(t.queue) >= t.limit {
-		logIt := time.Since(t.dropLog) >= webhookDropLogEvery
-		if logIt {
-			t.dropLog = time.Now()
-		}
-		t.mu.Unlock()
-		t.w.dropped(t.app, dropQueueFull, 1)
-		if logIt {
-			t.w.log.Warn("pusher: webhook queue full, dropping events", "app_id", t.app.id, "url", t.url, "event", e.Name,
-				"queue", t.limit, "dropped_total", t.app.hookDrops[dropQueueFull].Load())
-		}
+// push queues one encoded event, starting a sender if none runs. A full
+// queue, or a shutdown under way, drops it.
+func (hq *hookQueue) push(data []byte) {
+	if hq.w.stopping.Load() {
+		hq.dropped(dropShutdown, 1, "the server is shutting down")
 		return
 	}
-	if t.running {
-		t.queue = append(t.queue, e)
-		t.mu.Unlock()
+	if !hq.q.Append(data) {
+		hq.dropped(dropQueueFull, 1, "the URL's queue is full")
+		return
+	}
+	hq.start()
+}
+
+// start starts the queue's sender, or wakes it if it runs.
+func (hq *hookQueue) start() {
+	hq.mu.Lock()
+	defer hq.mu.Unlock()
+	if hq.running {
 		select {
-		case t.wake <- struct{}{}:
+		case hq.wake <- struct{}{}:
 		default: // the sender has a wake-up pending already
 		}
 		return
 	}
-	w := t.w
-	if !w.senders.Go(t.run) { // the sender waits for t.mu, held until e is queued
-		t.mu.Unlock()
-		w.dropped(t.app, dropShutdown, 1)
-		return
+	if hq.w.durable && time.Since(hq.elsewhere) < hq.w.poll {
+		return // the holder finds the events within a poll
 	}
-	t.queue = append(t.queue, e)
-	t.running = true
-	t.mu.Unlock()
+	if hq.w.senders.Go(hq.run) {
+		hq.running = true
+	}
 }
 
-// run is a target's sender: it sends retries when they are due and queued
-// events in batches, until the target has no work or Shutdown begins (stop
-// is done).
-func (t *hookTarget) run(stop context.Context) {
-	w := t.w
+// dropped counts n events dropped for reason, and logs it at most once
+// per webhookDropLogEvery per URL.
+func (hq *hookQueue) dropped(reason dropReason, n int, why string) {
+	if n <= 0 {
+		return
+	}
+	t := hq.target.Load()
+	hq.w.stats.webhookEventsDropped.Add(uint64(n))
+	t.app.hookDrops[reason].Add(uint64(n))
+	total := hq.drops[reason].Add(uint64(n))
+	hq.mu.Lock()
+	logIt := time.Since(hq.dropLog) >= webhookDropLogEvery
+	if logIt {
+		hq.dropLog = time.Now()
+	}
+	hq.mu.Unlock()
+	if logIt {
+		hq.w.log.Warn("pusher: webhook events dropped: "+why, "app_id", t.app.id, "target", t.index, "host", t.host,
+			"reason", reason.String(), "events", n, "dropped_total", total)
+	}
+}
+
+// idle marks the sender gone if the queue is still empty, and reports
+// whether it did; a push meanwhile keeps it running.
+func (hq *hookQueue) idle(ctx context.Context) bool {
+	hq.mu.Lock()
+	defer hq.mu.Unlock()
+	if !hq.w.durable {
+		if st, _ := hq.q.Stats(ctx); st.Len > 0 {
+			return false
+		}
+	}
+	select {
+	case <-hq.wake:
+		return false
+	default:
+	}
+	hq.running = false
+	return true
+}
+
+// run is a queue's sender: it sends the oldest events in batches, in
+// order, until the queue is empty (with Redis: empty for a lease), the
+// lease is another node's, or Shutdown begins (stop is done).
+func (hq *hookQueue) run(stop context.Context) {
+	w := hq.w
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	attempts, idlePolls := 0, 0
 	for {
-		select {
-		case <-stop.Done():
-			t.drain(w.stopCtx)
-			return
-		default:
-		}
-		d, wait, ok := t.next(false)
-		if !ok {
+		if stop.Err() != nil {
+			hq.finish()
 			return
 		}
-		if d != nil {
-			if !w.attempt(w.ctx, t, d) {
-				t.retry(d)
+		if w.durable {
+			ctx, cancel := context.WithTimeout(stop, w.lease/2)
+			held, err := hq.q.Lease(ctx, w.holder, w.lease)
+			cancel()
+			if err != nil || !held {
+				if err != nil && stop.Err() == nil {
+					w.log.Warn("pusher: webhook queue lease", "app_id", hq.target.Load().app.id, "err", err)
+				}
+				hq.mu.Lock()
+				hq.running = false
+				if err == nil {
+					hq.elsewhere = time.Now()
+				}
+				hq.mu.Unlock()
+				return
 			}
+		}
+		entries, err := hq.oldest(stop)
+		if err != nil {
+			hq.wait(stop, timer, w.poll, false)
 			continue
 		}
-		timer.Reset(wait)
-		select {
-		case <-stop.Done():
-		case <-t.wake:
-		case <-timer.C:
+		if len(entries) == 0 {
+			if !w.durable || idlePolls*int(w.poll) >= int(w.lease) {
+				if hq.idle(stop) {
+					hq.release(context.Background())
+					return
+				}
+				continue
+			}
+			idlePolls++
+			hq.wait(stop, timer, w.poll, true)
+			continue
 		}
+		idlePolls = 0
+		if hq.attempt(w.ctx, entries) {
+			attempts = 0
+			continue
+		}
+		attempts++
+		hq.retried.Add(1)
+		hq.wait(stop, timer, min(w.firstRetry<<min(attempts-1, 20), w.maxRetry), false)
 	}
 }
 
-// next returns the target's next POST: a retry that is due (any, with all),
-// or else a batch of queued events. With nothing to send now it returns how
-// long until the next retry; with nothing at all it marks the target idle
-// and returns ok false.
-func (t *hookTarget) next(all bool) (d *delivery, wait time.Duration, ok bool) {
-	t.mu.Lock()
-	now := time.Now()
-	if len(t.backlog) > 0 && (all || !t.backlog[0].next.After(now)) {
-		d = t.backlog[0]
-		t.backlog[0] = nil
-		t.backlog = t.backlog[1:]
-		t.backlogEvents -= d.events
-		t.backlogBytes -= len(d.body)
-		if len(t.backlog) == 0 {
-			t.backlog = nil
-		}
-		t.mu.Unlock()
-		return d, 0, true
+// oldest drops the events older than retryFor, then returns up to a batch
+// of the oldest.
+func (hq *hookQueue) oldest(ctx context.Context) ([]bus.QueueEntry, error) {
+	w := hq.w
+	c, cancel := context.WithTimeout(ctx, webhookTimeout)
+	defer cancel()
+	n, err := hq.q.Expire(c, time.Now().Add(-w.retryFor))
+	if err != nil {
+		return nil, err
 	}
-	if len(t.queue) > 0 {
-		n := min(len(t.queue), webhookBatch)
-		events := slices.Clone(t.queue[:n])
-		clear(t.queue[:n])
-		t.queue = t.queue[n:]
-		if len(t.queue) == 0 {
-			t.queue = nil
-		}
-		t.mu.Unlock()
-		return t.delivery(events, now), 0, true
+	if n > 0 {
+		t := hq.target.Load()
+		w.log.Error("pusher: webhook events given up after retries", "app_id", t.app.id, "target", t.index, "host", t.host, "events", n)
+		hq.dropped(dropGaveUp, n, "not delivered within the retry period")
 	}
-	if len(t.backlog) == 0 {
-		t.running = false
-		t.mu.Unlock()
-		return nil, 0, false
-	}
-	wait = t.backlog[0].next.Sub(now)
-	t.mu.Unlock()
-	return nil, wait, true
+	return hq.q.Read(c, webhookBatch)
 }
 
-// delivery builds the POST of events.
-func (t *hookTarget) delivery(events []webhookEvent, now time.Time) *delivery {
-	body, _ := json.Marshal(struct { // cannot fail: strings and ints only
-		TimeMS int64          `json:"time_ms"`
-		Events []webhookEvent `json:"events"`
-	}{now.UnixMilli(), events})
-	return &delivery{body: body, events: len(events), first: now}
-}
-
-// retry puts a failed d in the backlog with back-off, or drops it once it
-// has been failing for retryFor. A backlog over maxBacklog events or
-// maxBacklogBytes bytes drops its oldest POSTs (by first attempt) until it
-// is within both, keeping at least one.
-func (t *hookTarget) retry(d *delivery) {
-	w := t.w
-	wait := min(w.firstRetry<<min(d.attempts-1, 20), w.maxRetry)
-	d.next = time.Now().Add(wait)
-	if d.next.Sub(d.first) > w.retryFor {
-		w.dropped(t.app, dropGaveUp, d.events)
-		w.log.Error("pusher: webhook given up after retries", "app_id", t.app.id, "url", t.url, "attempts", d.attempts, "events", d.events)
+// wait waits d, or until stop; with wakeable, a push ends it too. With
+// Redis it returns at least every half lease, so that the lease is
+// renewed.
+func (hq *hookQueue) wait(stop context.Context, timer *time.Timer, d time.Duration, wakeable bool) {
+	if hq.w.durable {
+		d = min(d, hq.w.lease/2)
+	}
+	timer.Reset(d)
+	var wake chan struct{}
+	if wakeable {
+		wake = hq.wake
+	}
+	select {
+	case <-stop.Done():
+	case <-wake:
+	case <-timer.C:
 		return
 	}
-	t.mu.Lock()
-	i, _ := slices.BinarySearchFunc(t.backlog, d, func(a, b *delivery) int { return a.next.Compare(b.next) })
-	t.backlog = slices.Insert(t.backlog, i, d)
-	t.backlogEvents += d.events
-	t.backlogBytes += len(d.body)
-	dropped := 0
-	for len(t.backlog) > 1 && (t.backlogEvents > w.maxBacklog || t.backlogBytes > w.maxBacklogBytes) {
-		oldest := 0
-		for j, b := range t.backlog {
-			if b.first.Before(t.backlog[oldest].first) {
-				oldest = j
-			}
-		}
-		o := t.backlog[oldest]
-		t.backlog = slices.Delete(t.backlog, oldest, oldest+1)
-		t.backlogEvents -= o.events
-		t.backlogBytes -= len(o.body)
-		dropped += o.events
-	}
-	t.mu.Unlock()
-	if dropped > 0 {
-		w.dropped(t.app, dropBacklogFull, dropped)
-		w.log.Warn("pusher: webhook retry backlog full, dropping the oldest events", "app_id", t.app.id, "url", t.url,
-			"events", dropped, "backlog_events", w.maxBacklog, "backlog_bytes", w.maxBacklogBytes,
-			"dropped_total", t.app.hookDrops[dropBacklogFull].Load())
+	if !timer.Stop() {
+		<-timer.C
 	}
 }
 
-// drain makes one last attempt at everything the target holds, within
-// ctx, and drops what fails.
-func (t *hookTarget) drain(ctx context.Context) {
+// release gives up the queue's lease, if it is durable, within ctx.
+func (hq *hookQueue) release(ctx context.Context) {
+	if !hq.w.durable {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, hq.w.lease/2)
+	defer cancel()
+	_ = hq.q.Release(ctx, hq.w.holder)
+}
+
+// finish ends the sender at shutdown: with Redis it leaves the queue to
+// the next node; in memory it makes one last attempt at each batch within
+// Shutdown's context and drops what fails.
+func (hq *hookQueue) finish() {
+	w := hq.w
+	ctx := w.stopCtx // set before the stop that ended run
+	if w.durable {
+		hq.release(ctx)
+		return
+	}
 	undelivered := 0
 	for {
-		d, _, ok := t.next(true)
-		if !ok {
+		entries, _ := hq.q.Read(ctx, webhookBatch)
+		if len(entries) == 0 {
 			break
 		}
-		if ctx.Err() != nil || !t.w.attempt(ctx, t, d) {
-			undelivered += d.events
+		if ctx.Err() != nil || !hq.attempt(ctx, entries) {
+			undelivered += len(entries)
+			_ = hq.q.Ack(ctx, entryIDs(entries)...)
 		}
 	}
-	if undelivered > 0 {
-		t.w.dropped(t.app, dropShutdown, undelivered)
-		t.w.log.Warn("pusher: webhook events not delivered before shutdown", "app_id", t.app.id, "url", t.url, "events", undelivered)
-	}
+	hq.dropped(dropShutdown, undelivered, "not delivered before shutdown")
 }
 
-// attempt POSTs d once and reports whether it was accepted (2xx).
-func (w *webhooks) attempt(ctx context.Context, t *hookTarget, d *delivery) bool {
-	d.attempts++
-	err := w.post(ctx, t, d)
-	if err == nil {
-		w.stats.webhooksSent.Add(1)
-		return true
+func entryIDs(entries []bus.QueueEntry) []string {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
 	}
-	w.stats.webhookFailures.Add(1)
-	w.log.Warn("pusher: webhook failed", "app_id", t.app.id, "url", t.url, "attempt", d.attempts, "err", err)
-	return false
+	return ids
 }
 
-func (w *webhooks) post(ctx context.Context, t *hookTarget, d *delivery) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(d.body))
+// attempt POSTs entries once to the URL of the app's latest version, and
+// acknowledges them if it was accepted (2xx).
+func (hq *hookQueue) attempt(ctx context.Context, entries []bus.QueueEntry) bool {
+	w, t := hq.w, hq.target.Load()
+	err := w.post(ctx, t, entries)
+	if err != nil {
+		w.stats.webhookFailures.Add(1)
+		w.log.Warn("pusher: webhook failed", "app_id", t.app.id, "target", t.index, "host", t.host, "events", len(entries), "err", err)
+		return false
+	}
+	w.stats.webhooksSent.Add(1)
+	hq.sent.Add(uint64(len(entries)))
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookTimeout)
+	defer cancel()
+	if err := hq.q.Ack(c, entryIDs(entries)...); err != nil {
+		// They will be sent again, and the receiver drops them by id.
+		w.log.Warn("pusher: webhook delivered but not acknowledged in the queue", "app_id", t.app.id, "target", t.index, "err", err)
+	}
+	return true
+}
+
+// webhookIDHeader carries a hash of a POST's events: the same events, in
+// the same order, give the same value.
+const webhookIDHeader = "X-Switchboard-Webhook-Id"
+
+func (w *webhooks) post(ctx context.Context, t *hookTarget, entries []bus.QueueEntry) error {
+	var body bytes.Buffer
+	body.WriteString(`{"time_ms":`)
+	body.WriteString(strconv.FormatInt(time.Now().UnixMilli(), 10))
+	body.WriteString(`,"events":[`)
+	h := sha256.New()
+	for i, e := range entries {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(e.Data)
+		h.Write(e.Data)
+	}
+	body.WriteString(`]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body.Bytes()))
 	if err != nil {
 		return err
+	}
+	for k, v := range t.headers {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Pusher-Key", t.app.key)
-	req.Header.Set("X-Pusher-Signature", sign(t.app.secret, string(d.body)))
+	req.Header.Set("X-Pusher-Signature", sign(t.app.secret, body.String()))
+	req.Header.Set(webhookIDHeader, hex.EncodeToString(h.Sum(nil)[:16]))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return err
+		return redactURL(err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
@@ -447,4 +613,13 @@ func (w *webhooks) post(ctx context.Context, t *hookTarget, d *delivery) error {
 		return fmt.Errorf("status %s", resp.Status)
 	}
 	return nil
+}
+
+// redactURL strips the URL, which may hold credentials, from a client
+// error.
+func redactURL(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

@@ -37,6 +37,7 @@ type hookServer struct {
 type hookCall struct {
 	key, signature string
 	body           []byte
+	header         http.Header
 	events         []map[string]any
 	failed         bool
 }
@@ -66,7 +67,7 @@ func startHookServer(t *testing.T, h *hookServer, fail int32) *hookServer {
 		if err := json.Unmarshal(body, &b); err != nil || b.TimeMS == 0 {
 			t.Errorf("webhook body %s: %v", body, err)
 		}
-		call := hookCall{key: r.Header.Get("X-Pusher-Key"), signature: r.Header.Get("X-Pusher-Signature"), body: body, events: b.Events}
+		call := hookCall{key: r.Header.Get("X-Pusher-Key"), signature: r.Header.Get("X-Pusher-Signature"), body: body, header: r.Header, events: b.Events}
 		if h.calls.Add(1) <= fail || h.failing.Load() {
 			call.failed = true
 			w.WriteHeader(http.StatusInternalServerError)
@@ -159,10 +160,22 @@ func TestWebhookSigningAndEvents(t *testing.T) {
 		{"name": "channel_vacated", "channel": "cache-c"},
 	}
 	var got []map[string]any
+	ids := map[any]bool{}
 	for len(got) < len(want) {
 		c := hs.next(t)
 		if c.key != "key1" || !validSignature([]byte("secret1"), string(c.body), c.signature) {
 			t.Errorf("webhook key %q signature %q do not match body %s", c.key, c.signature, c.body)
+		}
+		if len(c.header.Get(webhookIDHeader)) != 32 {
+			t.Errorf("%s: %q, want 32 hex digits", webhookIDHeader, c.header.Get(webhookIDHeader))
+		}
+		for _, ev := range c.events {
+			// Every event has an id of its own.
+			if id, ok := ev["id"].(string); !ok || id == "" || ids[id] {
+				t.Errorf("event %v: want a unique id", ev)
+			}
+			ids[ev["id"]] = true
+			delete(ev, "id")
 		}
 		got = append(got, c.events...)
 	}
@@ -189,12 +202,18 @@ func TestWebhookRetry(t *testing.T) {
 	e.d.hooks.firstRetry = 20 * time.Millisecond
 	e.connect("key1").join("secret1", "key1", "news", "")
 	var times []time.Time
+	var ids, postIDs []string
 	for range 3 {
 		c := hs.next(t)
 		times = append(times, time.Now())
 		if len(c.events) != 1 || c.events[0]["name"] != "channel_occupied" {
 			t.Fatalf("events %v", c.events)
 		}
+		ids, postIDs = append(ids, fmt.Sprint(c.events[0]["id"])), append(postIDs, c.header.Get(webhookIDHeader))
+	}
+	// A retry carries the same idempotency ids.
+	if ids[0] == "" || ids[0] != ids[1] || ids[1] != ids[2] || postIDs[0] == "" || postIDs[0] != postIDs[2] {
+		t.Errorf("event ids %v, POST ids %v across retries: want each the same", ids, postIDs)
 	}
 	if gap1, gap2 := times[1].Sub(times[0]), times[2].Sub(times[1]); gap1 < 15*time.Millisecond || gap2 < 30*time.Millisecond {
 		t.Errorf("retries after %v and %v: want back-off of about 20 ms then 40 ms", gap1, gap2)
@@ -282,14 +301,12 @@ func TestWebhookTargetsIndependent(t *testing.T) {
 	e := newEnv(t, a1, a2)
 	app1, app2 := e.d.apps().byID["app1"], e.d.apps().byID["app2"]
 	share := webhookQueue / 3 // three URLs share the queue
-	if l := app1.webhooks[0].limit; l != share {
-		t.Fatalf("a URL's queue holds %d events, want %d", l, share)
-	}
 
 	e.d.hooks.channelOccupied(app1, "held")
 	hung.waitEntered(t)
-	// Fill the hanging URL's queue, and one more.
-	for i := range share + 1 {
+	// Fill the hanging URL's queue (which still holds the event being
+	// sent), and one more.
+	for i := range share {
 		e.d.hooks.channelOccupied(app1, fmt.Sprintf("c%d", i))
 	}
 	if got := drops(app1); got != [numDropReasons]uint64{dropQueueFull: 1} {
@@ -301,7 +318,7 @@ func TestWebhookTargetsIndependent(t *testing.T) {
 	if n := e.d.stats.webhookEventsDropped.Load(); n != 1 {
 		t.Errorf("dropped %d in all", n)
 	}
-	if logs := e.logs.String(); !strings.Contains(logs, "webhook queue full") || !strings.Contains(logs, "app_id=app1") {
+	if logs := e.logs.String(); !strings.Contains(logs, "the URL's queue is full") || !strings.Contains(logs, "app_id=app1") {
 		t.Errorf("drop not logged:\n%s", logs)
 	}
 	// The good URLs are not held up: the app's other URL and the other
@@ -343,7 +360,7 @@ func TestWebhookTargetsIndependent(t *testing.T) {
 	// Released, the hanging URL gets everything it queued, in full batches.
 	hung.release()
 	total, posts := 0, 0
-	for total < share+1 {
+	for total < share {
 		c := hung.next(t)
 		if len(c.events) > webhookBatch {
 			t.Fatalf("a POST of %d events", len(c.events))
@@ -351,60 +368,53 @@ func TestWebhookTargetsIndependent(t *testing.T) {
 		total += len(c.events)
 		posts++
 	}
-	if want := 1 + (share+webhookBatch-1)/webhookBatch; posts != want {
+	if want := 1 + (share-1+webhookBatch-1)/webhookBatch; posts != want {
 		t.Errorf("%d events took %d POSTs, want %d", total, posts, want)
 	}
 }
 
-// A URL's backlog of failed POSTs is bounded, by events and by bytes: over
-// either, the oldest are dropped, counted and logged, and the newest kept.
-func TestWebhookBacklogDropsOldest(t *testing.T) {
+// A URL's queue is bounded, by events and by bytes: over either, new
+// events are dropped, counted and logged, and what was queued is kept and
+// sent once the URL answers.
+func TestWebhookQueueBounds(t *testing.T) {
 	for _, tt := range []struct {
-		name              string
-		maxEvents, bytes  int
-		dataSize, batches int
+		name     string
+		dataSize int
+		fits     int // events that fit, the one being sent included
 	}{
-		{"events", 3, webhookBacklogBytes, 10, 5},
-		{"bytes", webhookBacklog, 3500, 1000, 5},
+		{"events", 10, webhookQueue},
+		{"bytes", 9000, webhookQueueBytes / (9000 + 120)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			hs := newHookServer(t, 0)
-			hs.failing.Store(true)
-			e := newEnv(t, hookApp(hs.srv.URL))
+			hs := newHeldHookServer(t)
+			a := hookApp(hs.srv.URL)
+			a.MaxEventPayloadKB = 10
+			e := newEnv(t, a)
 			app := e.d.apps().byID["app1"]
-			e.d.hooks.firstRetry = time.Hour // no retry before Shutdown's last attempt
-			e.d.hooks.maxBacklog, e.d.hooks.maxBacklogBytes = tt.maxEvents, tt.bytes
 			data := strings.Repeat("x", tt.dataSize)
-			for i := range tt.batches {
-				e.d.hooks.clientEvent(app, "private-a", fmt.Sprintf("client-%d", i), data, "1.1", "")
-				if c := hs.next(t); !c.failed || len(c.events) != 1 {
-					t.Fatalf("POST %d: %+v", i, c.events)
+			e.d.hooks.clientEvent(app, "private-a", "client-0", data, "1.1", "")
+			hs.waitEntered(t)
+			sent := 1
+			for app.hookDrops[dropQueueFull].Load() == 0 {
+				if sent > tt.fits+100 {
+					t.Fatalf("%d events queued, none dropped", sent)
 				}
+				e.d.hooks.clientEvent(app, "private-a", fmt.Sprintf("client-%d", sent), data, "1.1", "")
+				sent++
 			}
-			dropped := uint64(tt.batches - 3)
-			waitUntil(t, func() bool { return app.hookDrops[dropBacklogFull].Load() == dropped })
-			if !strings.Contains(e.logs.String(), "webhook retry backlog full, dropping the oldest events") {
-				t.Errorf("backlog drop not logged:\n%s", e.logs.String())
+			if kept := sent - 1; kept < tt.fits-10 || kept > tt.fits+10 {
+				t.Errorf("%d events kept before the first drop, want about %d", kept, tt.fits)
 			}
-			// Shutdown makes a last attempt at the backlog: the three newest.
-			hs.failing.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-			defer cancel()
-			if err := e.d.Shutdown(ctx); err != nil {
-				t.Fatal(err)
+			if !strings.Contains(e.logs.String(), "the URL's queue is full") {
+				t.Errorf("drop not logged:\n%s", e.logs.String())
 			}
-			var got []string
-			for range 3 {
-				for _, ev := range hs.events(t, 1) {
-					got = append(got, ev["event"].(string))
-				}
+			hs.release()
+			got := hs.events(t, sent-1)
+			if got[0]["event"] != "client-0" || got[len(got)-1]["event"] != fmt.Sprintf("client-%d", sent-2) {
+				t.Errorf("delivered %v ... %v, want the first events in order", got[0]["event"], got[len(got)-1]["event"])
 			}
-			slices.Sort(got)
-			if want := []string{"client-2", "client-3", "client-4"}; !slices.Equal(got, want) {
-				t.Errorf("kept %v, want the newest %v", got, want)
-			}
-			if got := drops(app); got != [numDropReasons]uint64{dropBacklogFull: dropped} {
-				t.Errorf("drops by reason %v", got)
+			if d := drops(app); d != [numDropReasons]uint64{dropQueueFull: 1} {
+				t.Errorf("drops by reason %v", d)
 			}
 		})
 	}
