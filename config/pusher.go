@@ -361,8 +361,13 @@ func (a *PusherApp) validate(ck *checker, path string) {
 	if a.WebhookGracePeriod < 0 || a.WebhookGracePeriod > Duration(MaxWebhookGracePeriod) {
 		ck.errorf(path+".webhook_grace_period", "%s is out of range; use 0 (send at once) up to %s, e.g. \"3s\" (Pusher's)", a.WebhookGracePeriod, Duration(MaxWebhookGracePeriod))
 	}
+	urls := map[string]int{}
 	for i, w := range a.Webhooks {
 		wp := fmt.Sprintf("%s.webhooks[%d]", path, i)
+		if j, dup := urls[w.URL]; dup {
+			ck.errorf(wp+".url", "also the url of webhooks[%d]; each URL has one queue, so list it once with the union of its event types", j)
+		}
+		urls[w.URL] = i
 		u, err := url.Parse(w.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			ck.errorf(wp+".url", "%q is not an http or https URL; use e.g. \"https://example.com/pusher/webhook\"%s", w.URL, commaHint(w.URL))

@@ -124,6 +124,7 @@ func TestPusherBadKeys(t *testing.T) {
 		{app(`webhooks: [ { url: "https://x", headers: { "Bad Name": "x" } } ]`), "pusher.apps[0].webhooks[0].headers.\"Bad Name\"", "not a valid header name"},
 		{app(`webhooks: [ { url: "https://x", headers: { "X-A": "a\r\nX-B: b" } } ]`), "pusher.apps[0].webhooks[0].headers.X-A", "control characters"},
 		{app(`webhooks: [ { url: "https://x", headers: "Authorization: x" } ]`), "pusher.apps[0].webhooks[0].headers", "want an object"},
+		{app(`webhooks: [ { url: "https://x/h" }, { url: "https://x/h", event_types: ["member_added"] } ]`), "pusher.apps[0].webhooks[1].url", "also the url of webhooks[0]"},
 		{app(`enabled: "maybe"`), "pusher.apps[0].enabled", "want true or false"},
 		{app(`secrte: "x"`), "pusher.apps[0].secrte", "did you mean secret"},
 		{`pusher: { apps: [ { id: "a", key: "k1", secret: "s" }, { id: "a", key: "k2", secret: "s" } ] }`, "pusher.apps[1].id", "also the id of pusher.apps[0]"},

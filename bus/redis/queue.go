@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,7 +157,11 @@ func (s *Queues) flush(ctx context.Context, last bool) bool {
 				dropped = q.putBack(entries)
 			}
 			q.dropped(dropped)
-			s.b.log.Warn("redis: could not append to a queue", "queue", q.stream, "entries", len(entries), "dropped", dropped, "err", err)
+			lvl := slog.LevelDebug // retried every flushRetry while Redis is down: the link logs the outage
+			if dropped > 0 {
+				lvl = slog.LevelWarn
+			}
+			s.b.log.Log(ctx, lvl, "redis: could not append to a queue", "queue", q.stream, "entries", len(entries), "dropped", dropped, "err", err)
 			continue
 		}
 		q.dropped(refused)

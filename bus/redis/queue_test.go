@@ -1,0 +1,154 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/bus"
+	"github.com/switchboard-rt/switchboard/internal/redistest"
+)
+
+// Entries appended on one node reach the stream in order and are read by
+// another; they stay, with the same ids and data, until acknowledged.
+func TestQueueAppendReadAck(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := newCluster(t, srv, 2, nil)
+	limits := bus.QueueLimits{MaxLen: 100, MaxAge: time.Minute}
+	qa := nodes[0].bus.Queues().Queue("hooks/a", limits)
+	qb := nodes[1].bus.Queues().Queue("hooks/a", limits)
+	ctx := context.Background()
+	for i := range 5 {
+		if !qa.Append(fmt.Appendf(nil, "e%d", i)) {
+			t.Fatalf("Append %d refused", i)
+		}
+	}
+	var got []bus.QueueEntry
+	waitFor(t, 5*time.Second, "5 entries in the stream", func() bool {
+		got, _ = qb.Read(ctx, 10)
+		return len(got) == 5
+	})
+	if data := entryData(got); !slices.Equal(data, seq("e", 5)) {
+		t.Fatalf("read %v", data)
+	}
+	if age := time.Since(got[0].Time); age < -time.Second || age > 5*time.Second {
+		t.Errorf("entry time %v, %v ago", got[0].Time, age)
+	}
+	again, _ := qb.Read(ctx, 2)
+	if again[0].ID != got[0].ID || string(again[1].Data) != "e1" {
+		t.Errorf("unacknowledged entries read again: %v, want the first two of %v", again, got)
+	}
+	if err := qb.Ack(ctx, got[0].ID, got[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	st, err := qa.Stats(ctx)
+	if err != nil || st.Len != 3 || !st.Oldest.Equal(got[2].Time) {
+		t.Errorf("Stats = %+v, %v; want 3 entries, the oldest %v", st, err, got[2].Time)
+	}
+	// Entries older than a time go at once.
+	if n, err := qb.Expire(ctx, time.Now().Add(time.Minute)); err != nil || n != 3 {
+		t.Errorf("Expire = %d, %v; want 3", n, err)
+	}
+}
+
+// The stream is bounded by MaxLen: what goes over it is dropped and
+// reported through OnDrop; the local buffer is bounded too.
+func TestQueueBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	n := newCluster(t, srv, 1, nil)[0]
+	var dropped atomic.Int64
+	q := n.bus.Queues().Queue("hooks/b", bus.QueueLimits{MaxLen: 3, MaxBytes: 100, OnDrop: func(k int) { dropped.Add(int64(k)) }})
+	// The buffer refuses some at once or the stream later, depending on
+	// when the flusher runs: two drops either way.
+	refused := int64(0)
+	for i := range 5 {
+		if !q.Append(fmt.Appendf(nil, "e%d", i)) {
+			refused++
+		}
+	}
+	waitFor(t, 5*time.Second, "two drops", func() bool { return refused+dropped.Load() == 2 })
+	// Once flushed, the stream refuses more.
+	waitFor(t, 5*time.Second, "the stream full", func() bool { st, _ := q.Stats(context.Background()); return st.Len == 3 })
+	q.Append([]byte("late"))
+	waitFor(t, 5*time.Second, "the stream's refusal reported", func() bool { return refused+dropped.Load() == 3 })
+	got, _ := q.Read(context.Background(), 10)
+	if data := entryData(got); !slices.Equal(data, seq("e", 3)) {
+		t.Errorf("kept %v, want the first three", data)
+	}
+	// The local buffer refuses an entry over MaxBytes at once.
+	if q.Append(make([]byte, 101)) {
+		t.Error("an entry over MaxBytes was accepted")
+	}
+}
+
+// One node at a time holds a queue's lease; when the holder stops renewing
+// it (it died), another takes over once the TTL lapses and reads the
+// entries the first left unacknowledged; a released lease is free at once.
+func TestQueueLeaseTakeover(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := newCluster(t, srv, 2, nil)
+	ctx := context.Background()
+	limits := bus.QueueLimits{MaxLen: 10}
+	qa := nodes[0].bus.Queues().Queue("hooks/c", limits)
+	qb := nodes[1].bus.Queues().Queue("hooks/c", limits)
+	qa.Append([]byte("pending"))
+	const ttl = 300 * time.Millisecond
+	if ok, err := qa.Lease(ctx, "a", ttl); !ok || err != nil {
+		t.Fatalf("a: Lease = %v, %v", ok, err)
+	}
+	var first []bus.QueueEntry
+	waitFor(t, 5*time.Second, "the entry in the stream", func() bool { first, _ = qa.Read(ctx, 1); return len(first) == 1 })
+	if ok, _ := qb.Lease(ctx, "b", ttl); ok {
+		t.Fatal("b took the lease a holds")
+	}
+	// a dies: it renews no more. b gets the lease within the TTL.
+	start := time.Now()
+	waitFor(t, 5*time.Second, "b takes the lease over", func() bool { ok, _ := qb.Lease(ctx, "b", ttl); return ok })
+	if waited := time.Since(start); waited > 3*ttl {
+		t.Errorf("took over after %v, want about %v", waited, ttl)
+	}
+	got, _ := qb.Read(ctx, 10)
+	if len(got) != 1 || got[0].ID != first[0].ID || string(got[0].Data) != "pending" {
+		t.Errorf("b read %v, want a's unacknowledged %v with the same id", got, first)
+	}
+	if ok, _ := qa.Lease(ctx, "a", ttl); ok {
+		t.Error("a took the lease back while b holds it")
+	}
+	if err := qb.Release(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := qa.Lease(ctx, "a", ttl); !ok {
+		t.Error("a could not take the lease b released")
+	}
+}
+
+// Entries appended just before Close are written to the stream by Close.
+func TestQueueFlushedOnClose(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := uniquePrefix(t)
+	a := newNode(t, srv, prefix, nil)
+	b := newNode(t, srv, prefix, nil)
+	limits := bus.QueueLimits{MaxLen: 1000}
+	qa := a.bus.Queues().Queue("hooks/d", limits)
+	for i := range 200 {
+		qa.Append(fmt.Appendf(nil, "e%d", i))
+	}
+	if err := a.hub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.bus.Queues().Queue("hooks/d", limits).Read(context.Background(), 1000)
+	if err != nil || len(got) != 200 {
+		t.Errorf("after Close the stream has %d entries, %v; want 200", len(got), err)
+	}
+}
+
+func entryData(es []bus.QueueEntry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, string(e.Data))
+	}
+	return out
+}
