@@ -98,6 +98,7 @@ func New(cfg config.Pusher, deps dialect.Deps) (*Dialect, error) {
 
 	d.hooks = newWebhooks(d.log, &d.stats, h.Queues(), h.NodeID(), set.list)
 	d.hooks.current = d.current
+	d.hooks.start()
 	d.restPaths, d.allow = http.NewServeMux(), map[string]string{}
 	for _, r := range d.restRoutes() {
 		d.restPaths.Handle(r.path, http.NotFoundHandler())

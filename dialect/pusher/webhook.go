@@ -34,7 +34,7 @@ const (
 	webhookRetryFor     = 5 * time.Minute  // an event not delivered this long after it was queued is dropped
 	webhookFirstRetry   = time.Second      // then 2 s, 4 s, ... up to webhookMaxRetry
 	webhookMaxRetry     = 10 * time.Second
-	webhookLease        = 10 * time.Second // a node's hold on a URL's Redis queue; another takes over this long after it dies
+	webhookLease        = 15 * time.Second // a node's hold on a URL's Redis queue, renewed before each POST (> webhookTimeout); another node takes over this long after it dies
 	webhookPoll         = time.Second      // how often the holder looks for events other nodes queued in Redis
 	webhookDropLogEvery = 10 * time.Second
 )
@@ -109,7 +109,7 @@ type webhooks struct {
 }
 
 // newWebhooks returns the webhook sender of apps, queueing in store under
-// the name holder. With a durable store it starts the scanner, which
+// the name holder. With a durable store, start starts the scanner, which
 // takes over the queues of nodes that died.
 func newWebhooks(log *slog.Logger, stats *counters, store bus.QueueStore, holder string, apps []*app) *webhooks {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -136,10 +136,14 @@ func newWebhooks(log *slog.Logger, stats *counters, store bus.QueueStore, holder
 	for _, a := range apps {
 		w.attach(a, apps)
 	}
+	return w
+}
+
+// start starts the scanner, with a durable store.
+func (w *webhooks) start() {
 	if w.durable {
 		w.senders.Go(w.scan)
 	}
-	return w
 }
 
 // attach readies the webhook URLs of a, a new app or a new version of one
@@ -474,7 +478,7 @@ func (hq *hookQueue) run(stop context.Context) {
 // of the oldest.
 func (hq *hookQueue) oldest(ctx context.Context) ([]bus.QueueEntry, error) {
 	w := hq.w
-	c, cancel := context.WithTimeout(ctx, webhookTimeout)
+	c, cancel := context.WithTimeout(ctx, w.lease/4)
 	defer cancel()
 	n, err := hq.q.Expire(c, time.Now().Add(-w.retryFor))
 	if err != nil {

@@ -16,7 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/internal/testutil"
 )
 
 // hookServer records the webhooks it receives; the first fail calls are
@@ -444,5 +446,197 @@ func TestWebhookShutdownStopsSenders(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "not delivered before shutdown") {
 		t.Errorf("not logged:\n%s", e.logs.String())
+	}
+}
+
+// A URL's filter lets through only events of the channels it names, and
+// its headers go with every POST; another URL of the app gets everything.
+func TestWebhookFilterAndHeaders(t *testing.T) {
+	filtered, all := newHookServer(t, 0), newHookServer(t, 0)
+	a := testApp()
+	a.Webhooks = []config.PusherWebhook{
+		{URL: filtered.srv.URL, EventTypes: []string{"channel_occupied"},
+			Filter:  config.PusherWebhookFilter{ChannelNameStartsWith: "private-", ChannelNamePattern: "*-eu"},
+			Headers: map[string]string{"Authorization": "Bearer t0ken", "x-tenant": "42"}},
+		{URL: all.srv.URL},
+	}
+	e := newEnv(t, a)
+	app := e.d.apps().byID["app1"]
+	for _, ch := range []string{"private-a-us", "public-eu", "private-b-eu"} {
+		e.d.hooks.channelOccupied(app, ch)
+	}
+	e.d.hooks.channelVacated(app, "private-c-eu") // not one of its event types
+	c := filtered.next(t)
+	if len(c.events) != 1 || c.events[0]["channel"] != "private-b-eu" {
+		t.Errorf("the filtered URL got %v, want only private-b-eu's channel_occupied", c.events)
+	}
+	if c.header.Get("Authorization") != "Bearer t0ken" || c.header.Get("X-Tenant") != "42" || c.header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers %v", c.header)
+	}
+	if got := all.events(t, 4); len(got) != 4 {
+		t.Errorf("the other URL got %v", got)
+	}
+}
+
+// sharedQueues is one in-memory QueueStore shared by two webhook senders
+// of one process, standing for Redis: durable across them.
+type sharedQueues struct{ *bus.MemoryQueues }
+
+func (sharedQueues) Durable() bool { return true }
+
+// newTestHooks is the webhook sender of one node named holder, for the
+// app of cfg, on store, with short timings.
+func newTestHooks(t *testing.T, store bus.QueueStore, holder string, cfg config.PusherApp) (*webhooks, *app) {
+	t.Helper()
+	a := newApp(cfg, nil)
+	w := newWebhooks(newTestLogger(&testutil.LogBuffer{}), &counters{}, store, holder, nil)
+	w.lease, w.poll, w.firstRetry, w.maxRetry = 400*time.Millisecond, 20*time.Millisecond, 20*time.Millisecond, 50*time.Millisecond
+	w.attach(a, []*app{a})
+	w.start()
+	t.Cleanup(func() { stopHooks(t, w) })
+	return w, a
+}
+
+func stopHooks(t *testing.T, w *webhooks) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	w.shutdown(ctx)
+}
+
+// With a durable queue, a node that stops leaves its undelivered events
+// queued, dropping none; another node takes the queue over and delivers
+// them, with the ids they had, once the URL answers again.
+func TestWebhookDurableTakeover(t *testing.T) {
+	hs := newHookServer(t, 0)
+	hs.failing.Store(true)
+	store := sharedQueues{bus.NewMemoryQueues()}
+	a, appA := newTestHooks(t, store, "node-a", hookApp(hs.srv.URL))
+	b, appB := newTestHooks(t, store, "node-b", hookApp(hs.srv.URL))
+	for i := range 3 {
+		a.channelOccupied(appA, fmt.Sprintf("c%d", i))
+	}
+	// Node a holds the queue and fails, until it has tried every event.
+	ids := map[any]any{}
+	for len(ids) < 3 {
+		c := hs.next(t)
+		if !c.failed {
+			t.Fatalf("POST %v accepted by a failing server", c.events)
+		}
+		for _, ev := range c.events {
+			ids[ev["channel"]] = ev["id"]
+		}
+	}
+	stopHooks(t, a) // a restart: the lease is released, nothing dropped
+	if d := drops(appA); d != [numDropReasons]uint64{} {
+		t.Errorf("node a dropped %v at shutdown", d)
+	}
+	hs.failing.Store(false)
+	b.channelOccupied(appB, "c3")
+	var got []map[string]any
+	for len(got) < 4 {
+		if c := hs.next(t); !c.failed {
+			got = append(got, c.events...)
+		}
+	}
+	for i, ev := range got[:3] {
+		if ch := fmt.Sprintf("c%d", i); ev["channel"] != ch || ev["id"] != ids[ch] {
+			t.Errorf("event %d: %v, want %s again with its id %v", i, ev, ch, ids[ch])
+		}
+	}
+	if got[3]["channel"] != "c3" {
+		t.Errorf("last event %v", got[3])
+	}
+	waitUntil(t, func() bool { return b.queues[hookQueueName("app1", hs.srv.URL)].sent.Load() == 4 })
+}
+
+// With a durable queue and no event on the node, the scanner finds events
+// another node left and delivers them.
+func TestWebhookDurableScanner(t *testing.T) {
+	hs := newHookServer(t, 0)
+	store := sharedQueues{bus.NewMemoryQueues()}
+	name := hookQueueName("app1", hs.srv.URL)
+	// A node that died left an event; its lease has lapsed.
+	q := store.Queue(name, bus.QueueLimits{MaxLen: 10})
+	if ok, _ := q.Lease(context.Background(), "dead", time.Millisecond); !ok {
+		t.Fatal("lease")
+	}
+	q.Append([]byte(`{"name":"channel_occupied","id":"x-1","channel":"left"}`))
+	_, _ = newTestHooks(t, store, "node-b", hookApp(hs.srv.URL))
+	if ev := hs.events(t, 1); ev[0]["id"] != "x-1" || ev[0]["channel"] != "left" {
+		t.Errorf("got %v", ev)
+	}
+}
+
+// Each webhook URL has its series, labelled by app, index and host (never
+// the URL): queue depth and oldest age, events sent, retries, drops.
+func TestWebhookTargetMetrics(t *testing.T) {
+	hs := newHookServer(t, 1)
+	e := newEnv(t, hookApp(hs.srv.URL))
+	e.d.hooks.firstRetry = 20 * time.Millisecond
+	app := e.d.apps().byID["app1"]
+	e.d.hooks.channelOccupied(app, "a")
+	e.d.hooks.channelOccupied(app, "b")
+	hs.events(t, 2)
+	waitUntil(t, func() bool { return app.webhooks[0].q.sent.Load() == 2 })
+	host := strings.TrimPrefix(hs.srv.URL, "http://")
+	labels := "app_id=app1,host=" + host + ",target=0"
+	got := gatherSeries(t, e.d)
+	for series, want := range map[string]float64{
+		"switchboard_pusher_webhook_target_events_sent_total{" + labels + "}":                      2,
+		"switchboard_pusher_webhook_target_retries_total{" + labels + "}":                          1,
+		"switchboard_pusher_webhook_target_events_dropped_total{app_id=app1,host=" + host + ",reason=queue_full,target=0}": 0,
+		"switchboard_pusher_webhook_queue_events{" + labels + "}":                                  0,
+		"switchboard_pusher_webhook_queue_oldest_seconds{" + labels + "}":                          0,
+		"switchboard_pusher_app_webhook_queue_events{app_id=app1}":                                 0,
+	} {
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+	for series := range got {
+		if strings.Contains(series, "http://") {
+			t.Errorf("a series names the URL: %s", series)
+		}
+	}
+}
+
+// gatherSeries returns every series of d's collector, as name{labels} ->
+// value.
+func gatherSeries(t *testing.T, d *Dialect) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(d)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var k []string
+			for _, l := range m.GetLabel() {
+				k = append(k, l.GetName()+"="+l.GetValue())
+			}
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			out[mf.GetName()+"{"+strings.Join(k, ",")+"}"] = v
+		}
+	}
+	return out
+}
+
+// Waiting events show in the queue's depth and age.
+func TestWebhookQueueAgeMetric(t *testing.T) {
+	hs := newHeldHookServer(t)
+	e := newEnv(t, hookApp(hs.srv.URL))
+	app := e.d.apps().byID["app1"]
+	e.d.hooks.channelOccupied(app, "a")
+	hs.waitEntered(t)
+	e.d.hooks.channelOccupied(app, "b")
+	labels := "app_id=app1,host=" + strings.TrimPrefix(hs.srv.URL, "http://") + ",target=0"
+	waitUntil(t, func() bool {
+		return gatherSeries(t, e.d)["switchboard_pusher_webhook_queue_oldest_seconds{"+labels+"}"] > 0.01
+	})
+	if n := gatherSeries(t, e.d)["switchboard_pusher_webhook_queue_events{"+labels+"}"]; n != 2 {
+		t.Errorf("queue depth %v, want 2 (one being sent, one waiting)", n)
 	}
 }
