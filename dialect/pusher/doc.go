@@ -23,9 +23,10 @@
 // the hub under "pusher/{app id}/{channel}". The dialect encodes each
 // published event once and hands the bytes to the hub; it keeps only
 // per-connection state (its channels, at most max_channels_per_connection,
-// and its signed-in user) and the webhooks waiting to be sent: a bounded
-// queue and retry backlog per webhook URL, each URL with its own sender
-// goroutine while it has work, so that one slow URL delays only itself.
+// and its signed-in user) and the senders of webhooks: a bounded queue per
+// webhook URL in the hub's QueueStore (memory, or Redis, where it outlives
+// the node), each URL with its own sender goroutine on one node while it
+// has work, so that one slow URL delays only itself.
 // Cache channels' last events live in the hub's SharedStore, and counts
 // (subscriptions, connections per app) come from the hub, so that every
 // node answers alike.
