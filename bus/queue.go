@@ -60,7 +60,8 @@ type QueueStats struct {
 // Queue is one bounded FIFO queue of opaque entries.
 type Queue interface {
 	// Append queues data, without blocking on the network: a shared
-	// queue writes it in the background. It reports false when the queue
+	// queue writes it in the background. The queue may keep data: the
+	// caller must not change it afterwards. It reports false when the queue
 	// (or its local buffer) is full and data is dropped.
 	Append(data []byte) bool
 	// Lease takes the queue's consumer lease for holder, or renews it if
@@ -127,8 +128,8 @@ type MemoryQueue struct {
 
 var _ Queue = (*MemoryQueue)(nil)
 
-// Append queues a copy of data, or reports false when the queue is at
-// MaxLen or MaxBytes.
+// Append queues data, which it keeps (the caller must not change it), or
+// reports false when the queue is at MaxLen or MaxBytes.
 func (q *MemoryQueue) Append(data []byte) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -136,7 +137,7 @@ func (q *MemoryQueue) Append(data []byte) bool {
 		return false
 	}
 	q.seq++
-	q.entries = append(q.entries, QueueEntry{ID: strconv.FormatUint(q.seq, 10), Time: q.now(), Data: append([]byte(nil), data...)})
+	q.entries = append(q.entries, QueueEntry{ID: strconv.FormatUint(q.seq, 10), Time: q.now(), Data: data})
 	q.bytes += len(data)
 	return true
 }
@@ -174,6 +175,17 @@ func (q *MemoryQueue) Read(_ context.Context, n int) ([]QueueEntry, error) {
 func (q *MemoryQueue) Ack(_ context.Context, ids ...string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	// The usual case: the oldest entries, in order.
+	n := 0
+	for n < len(ids) && n < len(q.entries) && q.entries[n].ID == ids[n] {
+		q.bytes -= len(q.entries[n].Data)
+		n++
+	}
+	clear(q.entries[:n])
+	q.entries, ids = q.entries[n:], ids[n:]
+	if len(ids) == 0 {
+		return nil
+	}
 	acked := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		acked[id] = true

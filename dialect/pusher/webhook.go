@@ -343,9 +343,10 @@ type hookQueue struct {
 }
 
 // push queues one encoded event, starting a sender if none runs. A full
-// queue, or a shutdown under way, drops it.
+// queue drops it, and so does a shutdown under way without Redis (with
+// Redis it is queued for the next node).
 func (hq *hookQueue) push(data []byte) {
-	if hq.w.stopping.Load() {
+	if hq.w.stopping.Load() && !hq.w.durable {
 		hq.dropped(dropShutdown, 1, "the server is shutting down")
 		return
 	}
