@@ -582,12 +582,12 @@ func TestWebhookTargetMetrics(t *testing.T) {
 	labels := "app_id=app1,host=" + host + ",target=0"
 	got := gatherSeries(t, e.d)
 	for series, want := range map[string]float64{
-		"switchboard_pusher_webhook_target_events_sent_total{" + labels + "}":                      2,
-		"switchboard_pusher_webhook_target_retries_total{" + labels + "}":                          1,
+		"switchboard_pusher_webhook_target_events_sent_total{" + labels + "}":                                              2,
+		"switchboard_pusher_webhook_target_retries_total{" + labels + "}":                                                  1,
 		"switchboard_pusher_webhook_target_events_dropped_total{app_id=app1,host=" + host + ",reason=queue_full,target=0}": 0,
-		"switchboard_pusher_webhook_queue_events{" + labels + "}":                                  0,
-		"switchboard_pusher_webhook_queue_oldest_seconds{" + labels + "}":                          0,
-		"switchboard_pusher_app_webhook_queue_events{app_id=app1}":                                 0,
+		"switchboard_pusher_webhook_queue_events{" + labels + "}":                                                          0,
+		"switchboard_pusher_webhook_queue_oldest_seconds{" + labels + "}":                                                  0,
+		"switchboard_pusher_app_webhook_queue_events{app_id=app1}":                                                         0,
 	} {
 		if v, ok := got[series]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
