@@ -107,3 +107,50 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWebhookEnqueue measures what a client event's webhook costs the
+// connection's goroutine: building the event (with its id) and queueing
+// it in memory. The receiver holds every POST, so that no sender competes
+// for the CPU; a new dialect takes over every 5,000 events, so that the
+// queue never fills.
+func BenchmarkWebhookEnqueue(b *testing.B) {
+	hold := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hold }))
+	defer srv.Close()
+	defer close(hold)
+	a := testApp()
+	a.Webhooks = []config.PusherWebhook{{URL: srv.URL, EventTypes: []string{"client_event"}}}
+	data := `{"message":"hello, this is a client event of about a hundred bytes, as chat apps send them"}`
+	var stop []func()
+	defer func() {
+		for _, f := range stop {
+			f()
+		}
+	}()
+	b.ReportAllocs()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		h, err := hub.New(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := New(config.Pusher{Enabled: true, Apps: []config.PusherApp{a}}, dialect.Deps{Hub: h})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stop = append(stop, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			defer cancel()
+			_ = d.Shutdown(ctx)
+			_ = h.Close()
+		})
+		app := d.apps().byID["app1"]
+		n := min(b.N-done, 5000)
+		b.StartTimer()
+		for range n {
+			d.hooks.clientEvent(app, "private-chat", "client-msg", data, "1.2", "u1")
+		}
+		done += n
+	}
+	b.StopTimer()
+}

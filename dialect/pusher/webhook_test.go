@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -638,5 +639,97 @@ func TestWebhookQueueAgeMetric(t *testing.T) {
 	})
 	if n := gatherSeries(t, e.d)["switchboard_pusher_webhook_queue_events{"+labels+"}"]; n != 2 {
 		t.Errorf("queue depth %v, want 2 (one being sent, one waiting)", n)
+	}
+}
+
+// A reload keeps what a URL has queued and applies the new version's
+// headers and filter from the next POST; the app's new secret signs it.
+func TestWebhookReloadKeepsQueue(t *testing.T) {
+	hs := newHeldHookServer(t)
+	cfg := hookApp(hs.srv.URL)
+	cfg.Webhooks[0].Headers = map[string]string{"Authorization": "old"}
+	e := newEnv(t, cfg)
+	app := e.d.apps().byID["app1"]
+	e.d.hooks.channelOccupied(app, "first")
+	hs.waitEntered(t)
+	e.d.hooks.channelOccupied(app, "queued")
+	cfg.Secret = "secret2"
+	cfg.Webhooks[0].Headers = map[string]string{"Authorization": "new"}
+	cfg.Webhooks[0].Filter.ChannelNameStartsWith = "private-"
+	if _, err := e.d.SetApps([]config.PusherApp{cfg}); err != nil {
+		t.Fatal(err)
+	}
+	e.d.hooks.channelOccupied(e.d.apps().byID["app1"], "public-after") // filtered out now
+	e.d.hooks.channelOccupied(e.d.apps().byID["app1"], "private-after")
+	hs.release()
+	first := hs.next(t)
+	if first.header.Get("Authorization") != "old" || first.events[0]["channel"] != "first" {
+		t.Errorf("the POST out during the reload: %v %v", first.header, first.events)
+	}
+	var got []any
+	for len(got) < 2 {
+		c := hs.next(t)
+		if c.header.Get("Authorization") != "new" || !validSignature([]byte("secret2"), string(c.body), c.signature) {
+			t.Errorf("a POST after the reload: headers %v, not signed with the new secret", c.header)
+		}
+		for _, ev := range c.events {
+			got = append(got, ev["channel"])
+		}
+	}
+	if want := []any{"queued", "private-after"}; !slices.Equal(got, want) {
+		t.Errorf("after the reload: %v, want %v", got, want)
+	}
+}
+
+// appendJSON encodes every field of a webhook event as encoding/json
+// would (same keys, same values, the same omitempty): a field added to
+// webhookEvent without a line in appendJSON fails here.
+func TestWebhookEventJSON(t *testing.T) {
+	odd := "x<&>\u2028\"\\\n\x01é"
+	full := webhookEvent{}
+	v := reflect.ValueOf(&full).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(odd + v.Type().Field(i).Name)
+		case reflect.Pointer:
+			p := reflect.New(f.Type().Elem())
+			switch p.Elem().Kind() {
+			case reflect.String:
+				p.Elem().SetString(odd)
+			case reflect.Int:
+				p.Elem().SetInt(-42)
+			default:
+				t.Fatalf("field %s: a kind this test does not fill", v.Type().Field(i).Name)
+			}
+			f.Set(p)
+		default:
+			t.Fatalf("field %s: a kind this test does not fill", v.Type().Field(i).Name)
+		}
+	}
+	zero, empty := 0, ""
+	for _, e := range []webhookEvent{
+		full,
+		{Name: "channel_occupied", ID: "a-1", Channel: "c"},
+		{Name: "subscription_count", ID: "a-2", SubscriptionCount: &zero, Data: &empty},
+		{},
+	} {
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.appendJSON(nil)
+		var gm, wm map[string]any
+		if err := json.Unmarshal(got, &gm); err != nil {
+			t.Fatalf("appendJSON gave invalid JSON %s: %v", got, err)
+		}
+		_ = json.Unmarshal(want, &wm)
+		if !reflect.DeepEqual(gm, wm) {
+			t.Errorf("appendJSON\n got %s\nwant %s", got, want)
+		}
 	}
 }
