@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -151,4 +152,41 @@ func entryData(es []bus.QueueEntry) []string {
 		out = append(out, string(e.Data))
 	}
 	return out
+}
+
+// While Redis is down, Append still returns at once and buffers (bounded);
+// the buffer is written once Redis is back, and the queue's other methods
+// fail with bus.ErrSharedUnavailable meanwhile.
+func TestQueueOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	n := newCluster(t, srv, 1, nil)[0]
+	var dropped atomic.Int64
+	q := n.bus.Queues().Queue("hooks/e", bus.QueueLimits{MaxLen: 3, OnDrop: func(k int) { dropped.Add(int64(k)) }})
+	srv.Stop()
+	waitFor(t, 5*time.Second, "the link down", func() bool { return n.bus.Ready(context.Background()) != nil })
+	accepted := 0
+	for i := range 5 {
+		start := time.Now()
+		if q.Append(fmt.Appendf(nil, "e%d", i)) {
+			accepted++
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Append took %v while Redis was down", d)
+		}
+	}
+	if _, err := q.Read(context.Background(), 1); !errors.Is(err, bus.ErrSharedUnavailable) {
+		t.Errorf("Read while Redis is down: %v, want ErrSharedUnavailable", err)
+	}
+	if _, err := q.Lease(context.Background(), "a", time.Second); !errors.Is(err, bus.ErrSharedUnavailable) {
+		t.Errorf("Lease while Redis is down: %v, want ErrSharedUnavailable", err)
+	}
+	srv.Restart(t)
+	var got []bus.QueueEntry
+	waitFor(t, 10*time.Second, "the buffer written after the outage", func() bool {
+		got, _ = q.Read(context.Background(), 10)
+		return len(got) == 3
+	})
+	if data := entryData(got); !slices.Equal(data, seq("e", 3)) || accepted-int(dropped.Load()) != 3 {
+		t.Errorf("after the outage: %v, %d accepted, %d dropped later; want e0-e2 kept", data, accepted, dropped.Load())
+	}
 }
