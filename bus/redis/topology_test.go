@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/hub"
+	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
 
@@ -111,6 +112,21 @@ func TestClusterBus(t *testing.T) {
 	}
 	if v, ok, err := b.hub.Shared().Get(ctx, "space", "k"); err != nil || !ok || string(v) != "v" {
 		t.Errorf("Shared Get on B = %q, %v, %v", v, ok, err)
+	}
+	// The work queues too: appended on A, leased, read and acknowledged on B.
+	limits := bus.QueueLimits{MaxLen: 10, MaxAge: time.Minute}
+	a.bus.Queues().Queue("hooks/x", limits).Append([]byte("e0"))
+	qb := b.bus.Queues().Queue("hooks/x", limits)
+	if ok, err := qb.Lease(ctx, "b", time.Second); !ok || err != nil {
+		t.Errorf("Lease on B = %v, %v", ok, err)
+	}
+	var got []bus.QueueEntry
+	waitFor(t, 5*time.Second, "A's entry read on B", func() bool { got, _ = qb.Read(ctx, 10); return len(got) == 1 })
+	if err := qb.Ack(ctx, got[0].ID); err != nil {
+		t.Errorf("Ack on B: %v", err)
+	}
+	if st, err := qb.Stats(ctx); err != nil || st.Len != 0 {
+		t.Errorf("Stats after Ack = %+v, %v", st, err)
 	}
 }
 
