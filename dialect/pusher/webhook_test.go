@@ -733,3 +733,28 @@ func TestWebhookEventJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWebhookEventJSON: whatever a client sends (channel, event name,
+// data, user id), the webhook event is valid JSON with the same meaning as
+// encoding/json's.
+func FuzzWebhookEventJSON(f *testing.F) {
+	f.Add("private-a", "client-x", `{"a":1}`, "u1", 3)
+	f.Add("", "", "", "", 0)
+	f.Add("c\u2028<&>", "e\x00\"", "\xff\xfe", "é\n", -1)
+	f.Fuzz(func(t *testing.T, channel, event, data, userID string, n int) {
+		e := webhookEvent{Name: "client_event", ID: "p-1", Channel: channel, Event: event, Data: &data, UserID: userID, SubscriptionCount: &n}
+		got := e.appendJSON(nil)
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gm, wm map[string]any
+		if err := json.Unmarshal(got, &gm); err != nil {
+			t.Fatalf("invalid JSON %q: %v", got, err)
+		}
+		_ = json.Unmarshal(want, &wm)
+		if !reflect.DeepEqual(gm, wm) {
+			t.Errorf("appendJSON\n got %s\nwant %s", got, want)
+		}
+	})
+}
