@@ -199,6 +199,18 @@ func (c *client) close() {
 	}
 }
 
+// keepAlive applies the WebSocket keep-alive rules at now: it closes a
+// client silent for longer than it may be (1001, "no heartbeat") and sends
+// the heartbeat to one the server has sent nothing for its period. It is
+// the connection's ws OnTick hook (accept), run by the ws server's sweeper.
+func (c *client) keepAlive(now time.Time) {
+	if c.idle(now) {
+		c.out.close(ws.StatusGoingAway, "no heartbeat")
+		return
+	}
+	c.heartbeatDue(now)
+}
+
 // heartbeatDue sends the heartbeat if c has sent nothing for its period.
 func (c *client) heartbeatDue(now time.Time) {
 	if c.heartbeat <= 0 || now.Sub(time.Unix(0, c.lastOut.Load())) < c.heartbeat {

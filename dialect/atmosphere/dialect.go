@@ -19,7 +19,8 @@ import (
 // Name is the dialect's name in metrics and logs.
 const Name = "atmosphere"
 
-// Timing of the dialect's one background goroutine.
+// Timing of the dialect's ticker and of its WebSocket keep-alive, which
+// runs on the ws server's sweeper.
 const (
 	tickInterval  = 50 * time.Millisecond // batches are due at most this late
 	sweepInterval = time.Second           // heartbeats, idle clients, expiry
@@ -43,11 +44,14 @@ type Dialect struct {
 	iotMu   sync.Mutex // serialises read-modify-write of IoT values
 
 	mu         sync.Mutex
-	wsClients  map[*client]struct{}
 	byTracking map[string]*client // WebSocket clients by the tracking id of their handshake
 
 	storeID hub.SubscriberID // the store's subscription to storeChannel
 	lastSwp time.Time        // the ticker's; when it last swept
+	// clock is the time of the ticker's last tick (unix nanoseconds), set
+	// once the tick's batches are out: the WebSocket keep-alive, on the ws
+	// server's sweeper, compares with it (sweepClock).
+	clock atomic.Int64
 	// routines owns the dialect's two goroutines, the ticker and the
 	// session sweeper; Shutdown stops them and waits. ctx is its context:
 	// done once Shutdown began, it ends held polls and the shared store
@@ -106,11 +110,11 @@ func newDialect(cfg config.Atmosphere, deps dialect.Deps, o options) (*Dialect, 
 		store:      newStore(cfg.MaxLastStates),
 		loc:        cfg.Location(),
 		now:        o.now,
-		wsClients:  map[*client]struct{}{},
 		byTracking: map[string]*client{},
 		routines:   routine.New(context.Background()),
 	}
 	d.ctx = d.routines.Context()
+	d.clock.Store(o.now().UnixNano())
 	d.polls = newPollRegistry(d)
 	d.storeID = d.hub.NewID()
 	if _, err := d.hub.Subscribe(context.Background(), storeChannel, d.storeID, d.store); err != nil {
@@ -137,6 +141,7 @@ func newDialect(cfg config.Atmosphere, deps dialect.Deps, o options) (*Dialect, 
 	opts.CheckOrigin = d.origins.Check
 	opts.OverflowCode, opts.OverflowReason = ws.StatusTryAgainLater, "slow consumer"
 	d.ws = ws.NewServer(opts)
+	d.ws.SetTickInterval(sweepInterval) // the WebSocket keep-alive (client.keepAlive)
 	d.ws.OnConnection(d.accept)
 	d.ws.OnError(func(err error) { d.log.Debug("websocket error", "err", err) })
 	if !o.noTicker {
@@ -162,15 +167,17 @@ func (d *Dialect) run(ctx context.Context) {
 	}
 }
 
-// tick does the periodic work due at now.
+// tick does the periodic work due at now. The WebSocket clients' keep-alive
+// is not part of it: the ws server's sweeper runs it (client.keepAlive),
+// with the time tick leaves in d.clock.
 func (d *Dialect) tick(now time.Time) {
 	d.batches.flush(now)
+	d.clock.Store(now.UnixNano())
 	d.endAnnounced()
 	if now.Sub(d.lastSwp) < sweepInterval {
 		return
 	}
 	d.lastSwp = now
-	d.sweepClients(now)
 	d.polls.sweep(now)
 	if d.sweepReq == nil {
 		d.sweepSessions(d.ctx, now) // tests drive tick
@@ -197,22 +204,10 @@ func (d *Dialect) sessionSweeper(ctx context.Context) {
 	}
 }
 
-// sweepClients sends due heartbeats and closes silent WebSocket clients.
-func (d *Dialect) sweepClients(now time.Time) {
-	d.mu.Lock()
-	list := make([]*client, 0, len(d.wsClients))
-	for c := range d.wsClients {
-		list = append(list, c)
-	}
-	d.mu.Unlock()
-	for _, c := range list {
-		if c.idle(now) {
-			c.out.close(ws.StatusGoingAway, "no heartbeat")
-			continue
-		}
-		c.heartbeatDue(now)
-	}
-}
+// sweepClock returns the time of the ticker's last tick: a coarse clock,
+// at most tickInterval behind, that costs the keep-alive no clock read per
+// connection.
+func (d *Dialect) sweepClock() time.Time { return time.Unix(0, d.clock.Load()) }
 
 // tellEnded sends the logout event to the clients of an ended session.
 func (d *Dialect) tellEnded(e ended) {

@@ -75,7 +75,8 @@ func testConfig() config.Atmosphere {
 }
 
 // env is a dialect on an httptest server with a real hub and a fake clock;
-// its ticker does not run: tests call tick.
+// its ticker does not run: tests call tick, which also waits for the ws
+// server's sweeper to apply the keep-alive at the new time.
 type env struct {
 	t     *testing.T
 	d     *Dialect
@@ -93,6 +94,7 @@ func newEnv(t *testing.T, change func(*config.Atmosphere)) *env {
 // shuts it all down.
 func serve(t *testing.T, d *Dialect, h *hub.Hub, clock *fakeClock) *env {
 	t.Helper()
+	d.ws.SetTickInterval(sweepEvery)
 	e := &env{t: t, d: d, hub: h, clock: clock, srv: httptest.NewServer(d.Handler())}
 	t.Cleanup(func() {
 		testutil.Shutdown(t, d.Shutdown)
@@ -102,9 +104,35 @@ func serve(t *testing.T, d *Dialect, h *hub.Hub, clock *fakeClock) *env {
 	return e
 }
 
-// tick advances the clock by dt and runs the dialect's periodic work.
+// sweepEvery is the ws sweeper's interval in tests: the time tick waits.
+const sweepEvery = 5 * time.Millisecond
+
+// tick advances the clock by dt and runs the dialect's periodic work: its
+// tick, then a whole sweep of the ws server's sweeper, which runs the
+// WebSocket clients' keep-alive at the new time.
 func (e *env) tick(dt time.Duration) {
+	e.t.Helper()
 	e.d.tick(e.clock.advance(dt))
+	e.sweep()
+}
+
+// sweep waits until the ws server's sweeper has run every open
+// connection's OnTick once after the call. The server clock (ws
+// Server.Now) changes as each sweep begins: a sweep that began after the
+// call is whole once the next one begins. Without a connection there is
+// nothing to wait for (the sweeper may not even have started).
+func (e *env) sweep() {
+	e.t.Helper()
+	if e.d.ws.Stats().Connections == 0 {
+		return
+	}
+	last, began := e.d.ws.Now(), 0
+	testutil.WaitFor(e.t, "a sweep of the ws server", 5*time.Second, func() bool {
+		if now := e.d.ws.Now(); now != last {
+			last, began = now, began+1
+		}
+		return began == 2
+	})
 }
 
 // call makes an HTTP request and decodes the JSON answer.

@@ -101,12 +101,16 @@ func (d *Dialect) accept(conn *ws.Conn) {
 		c.mu.Unlock()
 		c.idleLimit = 3 * d.cfg.ClientHeartbeat.Std()
 	}
-	d.mu.Lock()
-	d.wsClients[c] = struct{}{}
 	if uuid != "" {
+		d.mu.Lock()
 		d.byTracking[uuid] = c
+		d.mu.Unlock()
 	}
-	d.mu.Unlock()
+	// The keep-alive compares with the dialect's clock as of its last tick
+	// (sweepClock), not with the sweep's own time: the dialect stamps
+	// activity with its clock, and a batch due at the same tick goes out
+	// first, so that it counts as output.
+	conn.OnTick(func(int64) { c.keepAlive(d.sweepClock()) })
 	conn.OnMessage(func(t ws.MessageType, data []byte) {
 		if t != ws.Text {
 			c.mu.Lock()
@@ -118,12 +122,13 @@ func (d *Dialect) accept(conn *ws.Conn) {
 	})
 	conn.OnPong(func([]byte) { c.lastIn.Store(d.now().UnixNano()) })
 	conn.OnClose(func(ws.StatusCode, string) {
-		d.mu.Lock()
-		delete(d.wsClients, c)
-		if uuid != "" && d.byTracking[uuid] == c {
-			delete(d.byTracking, uuid)
+		if uuid != "" {
+			d.mu.Lock()
+			if d.byTracking[uuid] == c {
+				delete(d.byTracking, uuid)
+			}
+			d.mu.Unlock()
 		}
-		d.mu.Unlock()
 		c.close()
 	})
 	d.log.Debug("websocket connected", "remote", conn.RemoteAddr().String(),
