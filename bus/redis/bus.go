@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/internal/redisurl"
+	"github.com/switchboard-rt/switchboard/internal/routine"
 )
 
 // Bus is the Redis bus.Bus of one node, and the owner of the node's other
@@ -53,10 +54,17 @@ type Bus struct {
 	started   atomic.Bool
 	startedAt time.Time // set by Start
 	closed    atomic.Bool
-	closing   chan struct{} // closed when Close starts: Publish gives up
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	// The bus's goroutines have two owners, which Close stops one after
+	// the other: writers owns the publish writer, the heartbeat and the
+	// work queues' flusher, and its context ends as Close starts (closing:
+	// Publish gives up, the writer drains its queue, the flusher writes its
+	// buffer once more, no heartbeat renews the node's deadline);
+	// routines owns the link, the delivery workers and the counts flusher,
+	// and its context (ctx) ends once the queue and the counts are written.
+	writers  *routine.Group
+	routines *routine.Group
+	closing  <-chan struct{} // writers' context's Done
+	ctx      context.Context // routines' context
 
 	// The pub/sub link; see link.go.
 	mu      sync.Mutex
@@ -76,9 +84,8 @@ type Bus struct {
 	// this node's control channel, and the last the link heard.
 	probeSent, probeHeard atomic.Uint64
 
-	pubq     chan bus.Message
-	writerWG sync.WaitGroup // the writer and the heartbeat: they stop first, on closing
-	workers  []*worker
+	pubq    chan bus.Message
+	workers []*worker
 
 	presence *Presence
 	counts   *Counts
@@ -113,7 +120,6 @@ func New(opts *Options) (*Bus, error) {
 		url:     u,
 		p:       o.KeyPrefix,
 		mp:      o.KeyPrefix + "m:",
-		closing: make(chan struct{}),
 		subs:    make(map[string]struct{}),
 		waiters: make(map[string][]chan struct{}),
 		kick:    make(chan struct{}, 1),
@@ -123,7 +129,9 @@ func New(opts *Options) (*Bus, error) {
 		b.p = "{" + o.KeyPrefix + "}"
 		b.keys = []string{b.p + "nodes"}
 	}
-	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.writers, b.routines = routine.New(context.Background()), routine.New(context.Background())
+	b.closing = b.writers.Context().Done()
+	b.ctx = b.routines.Context()
 	b.state.since = time.Now()
 	b.state.err = errors.New("not connected yet")
 	b.presence = newPresence(b)
@@ -177,13 +185,13 @@ func (b *Bus) Start(h bus.Handler) error {
 	for i := range b.workers {
 		w := newWorker(b.opts.ReceiveQueue)
 		b.workers[i] = w
-		b.wg.Go(func() { b.runWorker(w, h) })
+		b.routines.Go(func(context.Context) { b.runWorker(w, h) })
 	}
-	b.writerWG.Go(b.runWriter)
-	b.writerWG.Go(b.runHeartbeat)
-	b.writerWG.Go(b.queues.runFlusher)
-	b.wg.Go(b.runLink)
-	b.wg.Go(b.counts.runFlusher)
+	b.writers.Go(func(context.Context) { b.runWriter() })
+	b.writers.Go(func(context.Context) { b.runHeartbeat() })
+	b.writers.Go(func(context.Context) { b.queues.runFlusher() })
+	b.routines.Go(func(context.Context) { b.runLink() })
+	b.routines.Go(func(context.Context) { b.counts.runFlusher() })
 	return nil
 }
 
@@ -200,9 +208,8 @@ func (b *Bus) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
-	close(b.closing)
+	b.writers.StopAndWait() // the queue drained (bounded), no heartbeat renewing the deadline
 	if b.started.Load() {
-		b.writerWG.Wait() // the queue drained (bounded), no heartbeat renewing the deadline
 		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 		if b.linkUp.Load() {
 			b.counts.flush(ctx)
@@ -212,13 +219,13 @@ func (b *Bus) Close() error {
 		}
 		cancel()
 	}
-	b.cancel()
+	b.routines.Stop()
 	b.mu.Lock()
 	if b.ps != nil {
 		_ = b.ps.Close()
 	}
 	b.mu.Unlock()
-	b.wg.Wait()
+	b.routines.Wait()
 	if err := b.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
 		return fmt.Errorf("redis: close: %w", err)
 	}

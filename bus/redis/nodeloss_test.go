@@ -18,16 +18,16 @@ func (b *Bus) crash() {
 	if b.closed.Swap(true) {
 		return
 	}
-	close(b.closing)
-	b.cancel()
+	b.writers.Stop()
+	b.routines.Stop()
 	_ = b.client.Close() // in-flight commands fail; the writer drops its queue
 	b.mu.Lock()
 	if b.ps != nil {
 		_ = b.ps.Close()
 	}
 	b.mu.Unlock()
-	b.writerWG.Wait()
-	b.wg.Wait()
+	b.writers.Wait()
+	b.routines.Wait()
 }
 
 // announce makes n behave like a dialect: each reported member change is
