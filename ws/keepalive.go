@@ -10,30 +10,22 @@ import (
 // This file is the server's one sweeper: the coarse clock, keep-alive
 // pings, the pong, read and write timeouts, and each connection's OnTick.
 
-// sweep advances the server clock, pings connections that have been silent
-// for PingInterval, closes those that did not answer within PongTimeout, and
-// runs each connection's OnTick: one goroutine for all connections instead
-// of a timer each, and for the dialect's keep-alive rules too.
-func (s *Server) sweep() {
-	t := time.NewTicker(s.sweepInterval())
-	defer t.Stop()
-	var batch []*Conn
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			s.clock.Store(now.UnixNano())
-			batch = s.snapshot(batch[:0])
-			for _, c := range batch {
-				s.keepAlive(c, now.UnixNano())
-				if c.onTick != nil && !c.closing() {
-					c.onTick(now.UnixNano())
-				}
-			}
-			clear(batch)
+// sweepConns advances the server clock to now, pings connections that have
+// been silent for PingInterval, closes those that did not answer within
+// PongTimeout, and runs each connection's OnTick. The Engine's sweeper
+// calls it every sweepInterval: one goroutine for all connections (of
+// every Server on the Engine) instead of a timer each, and for the
+// dialect's keep-alive rules too.
+func (s *Server) sweepConns(now int64) {
+	s.clock.Store(now)
+	s.swept = s.snapshot(s.swept[:0])
+	for _, c := range s.swept {
+		s.keepAlive(c, now)
+		if c.onTick != nil && !c.closing() {
+			c.onTick(now)
 		}
 	}
+	clear(s.swept)
 }
 
 // sweepInterval is a second, or less when the keep-alive settings are

@@ -24,6 +24,12 @@ type Options struct {
 	// Retry-After: 1 and counted in Stats.RefusedPerAddr. nil means no cap.
 	AddrLimit *AddrLimit
 
+	// Engine, when set, is the Engine (pollers, writers, keep-alive
+	// sweeper) the Server runs on, shared with the other Servers given it;
+	// its owner closes it once they have all shut down. nil means one of
+	// the Server's own, stopped by Shutdown.
+	Engine *Engine
+
 	// ClientTracking keeps the set of open connections readable with
 	// Server.Clients.
 	ClientTracking bool

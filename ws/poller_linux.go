@@ -12,12 +12,12 @@ import (
 )
 
 // poller watches raw-mode sockets with an epoll instance, so that a
-// connection waiting for input, or for room to write, costs no goroutine. A
-// Server has two: one for input, one for output space. Registrations are
+// connection waiting for input, or for room to write, costs no goroutine. An
+// Engine has two, for all its Servers: one for input, one for output space. Registrations are
 // one-shot: an event starts one task, and the task re-arms the registration
 // when it is done, so two tasks of one connection never overlap.
 type poller struct {
-	srv    *Server
+	eng    *Engine
 	events uint32
 	ready  func(c *Conn) // runs on the poller's goroutine; must not block
 	epfd   int
@@ -34,13 +34,14 @@ const (
 	writeEvents = unix.EPOLLOUT | unix.EPOLLONESHOT
 )
 
-// newPollers returns the read and write pollers.
-func newPollers(s *Server) (read, write *poller, err error) {
-	read, err = newPoller(s, readEvents, func(c *Conn) { s.goTask(c.readRawPass) })
+// newPollers returns the read and write pollers. An event hands the
+// connection to its own Server: a read task, or a writer.
+func newPollers(e *Engine) (read, write *poller, err error) {
+	read, err = newPoller(e, readEvents, func(c *Conn) { c.srv.goTask(c.readRawPass) })
 	if err != nil {
 		return nil, nil, err
 	}
-	write, err = newPoller(s, writeEvents, s.scheduleWrite)
+	write, err = newPoller(e, writeEvents, func(c *Conn) { c.srv.scheduleWrite(c) })
 	if err != nil {
 		read.close()
 		return nil, nil, err
@@ -48,7 +49,7 @@ func newPollers(s *Server) (read, write *poller, err error) {
 	return read, write, nil
 }
 
-func newPoller(s *Server, events uint32, ready func(*Conn)) (*poller, error) {
+func newPoller(e *Engine, events uint32, ready func(*Conn)) (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -64,7 +65,7 @@ func newPoller(s *Server, events uint32, ready func(*Conn)) (*poller, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl add eventfd: %w", err)
 	}
-	p := &poller{srv: s, events: events, ready: ready, epfd: epfd, wakefd: wakefd,
+	p := &poller{eng: e, events: events, ready: ready, epfd: epfd, wakefd: wakefd,
 		done: make(chan struct{}), conns: make(map[int32]*Conn)}
 	go p.run()
 	return p, nil
@@ -133,7 +134,7 @@ func (p *poller) run() {
 			continue
 		}
 		if err != nil {
-			p.srv.reportError(fmt.Errorf("ws: epoll_wait: %w", err))
+			p.eng.reportError(fmt.Errorf("ws: epoll_wait: %w", err))
 			return
 		}
 		for _, ev := range events[:n] {

@@ -8,7 +8,7 @@ import "errors"
 // stream-mode connection with a reader goroutine of its own.
 type poller struct{}
 
-func newPollers(*Server) (*poller, *poller, error) {
+func newPollers(*Engine) (*poller, *poller, error) {
 	return nil, nil, errors.New("no epoll on this system")
 }
 

@@ -82,14 +82,15 @@ func ProbeSendPath(p SendPath) (SendPath, error) {
 	return SendPathUring, nil
 }
 
-// writerRing returns an io_uring for one writer when Options.SendPath asks
-// for one and it can be set up, or nil: the writer makes system calls.
-// With SendPathUring the first failure is reported to OnError.
-func (s *Server) writerRing() *ringWriter {
+// writerRing returns an io_uring for one writer of the ready list ready when
+// Options.SendPath asks for one and it can be set up, or nil: the writer
+// makes system calls. With SendPathUring the first failure is reported to
+// OnError.
+func (s *Server) writerRing(ready <-chan *Conn) *ringWriter {
 	if s.opts.SendPath != SendPathUring && s.opts.SendPath != SendPathAuto {
 		return nil
 	}
-	w, err := newRingWriter(s, s.ringEntries)
+	w, err := newRingWriter(s, s.ringEntries, ready)
 	if err != nil {
 		if s.opts.SendPath == SendPathUring {
 			s.ringFailed.Do(func() { s.reportError(err) })

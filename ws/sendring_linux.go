@@ -33,6 +33,7 @@ const (
 // ringWriter is one writer's io_uring and the state of its round.
 type ringWriter struct {
 	srv   *Server
+	ready <-chan *Conn // the Engine's ready list, which the writer serves
 	ring  *uring.Ring
 	conns []*Conn    // the connections being served
 	sends []ringSend // the round's requests, by user data
@@ -46,15 +47,16 @@ type ringSend struct {
 	res    int32    // the completion's result
 }
 
-// newRingWriter sets up a writer's io_uring, or returns the error that
-// makes the writer use system calls.
-func newRingWriter(s *Server, entries uint32) (*ringWriter, error) {
+// newRingWriter sets up the io_uring of a writer of ready, or returns the
+// error that makes the writer use system calls.
+func newRingWriter(s *Server, entries uint32, ready <-chan *Conn) (*ringWriter, error) {
 	r, err := uring.New(entries, ringIOVecs)
 	if err != nil {
 		return nil, fmt.Errorf("ws: io_uring unavailable, writing with send(2): %w", err)
 	}
 	return &ringWriter{
 		srv:   s,
+		ready: ready,
 		ring:  r,
 		conns: make([]*Conn, 0, r.Entries()),
 		sends: make([]ringSend, 0, r.Entries()),
@@ -87,7 +89,7 @@ func (w *ringWriter) serve(c *Conn) *ringWriter {
 	fill:
 		for len(conns) < cap(conns) {
 			select {
-			case c := <-w.srv.ready:
+			case c := <-w.ready:
 				conns = append(conns, c)
 			default:
 				break fill

@@ -12,7 +12,7 @@ import (
 // only; raw mode needs epoll, so nothing here is ever used.
 type ringWriter struct{}
 
-func newRingWriter(*Server, uint32) (*ringWriter, error) {
+func newRingWriter(*Server, uint32, <-chan *Conn) (*ringWriter, error) {
 	return nil, fmt.Errorf("ws: io_uring unavailable, writing with system calls: %w", uring.ErrUnsupported)
 }
 func probeRing(uint32) error                    { return uring.ErrUnsupported }

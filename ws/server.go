@@ -13,33 +13,41 @@ import (
 
 // Server accepts WebSocket connections. Create one with NewServer, register
 // OnConnection, then mount it with ServeHTTP or run ListenAndServe. Its
-// methods are safe for concurrent use. A Server starts its background
-// goroutines (the poller and the keep-alive sweeper) with the first
-// connection; Shutdown stops them.
+// methods are safe for concurrent use. A Server runs on an Engine (its own
+// unless Options.Engine gives a shared one), which starts its background
+// goroutines (the pollers, the writers and the keep-alive sweeper) with the
+// first connection; Shutdown stops them when the Engine is the Server's
+// own.
 type Server struct {
 	opts   Options
 	onConn func(*Conn)
 	onErr  func(error)
 
+	engine    *Engine
+	ownEngine bool          // made by NewServer: Shutdown stops it
 	clock     atomic.Int64  // unix nanoseconds, advanced by the sweeper
 	tickEvery time.Duration // SetTickInterval; 0: the keep-alive settings alone
+	swept     []*Conn       // the sweeper's, reused from sweep to sweep
 	metrics   counters
-	tasks     sync.WaitGroup // readers, writers and the sweeper
-	ready     chan *Conn     // raw connections with frames to write
-	queues    sync.Pool      // *[queueArray][]byte: send-queue arrays of connections gone idle
-	taskMu    sync.RWMutex   // orders tasks.Add before Shutdown's tasks.Wait
-	tasksDone bool           // Shutdown is waiting for the tasks; no new ones
-	poller    *poller        // raw-mode input; nil: every connection in stream mode
-	wpoller   *poller        // raw-mode output space
-
-	nextPollID atomic.Uint32
+	// tasks are the goroutines a connection starts, one per wake-up (raw
+	// reads, stream-mode writes, a handshake's tail, a lingering close):
+	// a WaitGroup rather than a routine.Group, because they are the hot
+	// path (one per read event) and need no context, and because a task
+	// asked for after Shutdown's wait began must still run (goTask).
+	tasks     sync.WaitGroup
+	ready     chan *Conn   // the Engine's: raw connections with frames to write
+	queues    sync.Pool    // *[queueArray][]byte: send-queue arrays of connections gone idle
+	taskMu    sync.RWMutex // orders tasks.Add before Shutdown's tasks.Wait
+	tasksDone bool         // Shutdown is waiting for the tasks; no new ones
+	poller    *poller      // the Engine's raw-mode input; nil: every connection in stream mode
+	wpoller   *poller      // the Engine's raw-mode output space
 
 	ringEntries uint32    // each writer's io_uring size (ringEntries; tests make setup fail with it)
 	ringFailed  sync.Once // the io_uring setup failure is reported once
 
 	startOnce sync.Once
 	stopOnce  sync.Once
-	stop      chan struct{} // closed by Shutdown once no connection is left: ends the sweeper and the writers
+	stop      chan struct{} // closed by Shutdown once no connection is left: ends lingering closes
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -54,6 +62,10 @@ func NewServer(opts Options) *Server {
 		stop:        make(chan struct{}),
 		conns:       make(map[*Conn]struct{}),
 		ringEntries: ringEntries,
+	}
+	s.engine = opts.Engine
+	if s.engine == nil {
+		s.engine, s.ownEngine = NewEngine(), true
 	}
 	s.clock.Store(time.Now().UnixNano())
 	return s
@@ -78,17 +90,15 @@ func (s *Server) reportError(err error) {
 	}
 }
 
-// start launches the background goroutines on first use.
+// start starts the Engine if it has not started and puts the Server on
+// its sweeper, on first use.
 func (s *Server) start() {
 	s.startOnce.Do(func() {
-		r, w, err := newPollers(s)
-		if err != nil {
-			s.reportError(fmt.Errorf("ws: poller unavailable, one goroutine per connection: %w", err))
-		}
-		s.poller, s.wpoller = r, w
+		s.engine.start(s)
+		s.poller, s.wpoller = s.engine.pollersFor(s)
+		s.ready = s.engine.ready
 		s.clock.Store(time.Now().UnixNano()) // the first connection stamps the time it came
-		s.goTask(s.sweep)
-		s.startWriters()
+		s.engine.attach(s)
 	})
 }
 
@@ -112,15 +122,8 @@ func (s *Server) goTask(f func()) {
 	}()
 }
 
-// newPollID returns a registration id for the pollers; never 0, which
-// means "not registered".
-func (s *Server) newPollID() uint32 {
-	for {
-		if id := s.nextPollID.Add(1); id != 0 {
-			return id
-		}
-	}
-}
+// newPollID returns a registration id for the Engine's pollers.
+func (s *Server) newPollID() uint32 { return s.engine.newPollID() }
 
 // forget removes a finished connection.
 func (s *Server) forget(c *Conn) {
@@ -185,6 +188,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Shutdown stops accepting handshakes, sends every connection a Close with
 // Options.ShutdownCode, and waits for them to end or for ctx; connections
 // still open then are dropped. It returns ctx's error if it had to drop any.
+// It stops the Server's Engine if it is its own; a shared one goes on for
+// its other Servers, and its owner closes it.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -199,13 +204,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.drain(ctx)
 	s.stopOnce.Do(func() { close(s.stop) })
-	s.poller.close()
-	s.wpoller.close()
+	if s.ownEngine {
+		s.engine.stop()
+	} else {
+		s.engine.detach(s)
+	}
 	s.taskMu.Lock()
 	s.tasksDone = true
 	s.taskMu.Unlock()
 	if err == nil {
 		s.tasks.Wait()
+		if s.ownEngine {
+			s.engine.routines.Wait()
+		}
 	}
 	return err
 }

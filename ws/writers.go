@@ -1,6 +1,9 @@
 package ws
 
-import "runtime"
+import (
+	"context"
+	"runtime"
+)
 
 // Raw-mode connections are written by a small set of long-lived writer
 // goroutines that take connections with queued frames from a ready list,
@@ -15,27 +18,33 @@ import "runtime"
 // goroutine of its own, as stream-mode ones do.
 const readyQueueLen = 1 << 16
 
-// startWriters starts the writer goroutines; Shutdown stops them once every
-// connection has ended.
-func (s *Server) startWriters() {
-	s.ready = make(chan *Conn, readyQueueLen)
+// startWriters starts the Engine's writer goroutines, shared by its
+// Servers, with the send path of s, the Server that starts the Engine; the
+// Engine's stop ends them (a Server's Shutdown, once every connection has
+// ended, when the Engine is its own).
+func (e *Engine) startWriters(s *Server) {
+	e.ready = make(chan *Conn, readyQueueLen)
 	for range max(2, runtime.GOMAXPROCS(0)) {
-		s.goTask(s.writer)
+		e.routines.Go(func(ctx context.Context) { e.writer(ctx, s) })
 	}
 }
 
-func (s *Server) writer() {
-	ring := s.writerRing() // nil: one system call per connection
+// writer writes the connections of the ready list, with io_uring when the
+// Options.SendPath of s, the Server that started the Engine, asks for it
+// (Servers sharing an Engine share its send path: Switchboard gives every
+// dialect the same one).
+func (e *Engine) writer(ctx context.Context, s *Server) {
+	ring := s.writerRing(e.ready) // nil: one system call per connection
 	defer func() { ring.close() }()
 	for {
 		select {
-		case c := <-s.ready:
+		case c := <-e.ready:
 			if ring == nil {
 				c.writeLoop()
 			} else {
 				ring = ring.serve(c) // nil if the ring failed
 			}
-		case <-s.stop:
+		case <-ctx.Done():
 			return
 		}
 	}

@@ -31,7 +31,7 @@ func consoleServer(t *testing.T, cfg *config.Config) (*server.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := dialects(cfg, h, logger)
+	ds, err := dialects(cfg, h, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

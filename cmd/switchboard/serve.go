@@ -69,7 +69,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer h.Close() // after the dialects have shut down
-	ds, err := dialects(cfg, h, logger)
+	engine := ws.NewEngine()
+	defer engine.Close() // after the dialects have shut down, before the hub
+	ds, err := dialects(cfg, h, engine, logger)
 	if err != nil {
 		return err
 	}
@@ -112,12 +114,15 @@ func serve(ctx context.Context, e *env, args []string) error {
 	return srv.Serve(ctx, ln)
 }
 
-// dialects builds every enabled dialect. Shared state (the hub and its bus)
-// is built once, by serve, and handed to every dialect in the same Deps;
-// the server package only mounts them.
-func dialects(cfg *config.Config, h *hub.Hub, logger *slog.Logger) ([]dialect.Dialect, error) {
+// dialects builds every enabled dialect. Shared state (the hub and its bus,
+// and the WebSocket engine: pollers, writers, sweeper) is built once, by
+// serve, and handed to every dialect in the same Deps; the server package
+// only mounts them. A nil engine gives each dialect's WebSocket server one
+// of its own.
+func dialects(cfg *config.Config, h *hub.Hub, engine *ws.Engine, logger *slog.Logger) ([]dialect.Dialect, error) {
 	deps := dialect.Deps{Hub: h, WebSocket: server.WebSocketOptions(cfg.WebSocket), Logger: logger}
 	deps.WebSocket.SendPath = probeSendPath(deps.WebSocket.SendPath, logger)
+	deps.WebSocket.Engine = engine
 	// One AddrLimit for every dialect, so the cap holds across endpoints.
 	deps.WebSocket.AddrLimit = ws.NewAddrLimit(cfg.Limits.ConnectionsPerIP)
 	enabled := []struct {
