@@ -13,12 +13,11 @@
 //
 //   - No goroutine and no buffer per idle connection. On Linux, a plain TCP
 //     connection's descriptor is taken out of the Go runtime after the
-//     handshake and watched by the server's own epoll instances; a goroutine
-//     with a pooled read buffer exists only while a connection has bytes to
-//     read, and a fixed set of long-lived writer goroutines per server
-//     (max(2, GOMAXPROCS)) write whichever connections have frames queued.
-//     TLS connections, and every connection on other systems, use one
-//     reader goroutine each.
+//     handshake and watched by two epoll instances; a goroutine with a
+//     pooled read buffer exists only while a connection has bytes to read,
+//     and a fixed set of long-lived writer goroutines (max(2, GOMAXPROCS))
+//     write whichever connections have frames queued. TLS connections, and
+//     every connection on other systems, use one reader goroutine each.
 //   - A bounded send queue per connection. Everything queued is written with
 //     one system call (writev, or send for a lone frame), so a burst of
 //     frames costs one system call. With [Options.SendPath] set to
@@ -28,9 +27,14 @@
 //     sets up is in place before the client can act on the connection.
 //   - [PreparedMessage]: a message framed once and shared by every connection
 //     it is sent to, which is what fan-out to many subscribers needs.
-//   - Keep-alive pings and pong timeouts from one sweeper per server, not a
-//     timer per connection; the sweeper also runs each connection's
-//     [Conn.OnTick] hook, for a protocol's own keep-alive rules.
+//   - Keep-alive pings and pong timeouts from one sweeper, not a timer per
+//     connection; the sweeper also runs each connection's [Conn.OnTick]
+//     hook, for a protocol's own keep-alive rules.
+//   - The pollers, the writers and the sweeper make an [Engine]. A Server
+//     has one of its own unless [Options.Engine] gives it one to share with
+//     other Servers: several endpoints with options of their own (a
+//     process's protocols, say) then cost one set of them. The sweeper
+//     sweeps each Server at that Server's own interval.
 //
 // # The shape of the API
 //
