@@ -55,3 +55,22 @@ func ExampleServer_ServeHTTP() {
 	_ = &http.Server{Addr: "127.0.0.1:8080", Handler: mux}
 	// Output:
 }
+
+// Two endpoints with options of their own on one Engine: one set of
+// pollers, writers and keep-alive sweeper for both. The Engine is closed
+// once both servers have shut down.
+func ExampleEngine() {
+	engine := ws.NewEngine()
+	defer engine.Close()
+	chat := ws.NewServer(ws.Options{Engine: engine, MaxPayload: 64 << 10})
+	feed := ws.NewServer(ws.Options{Engine: engine, SendQueue: 1024})
+	mux := http.NewServeMux()
+	mux.Handle("GET /chat", chat)
+	mux.Handle("GET /feed", feed)
+	_ = &http.Server{Addr: "127.0.0.1:8080", Handler: mux}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = chat.Shutdown(ctx)
+	_ = feed.Shutdown(ctx)
+	// Output:
+}
