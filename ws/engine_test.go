@@ -79,3 +79,19 @@ func TestEngineSweepsEachServerAtItsInterval(t *testing.T) {
 		t.Errorf("the 1 s server was swept %d times in 2 s, want 2", swept[slow])
 	}
 }
+
+// A Server on an Engine already closed still serves, in stream mode: Close
+// starts nothing, and leaves nothing running.
+func TestServerOnClosedEngine(t *testing.T) {
+	e := NewEngine()
+	e.Close()
+	s := newTestServer(t, Options{Engine: e}, true)
+	c := dialRaw(t, s.url, nil)
+	c.send(ws.NewTextFrame([]byte("still here")))
+	if f := c.read(); string(f.Payload) != "still here" {
+		t.Fatalf("echo %q", f.Payload)
+	}
+	if s.poller != nil || s.ready != nil {
+		t.Fatal("a closed Engine started its pollers or writers")
+	}
+}
