@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/config"
+	"github.com/switchboard-rt/switchboard/internal/routine"
 )
 
 // readTimeout bounds one read of the store.
@@ -43,8 +44,7 @@ type Sync struct {
 	err   error // the last refresh's problem; nil after a good one
 	poke  chan struct{}
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	routines *routine.Group // the background reads; Close stops them
 }
 
 // NewSync returns a Sync for o; it reads nothing until Start.
@@ -58,7 +58,7 @@ func NewSync(o SyncOptions) *Sync {
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Second
 	}
-	return &Sync{o: o, poke: make(chan struct{}, 1)}
+	return &Sync{o: o, poke: make(chan struct{}, 1), routines: routine.New(context.Background())}
 }
 
 // Start reads the store once, within ctx, then keeps reading it in the
@@ -67,22 +67,15 @@ func NewSync(o SyncOptions) *Sync {
 // its error all the same, for the caller to decide whether to go on.
 func (s *Sync) Start(ctx context.Context) error {
 	_, err := s.Refresh(ctx)
-	bg, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
 	if w, ok := s.o.Store.(Watcher); ok {
-		s.wg.Go(func() { s.watch(bg, w) })
+		s.routines.Go(func(ctx context.Context) { s.watch(ctx, w) })
 	}
-	s.wg.Go(func() { s.loop(bg) })
+	s.routines.Go(s.loop)
 	return err
 }
 
 // Close stops the background reads and waits for them.
-func (s *Sync) Close() {
-	if s.cancel != nil {
-		s.cancel()
-	}
-	s.wg.Wait()
-}
+func (s *Sync) Close() { s.routines.StopAndWait() }
 
 // Err returns why the last read of the store failed or was refused, or
 // nil when it succeeded.
