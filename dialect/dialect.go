@@ -96,7 +96,9 @@ type Deps struct {
 	// WebSocket is the shared WebSocket settings, from the websocket
 	// config section (server.WebSocketOptions). A dialect copies them and
 	// sets what is its own: CheckOrigin (from its Origins), Accept,
-	// ShutdownCode, OverflowCode, MaxPayload if it has its own limit.
+	// ShutdownCode, OverflowCode, MaxPayload if it has its own limit. It
+	// keeps Engine and AddrLimit, which the binary shares among every
+	// dialect's server.
 	WebSocket ws.Options
 
 	// Logger receives the dialect's logs, with a "dialect" attribute
