@@ -27,7 +27,9 @@ type Options struct {
 	// Engine, when set, is the Engine (pollers, writers, keep-alive
 	// sweeper) the Server runs on, shared with the other Servers given it;
 	// its owner closes it once they have all shut down. nil means one of
-	// the Server's own, stopped by Shutdown.
+	// the Server's own, stopped by Shutdown. The Engine's writers use the
+	// SendPath of the Server that starts it (with its first connection),
+	// so Servers sharing one should ask for the same.
 	Engine *Engine
 
 	// ClientTracking keeps the set of open connections readable with
