@@ -126,8 +126,8 @@ type Hub struct {
 	// node): the hub's channel records then answer for subscriptions, and
 	// counts holds only the connection counts.
 	localCounts bool
-	members     memberHooks
-	edgeHooks   edgeHooks
+	memberHooks hooks[MemberChange]
+	edgeHooks   hooks[EdgeChange]
 	log         *slog.Logger
 	seed        maphash.Seed
 	shards      [numShards]shard
@@ -194,10 +194,10 @@ func New(opts *Options) (*Hub, error) {
 	h.counts, h.shared, h.edges = be.Counts, be.Shared, be.Edges
 	h.queues = be.Queues
 	if w, ok := be.Presence.(bus.PresenceWatcher); ok {
-		w.Watch(h.memberChanged)
+		w.Watch(h.memberHooks.call)
 	}
 	if w, ok := be.Edges.(bus.EdgeWatcher); ok {
-		w.Watch(h.edgeChanged)
+		w.Watch(h.edgeHooks.call)
 	}
 	h.idPrefix = (binary.LittleEndian.Uint64(rnd[:])>>40 | 1) << 40
 	for i := range h.shards {

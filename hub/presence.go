@@ -49,10 +49,29 @@ func (h *Hub) Members(ctx context.Context, channel string) ([]Member, error) {
 	return ms, nil
 }
 
-// memberHooks holds the functions registered with OnMemberChange.
-type memberHooks struct {
-	mu    sync.Mutex
-	hooks []func(MemberChange)
+// hooks holds the functions registered for one kind of change, which a
+// store's watcher reports from its own goroutine.
+type hooks[C any] struct {
+	mu sync.Mutex
+	fs []func(C)
+}
+
+func (l *hooks[C]) add(f func(C)) {
+	l.mu.Lock()
+	l.fs = append(l.fs, f)
+	l.mu.Unlock()
+}
+
+// call passes changes to every registered function, in order.
+func (l *hooks[C]) call(changes []C) {
+	l.mu.Lock()
+	fs := l.fs
+	l.mu.Unlock()
+	for _, c := range changes {
+		for _, f := range fs {
+			f(c)
+		}
+	}
 }
 
 // OnMemberChange registers f to be called with every MemberChange the
@@ -63,33 +82,11 @@ type memberHooks struct {
 // change at a time; it may call Publish and other hub methods, and should
 // not block for long. With a store that reports nothing (MemoryPresence,
 // one node), f is never called.
-func (h *Hub) OnMemberChange(f func(MemberChange)) {
-	h.members.mu.Lock()
-	h.members.hooks = append(h.members.hooks, f)
-	h.members.mu.Unlock()
-}
-
-// memberChanged passes changes to every registered hook.
-func (h *Hub) memberChanged(changes []MemberChange) {
-	h.members.mu.Lock()
-	hooks := h.members.hooks
-	h.members.mu.Unlock()
-	for _, c := range changes {
-		for _, f := range hooks {
-			f(c)
-		}
-	}
-}
+func (h *Hub) OnMemberChange(f func(MemberChange)) { h.memberHooks.add(f) }
 
 // EdgeChange is a flip an edge store found itself; see bus.EdgeChange and
 // OnEdgeChange.
 type EdgeChange = bus.EdgeChange
-
-// edgeHooks holds the functions registered with OnEdgeChange.
-type edgeHooks struct {
-	mu    sync.Mutex
-	hooks []func(EdgeChange)
-}
 
 // OnEdgeChange registers f to be called with every flip the edge store
 // (Hub.Edges) finds without a call of this node: keys whose grace ended
@@ -98,20 +95,4 @@ type edgeHooks struct {
 // goroutine, one flip at a time, and sees every dialect's spaces; it may
 // call hub methods and should not block for long. With MemoryEdges, f is
 // never called.
-func (h *Hub) OnEdgeChange(f func(EdgeChange)) {
-	h.edgeHooks.mu.Lock()
-	h.edgeHooks.hooks = append(h.edgeHooks.hooks, f)
-	h.edgeHooks.mu.Unlock()
-}
-
-// edgeChanged passes changes to every registered hook.
-func (h *Hub) edgeChanged(changes []EdgeChange) {
-	h.edgeHooks.mu.Lock()
-	hooks := h.edgeHooks.hooks
-	h.edgeHooks.mu.Unlock()
-	for _, c := range changes {
-		for _, f := range hooks {
-			f(c)
-		}
-	}
-}
+func (h *Hub) OnEdgeChange(f func(EdgeChange)) { h.edgeHooks.add(f) }
