@@ -54,9 +54,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=scripts/ports.sh
+source scripts/ports.sh # the working directory is the repository
 
 case ${TOPOLOGY:-single} in
 single) REDIS_SCRIPT=scripts/redis.sh ;;
@@ -100,10 +99,10 @@ wait_ready() {
 	exit 1
 }
 
-PORT_A=$(free_port)
-PORT_B=$(free_port)
+PORT_A=$(kernel_port)
+PORT_B=$(kernel_port)
 while [[ $PORT_B == "$PORT_A" ]]; do
-	PORT_B=$(free_port)
+	PORT_B=$(kernel_port)
 done
 start_node a "$PORT_A"
 PID_A=$NODE_PID

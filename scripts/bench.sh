@@ -55,14 +55,8 @@ if [ ! -x "$BIN" ]; then
   go build -o "$BIN" ./cmd/switchboard || exit 1
 fi
 
-free_port() {
-  local p
-  for p in $(seq 18000 18999); do
-    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-  done
-  echo "no free port in 18000-18999" >&2
-  exit 1
-}
+# shellcheck source=scripts/ports.sh
+source scripts/ports.sh # the working directory is the repository
 PORT=${PORT:-$(free_port)}
 TMP=$(mktemp -d)
 cat >"$TMP/bench.hjson" <<EOF

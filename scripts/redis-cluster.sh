@@ -22,9 +22,8 @@ dir=${2:-}
 primaries=${3:-3}
 [[ -n $cmd && -n $dir && $primaries =~ ^[1-9][0-9]*$ ]] || usage
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=ports.sh
+source "$(dirname "$0")/ports.sh"
 
 start() {
 	mkdir -p "$dir"
@@ -40,10 +39,10 @@ start() {
 	local bin=${REDIS_SERVER:-redis-server} cli=${REDIS_CLI:-redis-cli}
 	local i port addrs=()
 	for i in $(seq 1 "$primaries"); do
-		port=$(free_port)
+		port=$(kernel_port)
 		mkdir -p "$dir/$i"
 		"$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir/$i" \
-			--cluster-enabled yes --cluster-port "$(free_port)" --cluster-config-file "$dir/$i/nodes.conf" \
+			--cluster-enabled yes --cluster-port "$(kernel_port)" --cluster-config-file "$dir/$i/nodes.conf" \
 			--daemonize yes --pidfile "$dir/$i/redis.pid" --logfile "$dir/$i/redis.log" --loglevel warning
 		addrs+=("127.0.0.1:$port")
 	done

@@ -20,9 +20,8 @@ cmd=${1:-}
 dir=${2:-}
 [[ -n $cmd && -n $dir ]] || usage
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=ports.sh
+source "$(dirname "$0")/ports.sh"
 
 start() {
 	mkdir -p "$dir"
@@ -41,7 +40,7 @@ start() {
 	fi
 	local port attempt
 	for attempt in 1 2 3 4 5; do
-		port=$(free_port)
+		port=$(kernel_port)
 		"$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
 			--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --loglevel warning
 		# Wait (bounded) for it to answer.
