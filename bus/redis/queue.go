@@ -16,11 +16,12 @@ import (
 )
 
 // Queues is the bus.QueueStore of a cluster: each queue is a Redis stream
-// (P q:<name>) with its consumer lease beside it (P ql:<name>, a string
-// holding the holder's name, with a TTL). Append buffers locally and one
-// goroutine of the Bus writes the buffers to their streams, so that
-// appending never waits for Redis; the buffer and the stream are each
-// bounded by the queue's MaxLen, the buffer by MaxBytes too. Entries stay
+// (P q:<name>) with the bytes of data it holds (P qb:<name>, kept by the
+// scripts that write and delete entries) and its consumer lease beside it
+// (P ql:<name>, a string holding the holder's name, with a TTL). Append
+// buffers locally and one goroutine of the Bus writes the buffers to their
+// streams, so that appending never waits for Redis; the buffer and the
+// stream are each bounded by the queue's MaxLen and MaxBytes. Entries stay
 // in the stream until the consumer acknowledges them, so that a consumer
 // that dies leaves them to the next one.
 type Queues struct {
@@ -43,7 +44,7 @@ func (s *Queues) Queue(name string, limits bus.QueueLimits) bus.Queue {
 	defer s.mu.Unlock()
 	q := s.queues[name]
 	if q == nil {
-		q = &queue{s: s, stream: s.b.p + "q:" + name, lease: s.b.p + "ql:" + name, limits: limits}
+		q = &queue{s: s, stream: s.b.p + "q:" + name, bytes: s.b.p + "qb:" + name, lease: s.b.p + "ql:" + name, limits: limits}
 		s.queues[name] = q
 	}
 	return q
@@ -54,9 +55,9 @@ func (s *Queues) Durable() bool { return true }
 
 // queue is one queue of Queues.
 type queue struct {
-	s             *Queues
-	stream, lease string // key names
-	limits        bus.QueueLimits
+	s                    *Queues
+	stream, bytes, lease string // key names
+	limits               bus.QueueLimits
 
 	mu       sync.Mutex
 	buf      [][]byte // appended, not yet written to the stream; oldest first
@@ -175,15 +176,15 @@ func (q *queue) dropped(n int) {
 	}
 }
 
-// write appends entries to the stream, up to MaxLen, and returns how many
-// it refused.
+// write appends entries to the stream, up to MaxLen and MaxBytes, and
+// returns how many it refused.
 func (q *queue) write(ctx context.Context, entries [][]byte) (int, error) {
 	ttl := int64(0)
 	if q.limits.MaxAge > 0 {
 		ttl = (2 * q.limits.MaxAge).Milliseconds()
 	}
-	args := make([]any, 0, 4+len(entries))
-	args = append(args, q.s.b.p, q.stream, q.limits.MaxLen, ttl)
+	args := make([]any, 0, 6+len(entries))
+	args = append(args, q.s.b.p, q.stream, q.bytes, q.limits.MaxLen, max(0, q.limits.MaxBytes), ttl)
 	for _, e := range entries {
 		args = append(args, e)
 	}
@@ -261,7 +262,12 @@ func (q *queue) Ack(ctx context.Context, ids ...string) error {
 	if err := q.check(); err != nil {
 		return err
 	}
-	if err := q.s.b.client.XDel(ctx, q.stream, ids...).Err(); err != nil {
+	args := make([]any, 0, 3+len(ids))
+	args = append(args, q.s.b.p, q.stream, q.bytes)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	if err := scriptQueueAck.Run(ctx, q.s.b.client, q.s.b.keys, args...).Err(); err != nil {
 		return fmt.Errorf("redis: queue ack: %w", err)
 	}
 	return nil
@@ -272,11 +278,11 @@ func (q *queue) Expire(ctx context.Context, t time.Time) (int, error) {
 	if err := q.check(); err != nil {
 		return 0, err
 	}
-	n, err := q.s.b.client.XTrimMinID(ctx, q.stream, strconv.FormatInt(t.UnixMilli(), 10)).Result()
+	n, err := scriptQueueExpire.Run(ctx, q.s.b.client, q.s.b.keys, q.s.b.p, q.stream, q.bytes, t.UnixMilli()).Int()
 	if err != nil {
 		return 0, fmt.Errorf("redis: queue expire: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // Stats returns the stream's length and oldest entry; see bus.Queue.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/switchboard-rt/switchboard/bus"
 	"github.com/switchboard-rt/switchboard/internal/redistest"
 )
@@ -83,6 +85,181 @@ func TestQueueBounded(t *testing.T) {
 	if q.Append(make([]byte, 101)) {
 		t.Error("an entry over MaxBytes was accepted")
 	}
+}
+
+// The stream is bounded by MaxBytes too, through the byte count kept
+// beside it: what would pass it is refused and reported through OnDrop;
+// Ack and Expire free the bytes of what they remove; a count that outlived
+// its stream, or is missing beside entries, does not wrongly refuse.
+func TestQueueBoundedBytes(t *testing.T) {
+	srv := redistest.Start(t)
+	n := newCluster(t, srv, 1, nil)[0]
+	ctx := context.Background()
+	rdb := n.bus.client
+	const maxAge = time.Minute
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, q bus.Queue, stream, count string)
+		append  []string
+		kept    []string // the stream's data afterwards
+		dropped int
+	}{
+		{
+			name:    "over MaxBytes refused",
+			append:  []string{"aaaa", "bbbb", "ccc", "dd"},
+			kept:    []string{"aaaa", "bbbb", "dd"},
+			dropped: 1,
+		},
+		{
+			name: "ack frees bytes",
+			prepare: func(t *testing.T, q bus.Queue, _, _ string) {
+				ids := appendFlushed(t, q, "aaaa", "bbbb")
+				if err := q.Ack(ctx, ids[0]); err != nil {
+					t.Fatal(err)
+				}
+			},
+			append: []string{"cccccc", "d"},
+			kept:   []string{"bbbb", "cccccc"}, dropped: 1,
+		},
+		{
+			name: "expire frees bytes",
+			prepare: func(t *testing.T, q bus.Queue, _, _ string) {
+				appendFlushed(t, q, "aaaa", "bbbb")
+				if n, err := q.Expire(ctx, time.Now().Add(time.Minute)); err != nil || n != 2 {
+					t.Fatalf("Expire = %d, %v; want 2", n, err)
+				}
+			},
+			append: []string{"0123456789"},
+			kept:   []string{"0123456789"},
+		},
+		{
+			name: "expire of some entries",
+			prepare: func(t *testing.T, q bus.Queue, stream, _ string) {
+				// An old entry, by its id: 1 ms after the epoch.
+				if err := rdb.Do(ctx, "xadd", stream, "1-1", "d", "aaaa").Err(); err != nil {
+					t.Fatal(err)
+				}
+				appendFlushed(t, q, "bbbb")
+				if n, err := q.Expire(ctx, time.Now().Add(-time.Minute)); err != nil || n != 1 {
+					t.Fatalf("Expire = %d, %v; want 1", n, err)
+				}
+			},
+			append: []string{"cccccc", "d"},
+			kept:   []string{"bbbb", "cccccc"}, dropped: 1,
+		},
+		{
+			name: "stale count beside no stream",
+			prepare: func(t *testing.T, _ bus.Queue, _, count string) {
+				if err := rdb.Set(ctx, count, 1000, 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			append: []string{"0123456789"},
+			kept:   []string{"0123456789"},
+		},
+		{
+			name: "stale count beside an emptied stream",
+			prepare: func(t *testing.T, q bus.Queue, stream, count string) {
+				ids := appendFlushed(t, q, "aaaa")
+				if err := rdb.XDel(ctx, stream, ids...).Err(); err != nil { // as by a consumer of an older version
+					t.Fatal(err)
+				}
+				if v, _ := rdb.Get(ctx, count).Int(); v != 4 {
+					t.Fatalf("count %d before, want 4", v)
+				}
+			},
+			append: []string{"0123456789"},
+			kept:   []string{"0123456789"},
+		},
+		{
+			name: "count missing beside entries",
+			prepare: func(t *testing.T, _ bus.Queue, stream, _ string) {
+				// Written by an older version, which kept no count.
+				if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: stream, Values: []string{"d", "aaaaaaaa"}}).Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			append: []string{"bbb", "cc"},
+			kept:   []string{"aaaaaaaa", "cc"}, dropped: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var dropped atomic.Int64
+			name := "hooks/bytes/" + tc.name
+			q := n.bus.Queues().Queue(name, bus.QueueLimits{MaxLen: 100, MaxBytes: 10, MaxAge: maxAge, OnDrop: func(k int) { dropped.Add(int64(k)) }})
+			stream, count := n.bus.p+"q:"+name, n.bus.p+"qb:"+name
+			if tc.prepare != nil {
+				tc.prepare(t, q, stream, count)
+			}
+			if d := dropped.Load(); d != 0 {
+				t.Fatalf("%d dropped while preparing", d)
+			}
+			for _, data := range tc.append {
+				// One at a time, flushed, so that the stream (not the
+				// local buffer) decides.
+				before := dropped.Load()
+				st, _ := q.Stats(ctx)
+				if !q.Append([]byte(data)) {
+					t.Fatalf("Append(%q) refused by the local buffer", data)
+				}
+				waitFor(t, 5*time.Second, data+" written or refused", func() bool {
+					now, _ := q.Stats(ctx)
+					return now.Len+int(dropped.Load()-before) == st.Len+1
+				})
+			}
+			got, err := q.Read(ctx, 100)
+			if data := entryData(got); err != nil || !slices.Equal(data, tc.kept) || int(dropped.Load()) != tc.dropped {
+				t.Errorf("kept %q, %v, %d dropped; want %q, %d dropped", data, err, dropped.Load(), tc.kept, tc.dropped)
+			}
+			want := 0
+			for _, d := range tc.kept {
+				want += len(d)
+			}
+			if v, err := rdb.Get(ctx, count).Int(); err != nil || v != want {
+				t.Errorf("count %d, %v; want %d", v, err, want)
+			}
+			// The count expires with the stream.
+			ttlS, _ := rdb.PTTL(ctx, stream).Result()
+			ttlC, _ := rdb.PTTL(ctx, count).Result()
+			if ttlC <= 0 || ttlC > 2*maxAge || ttlC < ttlS-time.Second {
+				t.Errorf("count's TTL %v, the stream's %v; want the same, at most %v", ttlC, ttlS, 2*maxAge)
+			}
+			// Once acknowledged, the count goes with the last entry.
+			ids := make([]string, 0, len(got))
+			for _, e := range got {
+				ids = append(ids, e.ID)
+			}
+			if err := q.Ack(ctx, ids...); err != nil {
+				t.Fatal(err)
+			}
+			if k, err := rdb.Exists(ctx, count).Result(); err != nil || k != 0 {
+				t.Errorf("count exists (%d, %v) after every entry was acknowledged", k, err)
+			}
+		})
+	}
+}
+
+// appendFlushed appends data to q and waits for it in the stream; it
+// returns the stream's ids.
+func appendFlushed(t *testing.T, q bus.Queue, data ...string) []string {
+	t.Helper()
+	st, _ := q.Stats(context.Background())
+	for _, d := range data {
+		if !q.Append([]byte(d)) {
+			t.Fatalf("Append(%q) refused", d)
+		}
+	}
+	var got []bus.QueueEntry
+	waitFor(t, 5*time.Second, "appended entries in the stream", func() bool {
+		got, _ = q.Read(context.Background(), 100)
+		return len(got) == st.Len+len(data)
+	})
+	ids := make([]string, 0, len(data))
+	for _, e := range got[st.Len:] {
+		ids = append(ids, e.ID)
+	}
+	return ids
 }
 
 // One node at a time holds a queue's lease; when the holder stops renewing

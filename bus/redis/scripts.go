@@ -23,6 +23,7 @@ import goredis "github.com/redis/go-redis/v9"
 //	P er:<space>             zset  (score 0) keys of space reported held
 //	P n:<node>:e             set   sk of the edge keys the node holds
 //	P q:<name>               stream of a work queue (Queues), entries {d: data}
+//	P qb:<name>              string the bytes of data in the stream, with its TTL
 //	P ql:<name>              string the holder of the queue's consumer lease, with a TTL
 //
 // Every script takes P as ARGV[1] and builds key names itself: the layout
@@ -356,23 +357,89 @@ for i = 0, n - 1 do
 end
 return out`)
 
-// scriptQueueAppend: ARGV P, stream key, max length, key TTL (ms, 0: none),
-// entries... Appends the entries while the stream is under its max length
-// and returns how many it refused.
-var scriptQueueAppend = goredis.NewScript(`
-local k, maxlen, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+// queueBytes holds the Lua helpers of the queue scripts, which keep a
+// stream's byte count (P qb:<name>) beside it. bytes returns the count of
+// the stream k with n entries: 0 when it is empty (a count left by a stream
+// that expired or was deleted is stale), the sum of its entries when the
+// count key is missing (the stream was written before it was kept).
+// settle subtracts freed bytes, and drops the count with the last entry.
+const queueBytes = `
+local function bytes(k, kb, n)
+  if n == 0 then return 0 end
+  local b = redis.call('GET', kb)
+  if b then return tonumber(b) end
+  b = 0
+  for _, e in ipairs(redis.call('XRANGE', k, '-', '+')) do b = b + #e[2][2] end
+  redis.call('SET', kb, b)
+  local ttl = redis.call('PTTL', k)
+  if ttl > 0 then redis.call('PEXPIRE', kb, ttl) end
+  return b
+end
+local function settle(k, kb, freed)
+  if redis.call('XLEN', k) == 0 then
+    redis.call('DEL', kb)
+  elseif freed > 0 and redis.call('EXISTS', kb) == 1 then
+    if redis.call('DECRBY', kb, freed) < 0 then redis.call('SET', kb, 0, 'KEEPTTL') end
+  end
+end
+`
+
+// scriptQueueAppend: ARGV P, stream key, byte count key, max length, max
+// bytes (0: none), key TTL (ms, 0: none), entries... Appends the entries
+// while the stream stays within its max length and max bytes, and returns
+// how many it refused.
+var scriptQueueAppend = goredis.NewScript(queueBytes + `
+local k, kb = ARGV[2], ARGV[3]
+local maxlen, maxbytes, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local n = redis.call('XLEN', k)
+local b = bytes(k, kb, n)
 local refused = 0
-for i = 5, #ARGV do
-  if n >= maxlen then
+for i = 7, #ARGV do
+  local size = #ARGV[i]
+  if n >= maxlen or (maxbytes > 0 and b + size > maxbytes) then
     refused = refused + 1
   else
     redis.call('XADD', k, '*', 'd', ARGV[i])
-    n = n + 1
+    n, b = n + 1, b + size
   end
 end
-if ttl > 0 and n > 0 then redis.call('PEXPIRE', k, ttl) end
+if n == 0 then
+  redis.call('DEL', kb)
+  return refused
+end
+redis.call('SET', kb, b)
+if ttl > 0 then
+  redis.call('PEXPIRE', k, ttl)
+  redis.call('PEXPIRE', kb, ttl)
+end
 return refused`)
+
+// scriptQueueAck: ARGV P, stream key, byte count key, ids... Deletes the
+// entries with ids and subtracts their bytes from the count.
+var scriptQueueAck = goredis.NewScript(queueBytes + `
+local k, kb = ARGV[2], ARGV[3]
+local freed = 0
+for i = 4, #ARGV do
+  local e = redis.call('XRANGE', k, ARGV[i], ARGV[i])
+  if #e > 0 then
+    freed = freed + #e[1][2][2]
+    redis.call('XDEL', k, ARGV[i])
+  end
+end
+settle(k, kb, freed)
+return 1`)
+
+// scriptQueueExpire: ARGV P, stream key, byte count key, time (ms).
+// Deletes the entries appended before the time, subtracts their bytes from
+// the count, and returns how many it deleted.
+var scriptQueueExpire = goredis.NewScript(queueBytes + `
+local k, kb = ARGV[2], ARGV[3]
+local old = redis.call('XRANGE', k, '-', '(' .. ARGV[4] .. '-0')
+local freed = 0
+for _, e in ipairs(old) do freed = freed + #e[2][2] end
+if #old > 0 then redis.call('XTRIM', k, 'MINID', ARGV[4]) end
+settle(k, kb, freed)
+return #old`)
 
 // scriptQueueLease: ARGV P, lease key, holder, TTL (ms). Takes the lease
 // when no one holds it, renews it when holder does; 1 when holder has it.
