@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,20 +114,37 @@ func TestClusterBus(t *testing.T) {
 	if v, ok, err := b.hub.Shared().Get(ctx, "space", "k"); err != nil || !ok || string(v) != "v" {
 		t.Errorf("Shared Get on B = %q, %v, %v", v, ok, err)
 	}
-	// The work queues too: appended on A, leased, read and acknowledged on B.
-	limits := bus.QueueLimits{MaxLen: 10, MaxAge: time.Minute}
-	a.bus.Queues().Queue("hooks/x", limits).Append([]byte("e0"))
+	// The work queues too: appended on A, leased, read and acknowledged on
+	// B; the stream's byte count is in the slot of {prefix} with it, and
+	// bounds it.
+	var dropped atomic.Int64
+	limits := bus.QueueLimits{MaxLen: 10, MaxBytes: 4, MaxAge: time.Minute, OnDrop: func(n int) { dropped.Add(int64(n)) }}
+	qa := a.bus.Queues().Queue("hooks/x", limits)
+	qa.Append([]byte("e0"))
 	qb := b.bus.Queues().Queue("hooks/x", limits)
 	if ok, err := qb.Lease(ctx, "b", time.Second); !ok || err != nil {
 		t.Errorf("Lease on B = %v, %v", ok, err)
 	}
 	var got []bus.QueueEntry
 	waitFor(t, 5*time.Second, "A's entry read on B", func() bool { got, _ = qb.Read(ctx, 10); return len(got) == 1 })
+	if out, err := rc.Do(p.Addr, "get", a.bus.p+"qb:hooks/x"); err != nil || out != "2" {
+		t.Errorf("GET %sqb:hooks/x on the primary of {%s} = %q, %v; want 2", a.bus.p, prefix, out, err)
+	}
+	qa.Append([]byte("e1e1"))
+	waitFor(t, 5*time.Second, "an entry over MaxBytes refused", func() bool { return dropped.Load() == 1 })
 	if err := qb.Ack(ctx, got[0].ID); err != nil {
 		t.Errorf("Ack on B: %v", err)
 	}
 	if st, err := qb.Stats(ctx); err != nil || st.Len != 0 {
 		t.Errorf("Stats after Ack = %+v, %v", st, err)
+	}
+	qa.Append([]byte("e2e2"))
+	waitFor(t, 5*time.Second, "an entry that fits after the Ack", func() bool { got, _ = qb.Read(ctx, 10); return len(got) == 1 })
+	if n, err := qb.Expire(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 || dropped.Load() != 1 {
+		t.Errorf("Expire on B = %d, %v (%d dropped); want 1 (1 dropped)", n, err, dropped.Load())
+	}
+	if out, err := rc.Do(p.Addr, "exists", a.bus.p+"qb:hooks/x"); err != nil || out != "0" {
+		t.Errorf("EXISTS %sqb:hooks/x after the last entry went = %q, %v", a.bus.p, out, err)
 	}
 }
 
