@@ -100,10 +100,16 @@ func (q *queue) putBack(entries [][]byte) int {
 	room := max(0, q.limits.MaxLen-len(q.buf))
 	dropped := max(0, len(entries)-room)
 	entries = entries[dropped:] // keep the newest of the oldest
-	q.buf = append(entries, q.buf...)
+	size := q.bufBytes
 	for _, e := range entries {
-		q.bufBytes += len(e)
+		size += len(e)
 	}
+	for q.limits.MaxBytes > 0 && size > q.limits.MaxBytes && len(entries) > 0 {
+		size -= len(entries[0])
+		entries = entries[1:]
+		dropped++
+	}
+	q.buf, q.bufBytes = append(entries, q.buf...), size
 	return dropped
 }
 

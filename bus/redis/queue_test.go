@@ -240,6 +240,47 @@ func TestQueueBoundedBytes(t *testing.T) {
 	}
 }
 
+// Entries a failed write puts back into the local buffer keep it within
+// MaxLen and MaxBytes: the oldest go first.
+func TestQueuePutBack(t *testing.T) {
+	tests := []struct {
+		name        string
+		limits      bus.QueueLimits
+		buf, back   []string
+		want        []string
+		wantDropped int
+	}{
+		{"room for all", bus.QueueLimits{MaxLen: 10, MaxBytes: 100}, []string{"cccc"}, []string{"aaaa", "bbbb"}, []string{"aaaa", "bbbb", "cccc"}, 0},
+		{"over MaxLen", bus.QueueLimits{MaxLen: 2}, []string{"cccc"}, []string{"aaaa", "bbbb"}, []string{"bbbb", "cccc"}, 1},
+		{"over MaxBytes", bus.QueueLimits{MaxLen: 10, MaxBytes: 10}, []string{"cccc"}, []string{"aaaa", "bbbb"}, []string{"bbbb", "cccc"}, 1},
+		{"over both", bus.QueueLimits{MaxLen: 3, MaxBytes: 5}, []string{"cc"}, []string{"a", "bbbb", "dd", "e"}, []string{"dd", "e", "cc"}, 2},
+		{"full buffer", bus.QueueLimits{MaxLen: 10, MaxBytes: 4}, []string{"cccc"}, []string{"a"}, []string{"cccc"}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &queue{limits: tc.limits}
+			for _, d := range tc.buf {
+				q.buf = append(q.buf, []byte(d))
+				q.bufBytes += len(d)
+			}
+			back := make([][]byte, 0, len(tc.back))
+			for _, d := range tc.back {
+				back = append(back, []byte(d))
+			}
+			dropped := q.putBack(back)
+			var got []string
+			size := 0
+			for _, e := range q.buf {
+				got = append(got, string(e))
+				size += len(e)
+			}
+			if dropped != tc.wantDropped || !slices.Equal(got, tc.want) || q.bufBytes != size {
+				t.Errorf("putBack dropped %d, buffer %q (%d bytes, counted %d); want %d dropped, %q", dropped, got, size, q.bufBytes, tc.wantDropped, tc.want)
+			}
+		})
+	}
+}
+
 // appendFlushed appends data to q and waits for it in the stream; it
 // returns the stream's ids.
 func appendFlushed(t *testing.T, q bus.Queue, data ...string) []string {
