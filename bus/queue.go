@@ -28,8 +28,8 @@ type QueueLimits struct {
 	// go over it.
 	MaxLen int
 	// MaxBytes is the most bytes of entries held (0: no limit beyond
-	// MaxLen). MemoryQueues honours it; a Redis queue is bounded by MaxLen
-	// times the largest entry.
+	// MaxLen); Append drops what would go over it. Both MemoryQueues and
+	// bus/redis honour it.
 	MaxBytes int
 	// MaxAge is how long an entry may wait; a durable queue left with no
 	// appends and no consumer disappears after it (0: never).

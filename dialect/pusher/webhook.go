@@ -28,7 +28,7 @@ const (
 	webhookQueue        = 10000            // events held in memory (no Redis), shared out among all webhook URLs
 	webhookMinQueue     = webhookBatch     // the smallest share of one URL
 	webhookDurableQueue = 10000            // events held per webhook URL in Redis
-	webhookQueueBytes   = 8 << 20          // bytes of events held per URL in memory (client events carry data)
+	webhookQueueBytes   = 8 << 20          // bytes of events held per URL, in memory or in Redis (client events carry data)
 	webhookBatch        = 100              // most events in one POST
 	webhookTimeout      = 10 * time.Second // one POST
 	webhookRetryFor     = 5 * time.Minute  // an event not delivered this long after it was queued is dropped
