@@ -13,17 +13,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/testproc"
 )
 
 // EnvRequire, set to "1", turns a missing PostgreSQL into a test failure.
@@ -46,9 +46,7 @@ type Server struct {
 
 	bin, dir string
 	user     *account // the user the server runs as; nil: this process's
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	proc     testproc.Process
 }
 
 // URL returns the postgres:// URL of the server's "postgres" database, as
@@ -87,56 +85,38 @@ func Start(t testing.TB) *Server {
 	if err := s.initdb(); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	var lastErr error
-	for range 5 {
-		if s.Port, err = freePort(); err != nil {
-			t.Fatalf("pgtest: free port: %v", err)
-		}
-		if lastErr = s.start(); lastErr == nil {
-			t.Cleanup(s.Stop)
-			return s
-		}
+	s.proc = testproc.Process{
+		Name: "postgres",
+		Command: func() *exec.Cmd {
+			return s.command("postgres", "-D", s.data(), "-p", strconv.Itoa(s.Port),
+				"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+				"-c", "fsync=off", "-c", "full_page_writes=off",
+				"-c", "max_connections=50", "-c", "shared_buffers=16MB")
+		},
+		Ready:       s.ready,
+		ReadyWithin: 20 * time.Second,
+		Poll:        50 * time.Millisecond,
+		StopSignal:  syscall.SIGQUIT, // immediate shutdown; the postmaster takes its children with it
 	}
-	t.Fatalf("pgtest: postgres did not start: %v", lastErr)
-	return nil
+	testproc.StartOnFreePort(t, "pgtest: postgres", func(port int) error {
+		s.Port = port
+		return s.proc.Start()
+	})
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // Restart starts the server again on the same port after Stop, with its
 // data, and waits until it accepts connections.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := s.start()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pgtest: restart on port %d: %v", s.Port, err)
-		}
-		time.Sleep(100 * time.Millisecond) // the port may linger briefly; retried with a deadline
-	}
+	s.proc.Restart(t, s.Port)
 }
 
 // Stop shuts the server down at once (immediate mode: no goodbye to
 // clients, as a crash) and waits for it to exit. Stopping a stopped server
 // does nothing.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGQUIT) // immediate shutdown; the postmaster takes its children with it
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 
@@ -158,40 +138,6 @@ func (s *Server) initdb() error {
 		return fmt.Errorf("initdb: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-// start runs postgres and waits until it accepts connections.
-func (s *Server) start() error {
-	cmd := s.command("postgres", "-D", s.data(), "-p", strconv.Itoa(s.Port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-		"-c", "fsync=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=50", "-c", "shared_buffers=16MB")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if s.ready() {
-			s.mu.Lock()
-			s.cmd, s.exited = cmd, exited
-			s.mu.Unlock()
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("postgres exited: %s", strings.TrimSpace(out.String()))
-		case <-time.After(50 * time.Millisecond): // polling with a deadline
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-exited
-			return errors.New("postgres did not accept connections within 20s")
-		}
-	}
 }
 
 // ready reports whether the server accepts connections (pg_isready).
@@ -246,13 +192,4 @@ func lookupAccount(name string) (*account, error) {
 		return nil, err
 	}
 	return &account{uid, gid}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

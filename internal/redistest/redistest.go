@@ -9,16 +9,16 @@ package redistest
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/testproc"
 )
 
 // EnvRequire, set to "1", turns a missing redis-server into a test failure.
@@ -37,9 +37,7 @@ type Server struct {
 
 	bin, dir string
 	args     func() []string // the command line after bin; nil: a plain server
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	proc     testproc.Process
 }
 
 // URL returns the server's redis:// URL.
@@ -81,94 +79,39 @@ func startServer(t testing.TB, bin string, args func(s *Server) []string) *Serve
 	if args != nil {
 		s.args = func() []string { return args(s) }
 	}
-	var lastErr error
-	for range 5 {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("redistest: free port: %v", err)
-		}
-		s.Port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if lastErr = s.start(); lastErr == nil {
-			t.Cleanup(s.Stop)
-			return s
-		}
+	s.proc = testproc.Process{
+		Name: "redis-server",
+		Command: func() *exec.Cmd {
+			if s.args != nil {
+				return exec.Command(s.bin, s.args()...)
+			}
+			return exec.Command(s.bin, s.baseArgs()...)
+		},
+		Ready:       func() bool { return ping(s.Addr) == nil },
+		ReadyWithin: 10 * time.Second,
+		Poll:        20 * time.Millisecond,
 	}
-	t.Fatalf("redistest: redis-server did not start: %v", lastErr)
-	return nil
+	testproc.StartOnFreePort(t, "redistest: redis-server", func(port int) error {
+		s.Port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		return s.proc.Start()
+	})
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // Running reports whether the server has been started and not stopped.
-func (s *Server) Running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cmd != nil
-}
+func (s *Server) Running() bool { return s.proc.Running() }
 
 // Restart starts the server again on the same port after Stop, and waits
 // until it answers; the data is gone (no persistence).
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := s.start()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: restart on port %d: %v", s.Port, err)
-		}
-		time.Sleep(50 * time.Millisecond) // the port may linger briefly; retried with a deadline
-	}
+	s.proc.Restart(t, s.Port)
 }
 
 // Stop kills the server at once (SIGKILL: no goodbye to clients) and waits
 // for it to exit. Stopping a stopped server does nothing.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-}
-
-// start runs redis-server and waits until it answers PING.
-func (s *Server) start() error {
-	args := s.baseArgs()
-	if s.args != nil {
-		args = s.args()
-	}
-	cmd := exec.Command(s.bin, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if ping(s.Addr) == nil {
-			s.mu.Lock()
-			s.cmd, s.exited = cmd, exited
-			s.mu.Unlock()
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server exited: %s", strings.TrimSpace(out.String()))
-		case <-time.After(20 * time.Millisecond): // polling with a deadline
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-exited
-			return errors.New("redis-server did not answer PING within 10s")
-		}
-	}
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // baseArgs is the command line of a plain server.
 func (s *Server) baseArgs() []string {
@@ -197,13 +140,4 @@ func ping(addr string) error {
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rt/switchboard/internal/testproc"
 )
 
 // EnvCLI names the redis-cli binary (default: redis-cli on PATH), which
@@ -63,7 +65,7 @@ func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
 	bin := lookPath(t, serverBin())
 	c := &Cluster{CLI: cli(t)}
 	for range primaries * (1 + replicas) {
-		busPort, err := freePort()
+		busPort, err := testproc.FreePort()
 		if err != nil {
 			t.Fatalf("redistest: free port: %v", err)
 		}
