@@ -54,8 +54,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=scripts/ports.sh
-source scripts/ports.sh # the working directory is the repository
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh # the working directory is the repository
 
 case ${TOPOLOGY:-single} in
 single) REDIS_SCRIPT=scripts/redis.sh ;;

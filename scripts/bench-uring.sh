@@ -40,8 +40,8 @@ if [ ! -x "$BIN" ]; then
   go build -o "$BIN" ./cmd/switchboard || exit 1
 fi
 
-# shellcheck source=scripts/ports.sh
-source scripts/ports.sh # the working directory is the repository
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh # the working directory is the repository
 PORT=${PORT:-$(free_port)}
 TMP=$(mktemp -d)
 for p in "${PATHS[@]}"; do
@@ -69,23 +69,14 @@ trap 'stop_server; rm -rf "$TMP"' EXIT
 start_server() {
   "$BIN" serve --config "$TMP/$1.hjson" >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 100); do
-    if curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-      # A forced uring that could not be set up warns and writes with
-      # send(2): that run would measure the wrong path.
-      if grep -q "io_uring is unavailable" "$TMP/server.log"; then
-        echo "bench-uring: io_uring is unavailable here; nothing to compare:" >&2
-        cat "$TMP/server.log" >&2
-        exit 1
-      fi
-      return 0
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "the server did not start:" >&2
-  cat "$TMP/server.log" >&2
-  exit 1
+  wait_healthy "$PORT" "$SERVER_PID" "$TMP/server.log" || exit 1
+  # A forced uring that could not be set up warns and writes with send(2):
+  # that run would measure the wrong path.
+  if grep -q "io_uring is unavailable" "$TMP/server.log"; then
+    echo "bench-uring: io_uring is unavailable here; nothing to compare:" >&2
+    cat "$TMP/server.log" >&2
+    exit 1
+  fi
 }
 
 FAILED=()

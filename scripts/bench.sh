@@ -55,8 +55,8 @@ if [ ! -x "$BIN" ]; then
   go build -o "$BIN" ./cmd/switchboard || exit 1
 fi
 
-# shellcheck source=scripts/ports.sh
-source scripts/ports.sh # the working directory is the repository
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh # the working directory is the repository
 PORT=${PORT:-$(free_port)}
 TMP=$(mktemp -d)
 cat >"$TMP/bench.hjson" <<EOF
@@ -87,14 +87,7 @@ start_server() {
   fi
   "$BIN" serve --config "$TMP/bench.hjson" >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "the server did not start:" >&2
-  cat "$TMP/server.log" >&2
-  exit 1
+  wait_healthy "$PORT" "$SERVER_PID" "$TMP/server.log" || exit 1
 }
 
 FAILED=()

@@ -22,8 +22,8 @@ dir=${2:-}
 primaries=${3:-3}
 [[ -n $cmd && -n $dir && $primaries =~ ^[1-9][0-9]*$ ]] || usage
 
-# shellcheck source=ports.sh
-source "$(dirname "$0")/ports.sh"
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 start() {
 	mkdir -p "$dir"

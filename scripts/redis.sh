@@ -20,8 +20,8 @@ cmd=${1:-}
 dir=${2:-}
 [[ -n $cmd && -n $dir ]] || usage
 
-# shellcheck source=ports.sh
-source "$(dirname "$0")/ports.sh"
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 start() {
 	mkdir -p "$dir"

@@ -39,8 +39,8 @@ fi
 [[ -x $BIN ]] || go build -o "$BIN" ./cmd/switchboard || exit 1
 mkdir -p "$OUT"
 
-# shellcheck source=scripts/ports.sh
-source scripts/ports.sh # the working directory is the repository
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh # the working directory is the repository
 PORT=$(free_port)
 cat >"$OUT/soak.hjson" <<CONF
 {
